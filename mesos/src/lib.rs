@@ -1,0 +1,44 @@
+//! # mesos: write Apache Mesos frameworks in Rust
+//!
+//! A Mesos *framework* is a program that runs tasks on a cluster. Mesos
+//! splits the work in two: the master knows the cluster's machines
+//! (*agents*) and their free resources and *offers* them to frameworks; the
+//! framework's *scheduler* decides what to run where, by accepting offers
+//! with tasks or declining them. The master then launches the tasks on the
+//! agents and reports every change of a task's state as a *status update*.
+//!
+//! This crate speaks the scheduler side of that conversation through the
+//! Mesos v1 scheduler HTTP API:
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`v1`] | the protobuf messages (`Call`, `Event`, `Offer`, `TaskInfo`, …) |
+//! | [`calls`] | one function per call: accept, decline, acknowledge, reconcile, … |
+//! | [`driver`] | stays subscribed: heartbeats, failover, resubscribing |
+//! | [`client`] | the HTTP requests underneath: SUBSCRIBE stream and calls |
+//! | [`recordio`] | how events are framed on the stream |
+//! | [`codec`] | protobuf and JSON encodings of the messages |
+//! | [`master`], [`detector`] | `--master` values and finding the leading master |
+//! | [`resources`], [`offers`] | resource arithmetic and fitting tasks into offers |
+//! | [`backoff`] | jittered exponential backoff for retries |
+//!
+//! A framework's own logic is best written as a pure function from events
+//! to calls ([`driver::Scheduler`]): it can then be tested without a master.
+//! See `examples/hello.rs` for a whole framework in one file.
+
+pub mod backoff;
+pub mod calls;
+pub mod client;
+pub mod codec;
+pub mod detector;
+pub mod driver;
+pub mod error;
+pub mod master;
+pub mod recordio;
+mod transport;
+pub mod v1;
+
+pub use client::{Client, ClientOptions, Credentials};
+pub use driver::{Driver, DriverConfig, DriverEvent, Scheduler};
+pub use error::{Error, Result};
+pub use master::{MasterAddr, MasterSpec};
