@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use prost::{Message, Name};
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
+use prost_reflect::{
+    Cardinality, DescriptorPool, DynamicMessage, Kind, MessageDescriptor, SerializeOptions,
+};
 
 /// A wire format, named by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,22 +106,97 @@ pub fn to_json<M: Message + Name>(message: &M) -> String {
 
 /// Reads a message from Mesos' JSON.
 ///
-/// Unknown fields are skipped, so a newer master that sends fields this
-/// crate does not know yet is still understood.
+/// A newer master may send fields and enum values this crate does not know.
+/// Unknown fields are skipped, and so are unknown values of optional enum
+/// fields (a new `TaskStatus.Reason`, say), as protobuf itself would. But an
+/// unknown value of a *required* field (`TaskStatus.state`) is an error:
+/// leaving it out would turn it into the enum's default, and a scheduler
+/// would believe a task is in a state it is not.
 pub fn from_json<M: Message + Name + Default>(json: &[u8]) -> Result<M, CodecError> {
     let json_error = |source| CodecError::Json {
         message: M::full_name(),
         source,
     };
-    let options = DeserializeOptions::new().deny_unknown_fields(false);
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let dynamic =
-        DynamicMessage::deserialize_with_options(descriptor::<M>(), &mut deserializer, &options)
-            .map_err(json_error)?;
-    deserializer.end().map_err(json_error)?;
+    let mut value: serde_json::Value = serde_json::from_slice(json).map_err(json_error)?;
+    drop_unknown(&descriptor::<M>(), &mut value)
+        .map_err(|e| json_error(serde::de::Error::custom(e)))?;
+    let dynamic = DynamicMessage::deserialize(descriptor::<M>(), value).map_err(json_error)?;
     Ok(dynamic
         .transcode_to()
         .expect("a message built from its own descriptor transcodes"))
+}
+
+/// Removes from a JSON message the fields and enum values that `message`
+/// does not know, failing only for an unknown value of a required enum.
+fn drop_unknown(message: &MessageDescriptor, value: &mut serde_json::Value) -> Result<(), String> {
+    let serde_json::Value::Object(object) = value else {
+        return Ok(()); // not an object: the deserializer reports the type error
+    };
+    let mut unknown = Vec::new();
+    for (key, field_value) in object.iter_mut() {
+        let field = message
+            .get_field_by_json_name(key)
+            .or_else(|| message.get_field_by_name(key));
+        let Some(field) = field else {
+            unknown.push(key.clone());
+            continue;
+        };
+        let keep = match field.kind() {
+            Kind::Message(inner) if field.is_map() => {
+                let value_field = inner.map_entry_value_field();
+                if let (Kind::Message(value_message), serde_json::Value::Object(entries)) =
+                    (value_field.kind(), &mut *field_value)
+                {
+                    for entry in entries.values_mut() {
+                        drop_unknown(&value_message, entry)?;
+                    }
+                }
+                true
+            }
+            Kind::Message(inner) => {
+                match field_value {
+                    serde_json::Value::Array(items) => {
+                        for item in items {
+                            drop_unknown(&inner, item)?;
+                        }
+                    }
+                    item => drop_unknown(&inner, item)?,
+                }
+                true
+            }
+            Kind::Enum(enumeration) => {
+                let known = |v: &serde_json::Value| match v {
+                    serde_json::Value::String(name) => {
+                        enumeration.get_value_by_name(name).is_some()
+                    }
+                    _ => true, // numbers and type errors pass through
+                };
+                match field_value {
+                    serde_json::Value::Array(items) => {
+                        items.retain(known);
+                        true
+                    }
+                    single if known(single) => true,
+                    single if field.cardinality() == Cardinality::Required => {
+                        return Err(format!(
+                            "unknown value {single} for required field {}",
+                            field.full_name()
+                        ));
+                    }
+                    _ => false,
+                }
+            }
+            _ => true,
+        };
+        if !keep {
+            unknown.push(key.clone());
+        }
+    }
+    for key in unknown {
+        tracing::debug!(message = message.full_name(), field = %key, "skipping unknown JSON field or enum value");
+        object.remove(&key);
+    }
+    Ok(())
 }
 
 /// The descriptors of every message in our `.proto` files.
@@ -133,7 +210,7 @@ fn pool() -> &'static DescriptorPool {
     })
 }
 
-fn descriptor<M: Name>() -> prost_reflect::MessageDescriptor {
+fn descriptor<M: Name>() -> MessageDescriptor {
     pool()
         .get_message_by_name(&M::full_name())
         .expect("every generated message has a descriptor")

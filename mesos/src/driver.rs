@@ -41,6 +41,8 @@ use crate::{
 };
 
 /// What the driver tells the framework.
+// Nearly every value is an `Event`; boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DriverEvent {
     /// An event from the master.

@@ -35,6 +35,8 @@ pub mod driver;
 pub mod error;
 pub mod master;
 pub mod recordio;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transport;
 pub mod v1;
 

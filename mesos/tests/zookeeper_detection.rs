@@ -1,0 +1,179 @@
+//! Finding the leading master in a real ZooKeeper, as Mesos masters
+//! register there: `json.info_<sequence>` znodes holding MasterInfo JSON.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Reply, TestMaster, is_subscribe, subscribed};
+use http::StatusCode;
+use mesos::{
+    Driver, DriverConfig, DriverEvent, MasterAddr, MasterSpec,
+    backoff::Backoff,
+    detector::MasterDetector,
+    master::Scheme,
+    testing::ZooKeeperServer,
+    v1::{FrameworkInfo, scheduler::event},
+};
+use zookeeper_client as zk;
+
+/// Registers a "master" the way Mesos does: an ephemeral sequential
+/// `json.info_` znode with its MasterInfo as JSON. Returns the znode path.
+async fn register_master(client: &zk::Client, path: &str, ip: &str, port: u16) -> String {
+    let json = format!(
+        r#"{{"id":"master-{port}","ip":16777343,"port":{port},"pid":"master@{ip}:{port}",
+            "hostname":"localhost","version":"1.11.0",
+            "address":{{"hostname":"localhost","ip":"{ip}","port":{port}}}}}"#
+    );
+    let prefix = format!("{path}/json.info_");
+    let (_, sequence) = client
+        .create(
+            &prefix,
+            json.as_bytes(),
+            &zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .unwrap();
+    format!("{prefix}{sequence}")
+}
+
+async fn create_path(client: &zk::Client, path: &str) {
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    client.mkdir(path, &options).await.unwrap();
+}
+
+fn addr(port: u16) -> MasterAddr {
+    MasterAddr::new(Scheme::Http, "127.0.0.1", port)
+}
+
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), future)
+        .await
+        .expect("within 20 s")
+}
+
+#[tokio::test]
+async fn the_lowest_sequence_leads_and_leadership_moves_when_it_goes() {
+    let server = ZooKeeperServer::start();
+    let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
+    create_path(&zk, "/mesos").await;
+    // Other children live there too in a real cluster.
+    create_path(&zk, "/mesos/log_replicas").await;
+    let first = register_master(&zk, "/mesos", "127.0.0.1", 5051).await;
+    let _second = register_master(&zk, "/mesos", "127.0.0.1", 5052).await;
+
+    let spec: MasterSpec = format!("zk://{}/mesos", server.connect_string())
+        .parse()
+        .unwrap();
+    let mut detector = MasterDetector::new(&spec).unwrap();
+    assert_eq!(within(detector.leader()).await, addr(5051));
+
+    // The leader dies: its ephemeral node goes, the next one leads.
+    zk.delete(&first, None).await.unwrap();
+    assert_eq!(
+        within(detector.changed_from(&addr(5051))).await,
+        Some(addr(5052))
+    );
+}
+
+#[tokio::test]
+async fn waits_for_the_first_master_to_register() {
+    let server = ZooKeeperServer::start();
+    let mut detector = MasterDetector::zookeeper(&server.connect_string(), "/not-yet/mesos");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(detector.current(), None);
+
+    let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
+    create_path(&zk, "/not-yet/mesos").await;
+    register_master(&zk, "/not-yet/mesos", "127.0.0.1", 6000).await;
+    assert_eq!(within(detector.leader()).await, addr(6000));
+}
+
+#[tokio::test]
+async fn unreadable_master_info_is_skipped_until_a_valid_leader_appears() {
+    let server = ZooKeeperServer::start();
+    let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
+    create_path(&zk, "/mesos").await;
+    let (_, sequence) = zk
+        .create(
+            "/mesos/json.info_",
+            b"this is not MasterInfo JSON",
+            &zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .unwrap();
+    let mut detector = MasterDetector::zookeeper(&server.connect_string(), "/mesos");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(detector.current(), None, "garbage must not become a leader");
+
+    register_master(&zk, "/mesos", "127.0.0.1", 7000).await;
+    zk.delete(&format!("/mesos/json.info_{sequence}"), None)
+        .await
+        .unwrap();
+    assert_eq!(within(detector.leader()).await, addr(7000));
+}
+
+#[tokio::test]
+async fn the_driver_follows_the_leader_to_a_new_master() {
+    let server = ZooKeeperServer::start();
+    let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
+    create_path(&zk, "/mesos").await;
+    let masters = [
+        TestMaster::start(stream_or_accept).await,
+        TestMaster::start(stream_or_accept).await,
+    ];
+    let first = register_master(&zk, "/mesos", "127.0.0.1", masters[0].addr.port()).await;
+    register_master(&zk, "/mesos", "127.0.0.1", masters[1].addr.port()).await;
+
+    let spec = format!("zk://{}/mesos", server.connect_string())
+        .parse()
+        .unwrap();
+    let mut config = DriverConfig::new(
+        spec,
+        FrameworkInfo {
+            user: "root".into(),
+            name: "zk-driver".into(),
+            ..Default::default()
+        },
+    );
+    config.backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(100));
+    let (driver, mut events) = Driver::start(config).unwrap();
+    expect_subscribed(&mut events).await;
+    assert_eq!(driver.master(), Some(masters[0].master_addr()));
+
+    zk.delete(&first, None).await.unwrap();
+    match within(events.recv()).await.unwrap() {
+        DriverEvent::Disconnected { reason } => {
+            assert!(reason.contains("leading master changed"), "{reason}")
+        }
+        other => panic!("expected a disconnection, got {other:?}"),
+    }
+    expect_subscribed(&mut events).await;
+    assert_eq!(driver.master(), Some(masters[1].master_addr()));
+    let resubscribe = &masters[1].recorded()[0].call;
+    assert_eq!(
+        resubscribe.framework_id.as_ref().unwrap().value,
+        "fw-zk",
+        "the new leader is asked for the same framework"
+    );
+    driver.stop().await;
+}
+
+fn stream_or_accept(request: &common::Recorded) -> Reply {
+    if is_subscribe(&request.call) {
+        Reply::Stream {
+            stream_id: "s".into(),
+            events: vec![subscribed("fw-zk", 15.0)],
+            keep_open: true,
+        }
+    } else {
+        Reply::Status(StatusCode::ACCEPTED, String::new())
+    }
+}
+
+async fn expect_subscribed(events: &mut tokio::sync::mpsc::Receiver<DriverEvent>) {
+    match within(events.recv()).await.unwrap() {
+        DriverEvent::Event(e) => assert_eq!(e.r#type(), event::Type::Subscribed),
+        other => panic!("expected SUBSCRIBED, got {other:?}"),
+    }
+}
