@@ -30,12 +30,19 @@ impl Scheduler for OfferPrinter {
         };
         match event.r#type() {
             event::Type::Subscribed => {
-                let subscribed = event.subscribed.as_ref().expect("SUBSCRIBED has its payload");
+                let subscribed = event
+                    .subscribed
+                    .as_ref()
+                    .expect("SUBSCRIBED has its payload");
                 println!("subscribed as framework {}", subscribed.framework_id.value);
                 vec![]
             }
             event::Type::Offers => {
-                let offers = &event.offers.as_ref().expect("OFFERS has its payload").offers;
+                let offers = &event
+                    .offers
+                    .as_ref()
+                    .expect("OFFERS has its payload")
+                    .offers;
                 for offer in offers {
                     println!("offer {} from {}:", offer.id.value, offer.hostname);
                     for resource in &offer.resources {
@@ -55,7 +62,11 @@ impl Scheduler for OfferPrinter {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let master: MasterSpec = std::env::args().nth(1).as_deref().unwrap_or("local").parse()?;
+    let master: MasterSpec = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("local")
+        .parse()?;
     let framework_info = FrameworkInfo {
         // Tasks run as this user on the agents, so it must exist there.
         user: std::env::var("USER").unwrap_or_else(|_| "root".into()),

@@ -34,9 +34,12 @@ pub mod detector;
 pub mod driver;
 pub mod error;
 pub mod master;
+pub mod offers;
 pub mod recordio;
+pub mod resources;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod task_state;
 mod transport;
 pub mod v1;
 
