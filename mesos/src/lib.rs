@@ -20,7 +20,9 @@
 //! | [`codec`] | protobuf and JSON encodings of the messages |
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
 //! | [`resources`], [`offers`] | resource arithmetic and fitting tasks into offers |
+//! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
+//! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //!
 //! A framework's own logic is best written as a pure function from events
 //! to calls ([`driver::Scheduler`]): it can then be tested without a master.
@@ -33,8 +35,10 @@ pub mod codec;
 pub mod detector;
 pub mod driver;
 pub mod error;
+pub mod local;
 pub mod master;
 pub mod offers;
+pub mod reconcile;
 pub mod recordio;
 pub mod resources;
 #[cfg(feature = "testing")]
