@@ -17,7 +17,8 @@
 #   SKIP_VAGRANT  1: skip the checks that run vagrant (for a cluster that
 #                 was not made by this repository's Vagrantfile)
 #
-# Needs bash, curl and python3 (for the JSON); nc is used when present.
+# Needs bash (3.2 or newer: macOS' own is fine), curl and python3 (for the
+# JSON); nc is used when present.
 
 set -uo pipefail
 
@@ -118,9 +119,37 @@ http_status() {
         true
 }
 
+# with_timeout SECONDS COMMAND...: run COMMAND, killing it (and whatever it
+# started) after SECONDS. Exits 124 on a time-out, like GNU timeout, which
+# macOS lacks: there we use Homebrew's gtimeout, or a few lines of perl.
+with_timeout() {
+    local seconds=$1
+    shift
+    if command -v timeout >/dev/null 2>&1; then
+        timeout "$seconds" "$@"
+    elif command -v gtimeout >/dev/null 2>&1; then
+        gtimeout "$seconds" "$@"
+    elif command -v perl >/dev/null 2>&1; then
+        # The command runs in a process group of its own, all of which is
+        # killed on time-out (as GNU timeout does).
+        # shellcheck disable=SC2016
+        perl -e '
+            my $seconds = shift @ARGV;
+            my $pid = fork() // exit 125;
+            if ($pid == 0) { setpgrp(0, 0); exec @ARGV or exit 127; }
+            $SIG{ALRM} = sub { kill "TERM", -$pid; sleep 1; kill "KILL", -$pid; exit 124; };
+            alarm $seconds;
+            waitpid($pid, 0);
+            exit(($? & 127) ? 128 + ($? & 127) : $? >> 8);
+        ' "$seconds" "$@"
+    else
+        "$@"
+    fi
+}
+
 # run_in_vm VM COMMAND: run COMMAND in VM through `vagrant ssh`.
 run_in_vm() {
-    timeout "$VAGRANT_TIMEOUT" vagrant ssh "$1" -c "$2" </dev/null 2>/dev/null
+    with_timeout "$VAGRANT_TIMEOUT" vagrant ssh "$1" -c "$2" </dev/null 2>/dev/null
 }
 
 # ---------------------------------------------------------------------------
@@ -176,15 +205,15 @@ check_master_vm_ip() {
 zk_send() {
     local host=$1 port=$2 word=$3
     if command -v nc >/dev/null 2>&1; then
-        printf '%s' "$word" | timeout "$TIMEOUT" nc "$host" "$port" 2>/dev/null
+        printf '%s' "$word" | with_timeout "$TIMEOUT" nc "$host" "$port" 2>/dev/null
     else
         # bash's own TCP client: /dev/tcp/HOST/PORT. The inner script gets
         # host, port and word as $1..$3, hence the single quotes.
         # shellcheck disable=SC2016
-        timeout "$TIMEOUT" bash -c '
+        with_timeout "$TIMEOUT" bash -c '
             exec 3<>"/dev/tcp/$1/$2" || exit 1
             printf "%s" "$3" >&3
-            cat <&3
+            exec cat <&3
         ' zk_send "$host" "$port" "$word" 2>/dev/null
     fi
 }
@@ -206,7 +235,7 @@ check_zookeeper() {
     if [[ "$reply" == imok ]]; then
         success "ZooKeeper at $host:$port answers 'ruok' with 'imok'"
     elif [[ -n "$reply" ]]; then
-        failure "ZooKeeper at $host:$port answered 'ruok' with '$(echo "$reply" | head -c 200 | tr '\n' ' ')'" \
+        failure "ZooKeeper at $host:$port answered 'ruok' with '$(printf '%s' "$reply" | head -c 200 | tr '\n' ' ' | sed 's/ *$//')'" \
             "ZooKeeper 3.5+ only answers four-letter words it allows: add '4lw.commands.whitelist=ruok,stat,srvr,mntr' to zoo.cfg (vagrant provision master does) and restart it: vagrant ssh master -c 'sudo systemctl restart zookeeper'"
     elif ((status == 124)); then
         failure "ZooKeeper at $host:$port did not answer 'ruok' within ${TIMEOUT}s" \
@@ -227,8 +256,8 @@ check_master_http() {
         success "the master answers GET $MASTER_URL/master/state with 200"
     elif [[ "$status" == 000 ]]; then
         rm -f "$STATE_FILE"
-        failure "nothing answers GET $MASTER_URL/master/state" \
-            "is mesos-master running? vagrant ssh master -c 'sudo systemctl status mesos-master; sudo journalctl -u mesos-master -n 50'"
+        failure "nothing answers GET $MASTER_URL/master/state (connection refused, or no answer within ${TIMEOUT}s)" \
+            "is mesos-master running? vagrant ssh master -c 'sudo systemctl status mesos-master; sudo journalctl -u mesos-master -n 50'. If it runs, this machine cannot reach $MASTER_IP: see the master VM's address check"
     else
         rm -f "$STATE_FILE"
         failure "the master answers GET $MASTER_URL/master/state with HTTP $status" \
@@ -294,22 +323,22 @@ check_agent_count() {
 # 7. Every registered agent answers on its own HTTP endpoint.
 
 check_agents_http() {
-    local urls=() url status failed=() total=0
+    local url status failed=() total=0
     if ! have_state; then
         no_state_failure "cannot list the agents"
         return
     fi
     # An agent's pid "slave(1)@10.10.4.10:5051" gives its state endpoint
     # http://10.10.4.10:5051/slave(1)/state.
-    mapfile -t urls < <(json_get "$STATE_FILE" \
-        '["http://%s/%s/state" % (a["pid"].split("@", 1)[1], a["pid"].split("@", 1)[0]) for a in s.get("slaves", []) if "@" in a.get("pid", "")]')
-    for url in "${urls[@]}"; do
+    while IFS= read -r url; do
+        [[ -n "$url" ]] || continue
         total=$((total + 1))
         status=$(http_status "$url")
         if [[ "$status" != 200 ]]; then
             failed+=("$url (HTTP $status)")
         fi
-    done
+    done < <(json_get "$STATE_FILE" \
+        '["http://%s/%s/state" % (a["pid"].split("@", 1)[1], a["pid"].split("@", 1)[0]) for a in s.get("slaves", []) if "@" in a.get("pid", "")]')
     if ((total == 0)); then
         failure "no registered agent to check" \
             "no agent registered with the master: see the agent count check above"

@@ -165,7 +165,7 @@ remove_conflicting_flag_files() {
 # configuration change we let it start as a new agent instead: tasks on the
 # old one are gone anyway once it restarts with new settings.
 forget_agent_identity() {
-    if [[ -e "${MESOS_WORK_DIR}/meta/slaves/latest" ]]; then
+    if [[ -L "${MESOS_WORK_DIR}/meta/slaves/latest" ]]; then
         log "agent configuration changed: it will register as a new agent"
         rm -f "${MESOS_WORK_DIR}/meta/slaves/latest"
     fi

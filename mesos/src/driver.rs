@@ -33,6 +33,7 @@ use crate::{
     client::{Client, ClientOptions, Subscription},
     detector::MasterDetector,
     error::{Error, Result},
+    local::{LocalMaster, LocalMasterConfig},
     master::{MasterAddr, MasterSpec},
     v1::{
         FrameworkId, FrameworkInfo,
@@ -99,6 +100,9 @@ pub struct Driver {
     framework_info: Arc<Mutex<FrameworkInfo>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// The simulated master of `--master local`, which lives as long as
+    /// the driver.
+    _local_master: Option<LocalMaster>,
 }
 
 impl Driver {
@@ -108,10 +112,20 @@ impl Driver {
     pub fn start(config: DriverConfig) -> Result<(Driver, mpsc::Receiver<DriverEvent>)> {
         let detector = match &config.master {
             MasterSpec::Local => {
-                return Err(Error::InvalidRequest(
-                    "`--master local` needs the simulated master, which this build does not have yet"
-                        .into(),
-                ));
+                // A simulated master in this process, kept alive by the
+                // driver (see `crate::local`).
+                let master = LocalMaster::spawn(LocalMasterConfig::default()).map_err(|e| {
+                    Error::InvalidRequest(format!("cannot start the simulated master: {e}"))
+                })?;
+                tracing::info!(
+                    master = %master.addr(),
+                    work_dir = %master.work_dir().display(),
+                    "--master local: a simulated Mesos master is running"
+                );
+                let detector = MasterDetector::fixed(master.addr());
+                let (mut driver, events) = Self::start_with_detector(config, detector);
+                driver._local_master = Some(master);
+                return Ok((driver, events));
             }
             spec => MasterDetector::new(spec).map_err(|e| Error::InvalidRequest(e.to_string()))?,
         };
@@ -146,6 +160,7 @@ impl Driver {
             framework_info,
             stop,
             task,
+            _local_master: None,
         };
         (driver, receiver)
     }

@@ -41,9 +41,9 @@ pub mod offers;
 pub mod reconcile;
 pub mod recordio;
 pub mod resources;
+mod task_state;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod task_state;
 mod transport;
 pub mod v1;
 

@@ -1,0 +1,95 @@
+//! Helpers for the kit's own tests: running `cargo generate` on the
+//! template, and comparing directory trees.
+//!
+//! The tests themselves are in `tests/`. They check what a workshop
+//! attendee relies on: that the template generates a crate that builds and
+//! runs, and that `steps/01-generate` is exactly what it generates.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// The root of the kit's checkout.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("kit-tests is in the checkout")
+        .to_path_buf()
+}
+
+/// Runs `cargo generate` on the kit's template, offline and without
+/// questions, into `destination/<name>`, with `defines` answering the
+/// template's questions. Panics with a hint if cargo-generate is missing.
+pub fn generate(name: &str, destination: &Path, defines: &[(&str, &str)]) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("generate")
+        .arg("--path")
+        .arg(repo_root().join("template"))
+        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
+        .arg(destination);
+    for (key, value) in defines {
+        command.arg("--define").arg(format!("{key}={value}"));
+    }
+    let output = command.output().expect("running cargo");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("no such command") || stderr.contains("no such subcommand") {
+            panic!(
+                "cargo-generate is not installed. Run bin/test (it installs it), or \
+                 `cargo install cargo-generate --locked --ignore-rust-version`."
+            );
+        }
+        panic!("cargo generate failed:\n{stderr}");
+    }
+    destination.join(name)
+}
+
+/// Every file below `root` (skipping `target/`), by relative path.
+pub fn read_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|entry| entry.expect("directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else {
+                let relative = path.strip_prefix(root).expect("below root").to_path_buf();
+                files.insert(relative, std::fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(root, root, &mut files);
+    files
+}
+
+/// The differences between two trees, one line each; empty if equal.
+pub fn tree_differences(expected: &Path, actual: &Path) -> Vec<String> {
+    let (expected_files, actual_files) = (read_tree(expected), read_tree(actual));
+    let mut differences = Vec::new();
+    for (path, content) in &expected_files {
+        match actual_files.get(path) {
+            None => differences.push(format!("missing: {}", path.display())),
+            Some(other) if other != content => {
+                differences.push(format!("differs: {}", path.display()))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in actual_files.keys() {
+        if !expected_files.contains_key(path) {
+            differences.push(format!("unexpected: {}", path.display()));
+        }
+    }
+    differences
+}

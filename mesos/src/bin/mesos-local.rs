@@ -1,0 +1,182 @@
+//! `mesos-local`: a simulated Mesos master with agents, on a port.
+//!
+//! The same simulated master frameworks get in-process with `--master
+//! local`, served for any client: curl, pymesos, a framework in another
+//! language, or one of this project's frameworks with `--master
+//! 127.0.0.1:5050`. Tasks run as processes on this machine, in sandboxes
+//! under `--work_dir`.
+//!
+//! ```text
+//! mesos-local --ip 127.0.0.1 --port 5050 --agents 2 \
+//!     --resources 'cpus:2;mem:2048;disk:4096;ports:[31000-32000]'
+//! curl -s http://127.0.0.1:5050/master/state | jq .slaves
+//! ```
+//!
+//! Flags are named as Mesos names them (`--work_dir`), and like Mesos'
+//! they can also come from `MESOS_*` environment variables.
+
+use std::{net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Parser;
+use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig, Resources};
+
+/// A simulated Apache Mesos master (v1 scheduler HTTP API) whose agents run
+/// tasks as local processes.
+#[derive(Debug, Parser)]
+#[command(name = "mesos-local", version)]
+struct Args {
+    /// The IP address to listen on.
+    #[arg(long, env = "MESOS_IP", default_value = "127.0.0.1")]
+    ip: IpAddr,
+
+    /// The port to listen on (0: any free port).
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
+    port: u16,
+
+    /// The hostname the master and agents report (default: the IP).
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    hostname: Option<String>,
+
+    /// How many agents to simulate.
+    #[arg(long, env = "MESOS_AGENTS", default_value_t = 2)]
+    agents: usize,
+
+    /// Each agent's resources, in Mesos' syntax.
+    #[arg(
+        long,
+        env = "MESOS_RESOURCES",
+        default_value = DEFAULT_AGENT_RESOURCES,
+        value_parser = parse_resources
+    )]
+    resources: String,
+
+    /// Where task sandboxes go (default: a new temporary directory).
+    #[arg(long = "work_dir", alias = "work-dir", env = "MESOS_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+
+    /// How often to send HEARTBEAT events, e.g. `15secs`, `500ms`.
+    #[arg(
+        long = "heartbeat_interval",
+        alias = "heartbeat-interval",
+        env = "MESOS_HEARTBEAT_INTERVAL",
+        default_value = "15secs",
+        value_parser = parse_duration
+    )]
+    heartbeat_interval: Duration,
+
+    /// How often to make offers, e.g. `1secs`.
+    #[arg(
+        long = "allocation_interval",
+        alias = "allocation-interval",
+        env = "MESOS_ALLOCATION_INTERVAL",
+        default_value = "1secs",
+        value_parser = parse_duration
+    )]
+    allocation_interval: Duration,
+
+    /// The first retry interval for unacknowledged status updates.
+    #[arg(
+        long = "status_update_retry_interval",
+        alias = "status-update-retry-interval",
+        default_value = "10secs",
+        value_parser = parse_duration
+    )]
+    status_update_retry_interval: Duration,
+}
+
+/// Checks `--resources` up front, so a typo is reported as a usage error.
+fn parse_resources(value: &str) -> Result<String, String> {
+    Resources::parse(value)
+        .map(|_| value.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Mesos' duration syntax: a number and a unit (`ns`, `us`, `ms`, `secs`,
+/// `mins`, `hrs`, `days`), e.g. `15secs` or `0.5secs`.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{value:?} has no unit (e.g. 15secs, 500ms)"))?;
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} does not start with a number"))?;
+    let seconds = match unit {
+        "ns" => 1e-9,
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "secs" => 1.0,
+        "mins" => 60.0,
+        "hrs" => 3600.0,
+        "days" => 86400.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {value:?} (use ns, us, ms, secs, mins, hrs or days)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs_f64(number * seconds))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = LocalMasterConfig {
+        ip: args.ip,
+        port: args.port,
+        hostname: args.hostname,
+        agents: args.agents,
+        agent_resources: args.resources,
+        heartbeat_interval: args.heartbeat_interval,
+        allocation_interval: args.allocation_interval,
+        status_update_retry: args.status_update_retry_interval,
+        work_dir: args.work_dir,
+    };
+    let master = match LocalMaster::start(config).await {
+        Ok(master) => master,
+        Err(error) => {
+            eprintln!("mesos-local: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // On stdout, for scripts (and tests) that start us with --port 0.
+    println!("mesos-local: simulated Mesos master at {}", master.addr());
+    println!("mesos-local: sandboxes in {}", master.work_dir().display());
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: killing tasks");
+    master.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_mesos_syntax() {
+        assert_eq!(parse_duration("15secs"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("0.5secs"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("15parsecs").is_err());
+    }
+}

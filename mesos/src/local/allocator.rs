@@ -1,0 +1,274 @@
+//! The allocator: who gets offered which agent's free resources.
+//!
+//! Mesos' hierarchical allocator runs an *allocation cycle* every
+//! `--allocation_interval` (1 s by default) and whenever something
+//! important changes (a framework subscribes or revives). In each cycle it
+//! takes every agent's unallocated resources and offers all of them to one
+//! framework at a time, so each framework gets at most one offer per agent
+//! per cycle, and an agent's resources are never in two offers at once.
+//! Here frameworks take turns round-robin instead of by dominant resource
+//! share: with a few frameworks the difference does not show.
+//!
+//! Frameworks shape what they get:
+//!
+//! * **DECLINE** (or the unused part of an ACCEPT) installs a *filter*: the
+//!   refused resources are not offered to that framework again for
+//!   `Filters.refuse_seconds` (default 5 s) unless the agent now has more
+//!   to offer than was refused;
+//! * **SUPPRESS** stops offers for some (or all) of its roles until
+//!   **REVIVE**, which also clears its filters.
+//!
+//! Like Mesos' `--min_allocatable_resources` default, resources are only
+//! offered if there is at least 0.01 cpus or 32 MB of memory among them.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{
+    master::{Framework, Master, Offer},
+    resources::Resources,
+    stream,
+};
+use crate::v1::{self, framework_info::capability::Type as Capability, scheduler::call};
+
+/// Resources refused by a framework on one agent, until a deadline.
+#[derive(Debug)]
+pub(crate) struct OfferFilter {
+    pub agent: usize,
+    pub resources: Resources,
+    pub until: Instant,
+}
+
+/// Mesos' `Filters.refuse_seconds` default.
+pub(crate) const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
+
+impl Master {
+    /// One allocation cycle.
+    pub(crate) fn allocate(&mut self) {
+        let now = Instant::now();
+        for framework in self.frameworks.values_mut() {
+            framework.filters.retain(|f| f.until > now);
+        }
+        // Who may get offers, rotated so that frameworks take turns.
+        let mut candidates: Vec<String> = self
+            .frameworks
+            .values()
+            .filter(|f| f.stream.is_some() && offer_role(f).is_some())
+            .map(|f| f.id.clone())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let turn = self.allocation_round % candidates.len();
+        candidates.rotate_left(turn);
+        self.allocation_round = self.allocation_round.wrapping_add(1);
+
+        let mut offered = vec![Resources::default(); self.agents.len()];
+        for offer in self.offers.values() {
+            offered[offer.agent].add(&offer.resources);
+        }
+        let mut new_offers: Vec<(String, v1::Offer)> = Vec::new();
+        for agent in 0..self.agents.len() {
+            if !self.agents[agent].active {
+                continue;
+            }
+            let available = self.agents[agent].available(&offered[agent]);
+            if !allocatable(&available) {
+                continue;
+            }
+            let chosen = candidates.iter().find(|id| {
+                let framework = &self.frameworks[*id];
+                !framework
+                    .filters
+                    .iter()
+                    .any(|f| f.agent == agent && f.resources.contains(&available))
+            });
+            let Some(framework_id) = chosen.cloned() else {
+                continue;
+            };
+            let offer = self.make_offer(&framework_id, agent, available);
+            new_offers.push((framework_id, offer));
+        }
+        // One OFFERS event per framework per cycle, with all its offers.
+        for framework_id in candidates {
+            let offers: Vec<v1::Offer> = new_offers
+                .iter()
+                .filter(|(f, _)| *f == framework_id)
+                .map(|(_, o)| o.clone())
+                .collect();
+            if !offers.is_empty() {
+                let ids: Vec<&str> = offers.iter().map(|o| o.id.value.as_str()).collect();
+                tracing::debug!(%framework_id, offers = ?ids, "sending offers");
+                self.frameworks[&framework_id].send(&stream::offers(offers));
+            }
+        }
+    }
+
+    /// Records an offer and builds the message for the framework.
+    fn make_offer(&mut self, framework_id: &str, agent: usize, resources: Resources) -> v1::Offer {
+        let framework = &self.frameworks[framework_id];
+        let role = offer_role(framework).expect("only frameworks with a role are offered");
+        let id = format!("{}-O{}", self.settings.master_id, self.next_offer);
+        self.next_offer += 1;
+        // Pre-MULTI_ROLE frameworks get no AllocationInfo (MESOS-8237),
+        // pre-RESERVATION_REFINEMENT ones the old `role` field.
+        let multi_role = framework.has(Capability::MultiRole);
+        let refined = framework.has(Capability::ReservationRefinement);
+        let allocation = multi_role.then(|| role.clone());
+        let agent_info = &self.agents[agent];
+        let executor_ids = agent_info
+            .executors
+            .keys()
+            .filter(|(f, _)| f == framework_id)
+            .map(|(_, e)| v1::ExecutorId { value: e.clone() })
+            .collect();
+        let message = v1::Offer {
+            id: v1::OfferId { value: id.clone() },
+            framework_id: v1::FrameworkId {
+                value: framework_id.to_string(),
+            },
+            agent_id: v1::AgentId {
+                value: agent_info.id.clone(),
+            },
+            hostname: agent_info.hostname.clone(),
+            url: Some(v1::Url {
+                scheme: "http".into(),
+                address: v1::Address {
+                    hostname: Some(agent_info.hostname.clone()),
+                    ip: Some(self.settings.ip.to_string()),
+                    port: i32::from(self.settings.port),
+                },
+                path: Some(format!("/{}", agent_info.process_id())),
+                ..Default::default()
+            }),
+            resources: resources.to_proto(allocation.as_deref(), refined),
+            executor_ids,
+            allocation_info: allocation
+                .map(|role| v1::resource::AllocationInfo { role: Some(role) }),
+            ..Default::default()
+        };
+        self.offers.insert(
+            id.clone(),
+            Offer {
+                id,
+                framework_id: framework_id.to_string(),
+                agent,
+                resources,
+                role,
+            },
+        );
+        message
+    }
+
+    /// Withdraws a framework's outstanding offers without telling it (it is
+    /// disconnected or resubscribing); the resources become available.
+    pub(crate) fn remove_offers_of(&mut self, framework_id: &str) {
+        self.offers.retain(|_, o| o.framework_id != framework_id);
+    }
+
+    /// Adds a filter: don't offer `resources` of `agent` again for
+    /// `refuse_seconds`.
+    pub(crate) fn add_filter(
+        &mut self,
+        framework_id: &str,
+        agent: usize,
+        resources: Resources,
+        refuse_seconds: f64,
+    ) {
+        // Mesos ignores non-positive timeouts and caps them at a year.
+        if resources.is_empty() || refuse_seconds.is_nan() || refuse_seconds <= 0.0 {
+            return;
+        }
+        let refuse = Duration::from_secs_f64(refuse_seconds.min(365.0 * 24.0 * 3600.0));
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            framework.filters.push(OfferFilter {
+                agent,
+                resources,
+                until: Instant::now() + refuse,
+            });
+        }
+    }
+
+    /// DECLINE: hand offers back, filtered for `refuse_seconds`.
+    pub(crate) fn decline(&mut self, framework_id: &str, decline: call::Decline) {
+        let refuse = decline
+            .filters
+            .and_then(|f| f.refuse_seconds)
+            .unwrap_or(DEFAULT_REFUSE_SECONDS);
+        for offer_id in decline.offer_ids {
+            match self.offers.get(&offer_id.value) {
+                Some(offer) if offer.framework_id == framework_id => {
+                    let offer = self.offers.remove(&offer_id.value).expect("just found");
+                    self.add_filter(framework_id, offer.agent, offer.resources, refuse);
+                }
+                _ => tracing::warn!(
+                    framework_id,
+                    offer_id = %offer_id.value,
+                    "ignoring decline of offer since it is no longer valid"
+                ),
+            }
+        }
+    }
+
+    /// SUPPRESS: no offers for these roles (all if empty) until REVIVE.
+    pub(crate) fn suppress(&mut self, framework_id: &str, roles: Vec<String>) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let Some(roles) = checked_roles(framework, roles, "suppress") else {
+            return;
+        };
+        tracing::info!(framework_id, ?roles, "suppressing offers");
+        framework.suppressed_roles.extend(roles);
+    }
+
+    /// REVIVE: offers again for these roles (all if empty), and forget all
+    /// filters, so declined resources come back at once.
+    pub(crate) fn revive(&mut self, framework_id: &str, roles: Vec<String>) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let Some(roles) = checked_roles(framework, roles, "revive") else {
+            return;
+        };
+        tracing::info!(framework_id, ?roles, "reviving offers");
+        for role in &roles {
+            framework.suppressed_roles.remove(role);
+        }
+        framework.filters.clear();
+        self.allocate();
+    }
+}
+
+/// The roles a SUPPRESS or REVIVE applies to, or `None` if one is not a
+/// role of the framework (Mesos then drops the whole call).
+fn checked_roles(framework: &Framework, roles: Vec<String>, call: &str) -> Option<Vec<String>> {
+    let subscribed = framework.roles();
+    if roles.is_empty() {
+        return Some(subscribed);
+    }
+    if let Some(role) = roles.iter().find(|r| !subscribed.contains(r)) {
+        tracing::warn!(
+            framework_id = %framework.id,
+            "dropping {call}: {call} role '{role}' is not one of the frameworks's subscribed roles"
+        );
+        return None;
+    }
+    Some(roles)
+}
+
+/// The role a framework's next offer is allocated to: its first role that
+/// is not suppressed.
+fn offer_role(framework: &Framework) -> Option<String> {
+    framework
+        .roles()
+        .into_iter()
+        .find(|r| !framework.suppressed_roles.contains(r))
+}
+
+/// Mesos' default `--min_allocatable_resources=cpus:0.01|mem:32`.
+fn allocatable(resources: &Resources) -> bool {
+    resources.scalar("cpus").is_some_and(|c| c >= 0.01)
+        || resources.scalar("mem").is_some_and(|m| m >= 32.0)
+}

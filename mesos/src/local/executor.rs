@@ -1,0 +1,434 @@
+//! Running tasks as real processes, as Mesos' command executor does.
+//!
+//! For a command task a Mesos agent starts the *command executor*, which
+//! runs the task's `CommandInfo` in the task's sandbox and reports what
+//! happens: TASK_STARTING when it got the task, TASK_RUNNING once the
+//! process is forked, and when the process ends TASK_FINISHED (exit status
+//! 0), TASK_FAILED ("Command exited with status 1") or TASK_KILLED if it
+//! was asked to kill it (`src/launcher/executor.cpp`).
+//!
+//! Each task here gets a supervisor task that does the same: it prepares
+//! the sandbox (with `stdout` and `stderr` files), spawns `sh -c <value>`
+//! (or the executable with its arguments when `shell` is false) in its own
+//! process group, and reports to the master's actor. A kill is SIGTERM to
+//! the whole group, then SIGKILL after the grace period (the task's
+//! KillPolicy, else 3 s as in Mesos): the group matters because `sh -c`
+//! starts children that must not outlive the task.
+
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{sync::mpsc, time::Instant};
+
+use super::master::Command;
+use crate::v1::CommandInfo;
+
+/// The command executor's default grace period between SIGTERM and SIGKILL.
+pub(crate) const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
+
+/// Everything needed to start one task's process.
+#[derive(Debug)]
+pub(crate) struct LaunchSpec {
+    pub framework_id: String,
+    pub task_id: String,
+    pub command: CommandInfo,
+    pub sandbox: PathBuf,
+    /// `MESOS_*` variables; the command's own environment overrides them.
+    pub environment: Vec<(String, String)>,
+}
+
+/// What the supervisor tells the master about a task.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The sandbox is ready and the executor has the task: TASK_STARTING.
+    Starting,
+    /// The process runs: TASK_RUNNING.
+    Running { pid: u32 },
+    /// The process ended.
+    Exited {
+        /// "Command exited with status 1", as the command executor says.
+        message: String,
+        success: bool,
+        /// It ended because it was killed (a KILL or SHUTDOWN).
+        killed: bool,
+    },
+    /// The task never ran: the container could not be launched.
+    LaunchFailed { message: String },
+}
+
+/// A report about one task, addressed to the master.
+#[derive(Debug)]
+pub(crate) struct ExecutorReport {
+    pub agent: usize,
+    pub framework_id: String,
+    pub task_id: String,
+    pub report: Report,
+}
+
+/// Process groups of running tasks, so that dropping a `LocalMaster`
+/// kills them at once, even if its runtime is already gone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProcessTable(Arc<Mutex<HashSet<u32>>>);
+
+impl ProcessTable {
+    fn insert(&self, pid: u32) {
+        self.0.lock().expect("process table lock").insert(pid);
+    }
+
+    fn remove(&self, pid: u32) {
+        self.0.lock().expect("process table lock").remove(&pid);
+    }
+
+    /// SIGKILLs every process group still running.
+    pub(crate) fn kill_all(&self) {
+        let pids: Vec<u32> = self.0.lock().expect("process table lock").drain().collect();
+        for pid in pids {
+            signal_group_now(pid, "KILL");
+        }
+    }
+}
+
+/// The master's handle on a task's supervisor.
+#[derive(Debug)]
+pub(crate) struct TaskProcess {
+    kill: mpsc::UnboundedSender<Duration>,
+}
+
+impl TaskProcess {
+    /// Asks for the task to be killed: SIGTERM now, SIGKILL after `grace`.
+    /// Asking again is harmless.
+    pub(crate) fn kill(&self, grace: Duration) {
+        let _ = self.kill.send(grace);
+    }
+}
+
+/// Starts a supervisor for one task. Reports go to `master` as
+/// `Command::Executor`.
+pub(crate) fn launch(
+    agent: usize,
+    spec: LaunchSpec,
+    master: mpsc::UnboundedSender<Command>,
+    processes: ProcessTable,
+) -> TaskProcess {
+    let (kill, kills) = mpsc::unbounded_channel();
+    tokio::spawn(supervise(agent, spec, kills, master, processes));
+    TaskProcess { kill }
+}
+
+async fn supervise(
+    agent: usize,
+    spec: LaunchSpec,
+    mut kills: mpsc::UnboundedReceiver<Duration>,
+    master: mpsc::UnboundedSender<Command>,
+    processes: ProcessTable,
+) {
+    let report = |report: Report| {
+        let _ = master.send(Command::Executor(ExecutorReport {
+            agent,
+            framework_id: spec.framework_id.clone(),
+            task_id: spec.task_id.clone(),
+            report,
+        }));
+    };
+
+    if let Err(error) = prepare_sandbox(&spec).await {
+        report(Report::LaunchFailed {
+            message: format!("Failed to launch container: {error}"),
+        });
+        return;
+    }
+    report(Report::Starting);
+
+    let mut command = match build_command(&spec) {
+        Ok(command) => command,
+        Err(error) => {
+            // Mesos' launcher forks first and then fails to exec: the task
+            // was RUNNING, and exits with status 1 having said why on stderr.
+            append_stderr(
+                &spec.sandbox,
+                &format!("Failed to execute command: {error}\n"),
+            )
+            .await;
+            report(Report::Running { pid: 0 });
+            report(exited(failed_exec_status(), false));
+            return;
+        }
+    };
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            append_stderr(
+                &spec.sandbox,
+                &format!("Failed to execute command: {error}\n"),
+            )
+            .await;
+            report(Report::Running { pid: 0 });
+            report(exited(failed_exec_status(), false));
+            return;
+        }
+    };
+    let pid = child.id().unwrap_or(0);
+    processes.insert(pid);
+    report(Report::Running { pid });
+
+    let mut killed = false;
+    let mut escalate_at: Option<Instant> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            grace = kills.recv() => match grace {
+                Some(grace) => {
+                    if !killed {
+                        killed = true;
+                        signal_group(pid, "TERM").await;
+                    }
+                    // A second kill may shorten the grace period, never extend it.
+                    let deadline = Instant::now() + grace;
+                    escalate_at = Some(escalate_at.map_or(deadline, |at| at.min(deadline)));
+                }
+                None => {
+                    // The master is gone: nobody will hear of this task again.
+                    signal_group(pid, "KILL").await;
+                    let _ = child.wait().await;
+                    processes.remove(pid);
+                    return;
+                }
+            },
+            _ = sleep_until(escalate_at), if escalate_at.is_some() => {
+                signal_group(pid, "KILL").await;
+                escalate_at = None;
+            }
+        }
+    };
+    // Like Mesos destroying the container: whatever the command left
+    // running in its process group goes with it.
+    signal_group(pid, "KILL").await;
+    processes.remove(pid);
+    match status {
+        Ok(status) => report(exited(status, killed)),
+        Err(error) => report(Report::Exited {
+            message: format!("Failed to get exit status for Command: {error}"),
+            success: false,
+            killed,
+        }),
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn exited(status: ExitStatus, killed: bool) -> Report {
+    Report::Exited {
+        message: format!("Command {}", describe_exit(status)),
+        success: status.success(),
+        killed,
+    }
+}
+
+/// The wait status of a process that could not exec: exit code 1.
+fn failed_exec_status() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(1 << 8)
+}
+
+/// Mesos' `WSTRINGIFY`: "exited with status 1", "terminated with signal
+/// Terminated" (the signal's `strsignal` name).
+pub(crate) fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("terminated with signal {}", signal_name(signal)),
+        (None, None) => "terminated with unknown status".to_string(),
+    }
+}
+
+/// glibc's `strsignal` text for the common signals.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "Hangup".into(),
+        2 => "Interrupt".into(),
+        3 => "Quit".into(),
+        4 => "Illegal instruction".into(),
+        6 => "Aborted".into(),
+        8 => "Floating point exception".into(),
+        9 => "Killed".into(),
+        10 => "User defined signal 1".into(),
+        11 => "Segmentation fault".into(),
+        12 => "User defined signal 2".into(),
+        13 => "Broken pipe".into(),
+        14 => "Alarm clock".into(),
+        15 => "Terminated".into(),
+        other => format!("Unknown signal {other}"),
+    }
+}
+
+async fn prepare_sandbox(spec: &LaunchSpec) -> Result<(), String> {
+    tokio::fs::create_dir_all(&spec.sandbox)
+        .await
+        .map_err(|e| format!("cannot create sandbox {}: {e}", spec.sandbox.display()))?;
+    for name in ["stdout", "stderr"] {
+        tokio::fs::File::create(spec.sandbox.join(name))
+            .await
+            .map_err(|e| format!("cannot create {name} in {}: {e}", spec.sandbox.display()))?;
+    }
+    fetch(spec).await
+}
+
+/// The Mesos fetcher downloads `CommandInfo.uris` into the sandbox before
+/// the task starts. This one copies local files only (a path or `file://`).
+async fn fetch(spec: &LaunchSpec) -> Result<(), String> {
+    for uri in &spec.command.uris {
+        let source = uri.value.strip_prefix("file://").unwrap_or(&uri.value);
+        if source.contains("://") {
+            return Err(format!(
+                "Failed to fetch all URIs for container: the simulated agent's fetcher \
+                 only copies local files, it cannot download {:?}",
+                uri.value
+            ));
+        }
+        let file_name = uri.output_file.clone().unwrap_or_else(|| {
+            Path::new(source)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "fetched".into())
+        });
+        let target = spec.sandbox.join(file_name);
+        tokio::fs::copy(source, &target)
+            .await
+            .map_err(|e| format!("Failed to fetch all URIs for container: {source:?}: {e}"))?;
+        if uri.executable == Some(true) {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).await;
+        }
+    }
+    Ok(())
+}
+
+fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> {
+    let info = &spec.command;
+    let value = info.value.clone().unwrap_or_default();
+    let mut command = if info.shell.unwrap_or(true) {
+        let mut command = tokio::process::Command::new("/bin/sh");
+        command.arg("-c").arg(value);
+        command
+    } else {
+        // `arguments[0]` is argv[0], as for execvp(3).
+        let mut command = tokio::process::Command::new(&value);
+        if let Some((argv0, rest)) = info.arguments.split_first() {
+            command.arg0(argv0).args(rest);
+        }
+        command
+    };
+    let stdout = std::fs::OpenOptions::new()
+        .append(true)
+        .open(spec.sandbox.join("stdout"))?;
+    let stderr = std::fs::OpenOptions::new()
+        .append(true)
+        .open(spec.sandbox.join("stderr"))?;
+    command
+        .current_dir(&spec.sandbox)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        // A process group of its own, so a kill reaches everything the
+        // command started.
+        .process_group(0)
+        .kill_on_drop(true);
+    for (name, value) in &spec.environment {
+        command.env(name, value);
+    }
+    if let Some(environment) = &info.environment {
+        for variable in &environment.variables {
+            // Secrets need a secret resolver; only plain values are passed.
+            if let Some(value) = &variable.value {
+                command.env(&variable.name, value);
+            } else if let Some(data) = variable
+                .secret
+                .as_ref()
+                .and_then(|s| s.value.as_ref())
+                .map(|v| String::from_utf8_lossy(&v.data).into_owned())
+            {
+                command.env(&variable.name, data);
+            }
+        }
+    }
+    Ok(command)
+}
+
+async fn append_stderr(sandbox: &Path, text: &str) {
+    use tokio::io::AsyncWriteExt;
+    if let Ok(mut file) = tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(sandbox.join("stderr"))
+        .await
+    {
+        let _ = file.write_all(text.as_bytes()).await;
+    }
+}
+
+/// Sends a signal to a process group, with the shell's `kill` (no libc
+/// needed): `kill -s TERM -- -<pgid>`.
+async fn signal_group(pgid: u32, signal: &str) {
+    if pgid == 0 {
+        return;
+    }
+    let _ = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -s {signal} -- -{pgid} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
+}
+
+/// The blocking variant, for `Drop`.
+fn signal_group_now(pgid: u32, signal: &str) {
+    if pgid == 0 {
+        return;
+    }
+    let _ = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -s {signal} -- -{pgid} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn exit_statuses_read_like_mesos() {
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(0)),
+            "exited with status 0"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(1 << 8)),
+            "exited with status 1"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(15)),
+            "terminated with signal Terminated"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(9)),
+            "terminated with signal Killed"
+        );
+    }
+}

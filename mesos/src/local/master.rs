@@ -1,0 +1,1048 @@
+//! The master's state machine: frameworks, agents, offers and tasks.
+//!
+//! Everything the master knows lives in one [`Master`] value owned by one
+//! tokio task, the *actor*. HTTP handlers, timers and task supervisors do
+//! not touch it; they send it a [`Command`] and, when they need an answer,
+//! wait on a oneshot channel. So the master handles one thing at a time,
+//! in the order things happen, as Mesos' libprocess actor does, and none
+//! of its code needs a lock.
+//!
+//! This file holds the framework side: SUBSCRIBE, disconnection and
+//! failover, TEARDOWN, UPDATE_FRAMEWORK, reconciliation, losing an agent.
+//! Offers are in `allocator.rs`, tasks and status updates in `tasks.rs`.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+use http::StatusCode;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{
+    agent::Agent,
+    allocator::OfferFilter,
+    executor::{ExecutorReport, ProcessTable, TaskProcess},
+    faults::FaultState,
+    resources::Resources,
+    snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot},
+    stream::{self, EventStream},
+};
+use crate::{
+    codec::ContentType,
+    v1::{
+        Address, FrameworkInfo, MasterInfo, OperationState, OperationStatus, TaskInfo, TaskState,
+        TaskStatus, TimeInfo, framework_info,
+        scheduler::{Call, Event, call},
+        task_status::{Reason, Source},
+    },
+};
+
+/// The Mesos version we behave like (and report in MasterInfo and /state).
+pub const MESOS_VERSION: &str = "1.11.0";
+
+/// What the actor is asked to do.
+pub(crate) enum Command {
+    /// A SUBSCRIBE call; the reply carries the event stream.
+    Subscribe {
+        subscribe: call::Subscribe,
+        format: ContentType,
+        reply: oneshot::Sender<SubscribeReply>,
+    },
+    /// Any other call, with the request's `Mesos-Stream-Id`.
+    Call {
+        call: Call,
+        stream_id: Option<String>,
+        reply: oneshot::Sender<CallReply>,
+    },
+    /// An event stream's HTTP response was dropped.
+    StreamClosed {
+        framework_id: String,
+        stream_id: String,
+    },
+    /// News from a task's supervisor.
+    Executor(ExecutorReport),
+    /// Time to re-send a status update if still unacknowledged.
+    RetryUpdate {
+        agent: usize,
+        framework_id: String,
+        task_id: String,
+        uuid: Bytes,
+    },
+    /// A framework's failover timeout expired (if still disconnected
+    /// since `epoch`).
+    FailoverTimeout { framework_id: String, epoch: u64 },
+    /// Fault: close every event stream.
+    DropStreams { reply: oneshot::Sender<()> },
+    /// Fault: an agent stops answering health checks.
+    RemoveAgent {
+        agent_id: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Stop: kill all tasks and end the actor.
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// The answer to SUBSCRIBE: always a stream (errors travel in it as an
+/// ERROR event, as in Mesos).
+pub(crate) struct SubscribeReply {
+    pub stream_id: String,
+    pub records: mpsc::UnboundedReceiver<Bytes>,
+    /// The framework, if subscribed (to report the stream closing).
+    pub framework_id: Option<String>,
+}
+
+/// The answer to any other call.
+pub(crate) enum CallReply {
+    /// 202 Accepted: done, effects follow as events.
+    Accepted,
+    /// 200 OK with an empty body (UPDATE_FRAMEWORK).
+    Ok,
+    /// An error status with Mesos' message.
+    Error(StatusCode, String),
+}
+
+/// Fixed facts about this master, shared with the HTTP server.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub master_id: String,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub hostname: String,
+    pub heartbeat_interval: Duration,
+    pub allocation_interval: Duration,
+    pub status_update_retry: Duration,
+    pub work_dir: PathBuf,
+    pub start_time: f64,
+}
+
+impl Settings {
+    /// `127.0.0.1:5050` (or `[::1]:5050`).
+    pub(crate) fn ip_port(&self) -> String {
+        SocketAddr::new(self.ip, self.port).to_string()
+    }
+
+    /// The master's libprocess PID, `master@127.0.0.1:5050`.
+    pub(crate) fn pid(&self) -> String {
+        format!("master@{}", self.ip_port())
+    }
+
+    /// MasterInfo as sent in SUBSCRIBED.
+    pub(crate) fn master_info(&self) -> MasterInfo {
+        // Mesos packs the IPv4 address in network byte order into the
+        // uint32 (MESOS-1201), which reads as little-endian on x86:
+        // 127.0.0.1 is 16777343.
+        let ip = match self.ip {
+            IpAddr::V4(v4) => u32::from_le_bytes(v4.octets()),
+            IpAddr::V6(_) => 0,
+        };
+        MasterInfo {
+            id: self.master_id.clone(),
+            ip,
+            port: u32::from(self.port),
+            pid: Some(self.pid()),
+            hostname: Some(self.hostname.clone()),
+            version: Some(MESOS_VERSION.to_string()),
+            address: Some(Address {
+                hostname: Some(self.hostname.clone()),
+                ip: Some(self.ip.to_string()),
+                port: i32::from(self.port),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// Seconds since the epoch, as Mesos timestamps are.
+pub(crate) fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A registered framework.
+#[derive(Debug)]
+pub(crate) struct Framework {
+    pub id: String,
+    pub info: FrameworkInfo,
+    /// The open subscription; `None` while disconnected.
+    pub stream: Option<EventStream>,
+    pub suppressed_roles: BTreeSet<String>,
+    pub filters: Vec<OfferFilter>,
+    /// Live tasks, and terminal ones not yet acknowledged.
+    pub tasks: BTreeMap<String, Task>,
+    pub completed_tasks: Vec<Task>,
+    /// Tasks lost with an unreachable agent.
+    pub unreachable_tasks: BTreeMap<String, Task>,
+    pub registered_time: f64,
+    pub unregistered_time: Option<f64>,
+    /// Bumped on every (dis)connection, so a stale failover timer is ignored.
+    pub epoch: u64,
+}
+
+impl Framework {
+    pub(crate) fn has(&self, capability: framework_info::capability::Type) -> bool {
+        self.info
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(capability as i32))
+    }
+
+    /// PARTITION_AWARE frameworks are told TASK_UNREACHABLE, TASK_DROPPED,
+    /// TASK_GONE…; the others only ever see TASK_LOST.
+    pub(crate) fn partition_aware(&self) -> bool {
+        self.has(framework_info::capability::Type::PartitionAware)
+    }
+
+    /// The roles it subscribed with: `roles` for MULTI_ROLE frameworks,
+    /// else its single `role` (default `*`).
+    pub(crate) fn roles(&self) -> Vec<String> {
+        if self.has(framework_info::capability::Type::MultiRole) {
+            if self.info.roles.is_empty() {
+                vec!["*".to_string()]
+            } else {
+                self.info.roles.clone()
+            }
+        } else {
+            vec![self.info.role.clone().unwrap_or_else(|| "*".to_string())]
+        }
+    }
+
+    /// Sends an event if connected.
+    pub(crate) fn send(&self, event: &Event) {
+        if let Some(stream) = &self.stream {
+            stream.send(event);
+        }
+    }
+}
+
+/// A task, as the master and its agent know it.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub info: TaskInfo,
+    pub framework_id: String,
+    pub agent: usize,
+    /// The executor sending its updates: the task ID for a command task
+    /// (the command executor is named after its task), else the group's.
+    pub executor_id: String,
+    /// Launched in a task group (so the master tracks its executor).
+    pub in_group: bool,
+    pub resources: Resources,
+    pub role: String,
+    /// The latest state (the agent's view).
+    pub state: TaskState,
+    /// State and uuid of the latest update sent to the framework.
+    pub status_update: Option<(TaskState, Bytes)>,
+    pub statuses: Vec<TaskStatus>,
+    pub sandbox: Option<PathBuf>,
+    pub pid: Option<u32>,
+    pub process: Option<TaskProcess>,
+    /// A KILL is in progress.
+    pub killing: bool,
+}
+
+impl Task {
+    /// The state the master reports in reconciliation: the one the
+    /// framework was last sent, falling back to the latest.
+    pub(crate) fn reported_state(&self) -> TaskState {
+        self.status_update.as_ref().map_or(self.state, |(s, _)| *s)
+    }
+
+    /// The executor ID the master shows for this task, if any.
+    pub(crate) fn visible_executor_id(&self) -> Option<String> {
+        self.in_group.then(|| self.executor_id.clone())
+    }
+
+    pub(crate) fn record(&mut self, status: &TaskStatus) {
+        let mut status = status.clone();
+        // Mesos drops `data` from the statuses it keeps (MESOS-1746).
+        status.data = None;
+        match self.statuses.last_mut() {
+            Some(last) if last.state == status.state => *last = status,
+            _ => self.statuses.push(status),
+        }
+    }
+}
+
+/// Terminal states: the task is over and its resources are free.
+pub(crate) fn is_terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+    )
+}
+
+/// A status update the master itself generates: no uuid (so it is never
+/// acknowledged nor re-sent), source SOURCE_MASTER.
+pub(crate) fn master_status(
+    task_id: &str,
+    state: TaskState,
+    reason: Reason,
+    message: &str,
+    agent_id: Option<&str>,
+    executor_id: Option<String>,
+) -> TaskStatus {
+    TaskStatus {
+        task_id: crate::v1::TaskId {
+            value: task_id.to_string(),
+        },
+        state: state as i32,
+        message: Some(message.to_string()),
+        source: Some(Source::Master as i32),
+        reason: Some(reason as i32),
+        agent_id: agent_id.map(|value| crate::v1::AgentId {
+            value: value.to_string(),
+        }),
+        executor_id: executor_id.map(|value| crate::v1::ExecutorId { value }),
+        timestamp: Some(now_secs()),
+        ..Default::default()
+    }
+}
+
+/// An outstanding offer.
+#[derive(Debug)]
+pub(crate) struct Offer {
+    pub id: String,
+    pub framework_id: String,
+    pub agent: usize,
+    pub resources: Resources,
+    pub role: String,
+}
+
+/// The master: all cluster state, owned by the actor task.
+pub(crate) struct Master {
+    pub settings: Arc<Settings>,
+    pub faults: Arc<FaultState>,
+    /// For timers, supervisors and event bodies to reach the actor.
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub snapshot: watch::Sender<Snapshot>,
+    pub processes: ProcessTable,
+    pub agents: Vec<Agent>,
+    pub frameworks: BTreeMap<String, Framework>,
+    pub removed_frameworks: BTreeMap<String, Framework>,
+    pub offers: BTreeMap<String, Offer>,
+    /// Removed agents and when they became unreachable.
+    pub unreachable_agents: BTreeMap<String, f64>,
+    pub next_framework: u64,
+    pub next_offer: u64,
+    pub allocation_round: usize,
+}
+
+impl Master {
+    /// Runs the actor until [`Command::Shutdown`].
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut allocation = tokio::time::interval(self.settings.allocation_interval);
+        allocation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.publish();
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        self.stop();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.handle(command),
+                    None => return,
+                },
+                _ = allocation.tick() => self.allocate(),
+            }
+            self.publish();
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Subscribe {
+                subscribe,
+                format,
+                reply,
+            } => {
+                let _ = reply.send(self.subscribe(subscribe, format));
+            }
+            Command::Call {
+                call,
+                stream_id,
+                reply,
+            } => {
+                let _ = reply.send(self.call(call, stream_id));
+            }
+            Command::StreamClosed {
+                framework_id,
+                stream_id,
+            } => self.stream_closed(&framework_id, &stream_id),
+            Command::Executor(report) => self.executor_report(report),
+            Command::RetryUpdate {
+                agent,
+                framework_id,
+                task_id,
+                uuid,
+            } => self.retry_update(agent, &framework_id, &task_id, &uuid),
+            Command::FailoverTimeout {
+                framework_id,
+                epoch,
+            } => self.failover_timeout(&framework_id, epoch),
+            Command::DropStreams { reply } => {
+                let connected: Vec<String> = self
+                    .frameworks
+                    .values()
+                    .filter(|f| f.stream.is_some())
+                    .map(|f| f.id.clone())
+                    .collect();
+                for framework_id in connected {
+                    tracing::info!(%framework_id, "fault: closing the framework's event stream");
+                    self.disconnect(&framework_id);
+                }
+                let _ = reply.send(());
+            }
+            Command::RemoveAgent { agent_id, reply } => {
+                let _ = reply.send(self.remove_agent(&agent_id));
+            }
+            Command::Shutdown { .. } => unreachable!("handled by run()"),
+        }
+    }
+
+    /// Kills every task's process, for shutdown.
+    fn stop(&mut self) {
+        for framework in self.frameworks.values_mut() {
+            framework.stream = None;
+            for task in framework.tasks.values_mut() {
+                task.process = None;
+            }
+        }
+        self.processes.kill_all();
+    }
+
+    /// SUBSCRIBE: register a new framework, or resume one by its ID.
+    fn subscribe(&mut self, subscribe: call::Subscribe, format: ContentType) -> SubscribeReply {
+        let (stream, records) = EventStream::open(format);
+        let stream_id = stream.id.clone();
+        let mut info = subscribe.framework_info;
+        let requested = info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .filter(|id| !id.is_empty());
+
+        if let Some(id) = requested
+            .as_ref()
+            .filter(|id| self.removed_frameworks.contains_key(*id))
+        {
+            // A framework removed after TEARDOWN or its failover timeout can
+            // never come back: the scheduler must register anew.
+            tracing::info!(framework_id = %id, "refusing subscription: framework has been removed");
+            stream.send(&stream::error("Framework has been removed"));
+            // Dropping `stream` here closes the response after the ERROR.
+            return SubscribeReply {
+                stream_id,
+                records,
+                framework_id: None,
+            };
+        }
+
+        let framework_id = requested.unwrap_or_else(|| {
+            let id = format!("{}-{:04}", self.settings.master_id, self.next_framework);
+            self.next_framework += 1;
+            id
+        });
+        info.id = Some(crate::v1::FrameworkId {
+            value: framework_id.clone(),
+        });
+
+        match self.frameworks.get_mut(&framework_id) {
+            Some(framework) => {
+                // The same framework subscribing again: a restarted or
+                // failed-over scheduler. The new connection wins; the old
+                // one is told why and closed (Mesos' `failoverFramework`).
+                if let Some(old) = framework.stream.take() {
+                    tracing::info!(%framework_id, "framework failed over to a new subscription");
+                    old.send(&stream::error("Framework failed over"));
+                }
+                // user, principal and checkpoint cannot change.
+                info.user = framework.info.user.clone();
+                info.principal = framework.info.principal.clone();
+                info.checkpoint = framework.info.checkpoint;
+                framework.info = info;
+                framework.unregistered_time = None;
+            }
+            None => {
+                // Either new, or known from before a master failover (Mesos
+                // then "recovers" it from the ID the scheduler presents).
+                tracing::info!(%framework_id, name = %info.name, "framework registered");
+                self.frameworks.insert(
+                    framework_id.clone(),
+                    Framework {
+                        id: framework_id.clone(),
+                        info,
+                        stream: None,
+                        suppressed_roles: BTreeSet::new(),
+                        filters: Vec::new(),
+                        tasks: BTreeMap::new(),
+                        completed_tasks: Vec::new(),
+                        unreachable_tasks: BTreeMap::new(),
+                        registered_time: now_secs(),
+                        unregistered_time: None,
+                        epoch: 0,
+                    },
+                );
+            }
+        }
+        // Offers made to the old connection are void: the scheduler may
+        // have answered them on a connection that is gone.
+        self.remove_offers_of(&framework_id);
+
+        let framework = self
+            .frameworks
+            .get_mut(&framework_id)
+            .expect("just inserted");
+        framework.epoch += 1;
+        framework.suppressed_roles = subscribe.suppressed_roles.into_iter().collect();
+        stream.send(&stream::subscribed(
+            &framework_id,
+            self.settings.heartbeat_interval,
+            self.settings.master_info(),
+        ));
+        stream.start_heartbeats(self.settings.heartbeat_interval, self.faults.clone());
+        framework.stream = Some(stream);
+        self.allocate();
+        SubscribeReply {
+            stream_id,
+            records,
+            framework_id: Some(framework_id),
+        }
+    }
+
+    /// Any call but SUBSCRIBE: the checks of `Master::Http::scheduler`,
+    /// then the call itself.
+    fn call(&mut self, call: Call, stream_id: Option<String>) -> CallReply {
+        let framework_id = call.framework_id.clone().unwrap_or_default().value;
+        let Some(framework) = self.frameworks.get(&framework_id) else {
+            return CallReply::Error(StatusCode::BAD_REQUEST, "Framework cannot be found".into());
+        };
+        let Some(stream) = &framework.stream else {
+            return CallReply::Error(StatusCode::FORBIDDEN, "Framework is not subscribed".into());
+        };
+        let Some(stream_id) = stream_id else {
+            return CallReply::Error(
+                StatusCode::BAD_REQUEST,
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header".into(),
+            );
+        };
+        if stream_id != stream.id {
+            return CallReply::Error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "The stream ID '{stream_id}' included in this request didn't match the \
+                     stream ID currently associated with framework ID {framework_id}"
+                ),
+            );
+        }
+
+        let kind = call::Type::try_from(call.r#type.unwrap_or_default()).unwrap_or_default();
+        tracing::debug!(%framework_id, call = kind.as_str_name(), "processing call");
+        let id = framework_id.as_str();
+        match kind {
+            call::Type::Teardown => {
+                tracing::info!(framework_id = id, "framework asked to be torn down");
+                self.remove_framework(id);
+            }
+            call::Type::Accept => self.accept(id, call.accept.unwrap_or_default()),
+            call::Type::Decline => self.decline(id, call.decline.unwrap_or_default()),
+            call::Type::AcceptInverseOffers | call::Type::DeclineInverseOffers => {
+                // There is no maintenance schedule, so there never are
+                // inverse offers; Mesos ignores IDs it does not know.
+                tracing::warn!(
+                    framework_id = id,
+                    "ignoring inverse offer call: no inverse offers exist"
+                );
+            }
+            call::Type::Revive => self.revive(id, call.revive.unwrap_or_default().roles),
+            call::Type::Suppress => self.suppress(id, call.suppress.unwrap_or_default().roles),
+            call::Type::Kill => self.kill(id, call.kill.unwrap_or_default()),
+            call::Type::Shutdown => self.shutdown_executor(id, call.shutdown.unwrap_or_default()),
+            call::Type::Acknowledge => self.acknowledge(id, call.acknowledge.unwrap_or_default()),
+            call::Type::AcknowledgeOperationStatus => {
+                // No operation ever asks for feedback here (only LAUNCH and
+                // LAUNCH_GROUP are supported), so every acknowledgement is
+                // for an unknown operation, which Mesos logs and drops.
+                tracing::warn!(
+                    framework_id = id,
+                    "ignoring operation status acknowledgement: operation is unknown"
+                );
+            }
+            call::Type::Reconcile => {
+                let tasks = call
+                    .reconcile
+                    .unwrap_or_default()
+                    .tasks
+                    .into_iter()
+                    .map(|t| (t.task_id.value, t.agent_id.map(|a| a.value)))
+                    .collect();
+                self.reconcile(id, tasks);
+            }
+            call::Type::ReconcileOperations => {
+                self.reconcile_operations(id, call.reconcile_operations.unwrap_or_default())
+            }
+            call::Type::Message => {
+                // The command and default executors ignore framework
+                // messages; Mesos delivers them best-effort anyway.
+                tracing::info!(
+                    framework_id = id,
+                    "dropping MESSAGE: the simulated executors do not read framework messages"
+                );
+            }
+            call::Type::Request => {
+                tracing::info!(
+                    framework_id = id,
+                    "ignoring REQUEST: the allocator does not take requests (as in Mesos)"
+                );
+            }
+            call::Type::UpdateFramework => {
+                return self.update_framework(id, call.update_framework.unwrap_or_default());
+            }
+            call::Type::Subscribe | call::Type::Unknown => {
+                return CallReply::Error(StatusCode::NOT_IMPLEMENTED, String::new());
+            }
+        }
+        CallReply::Accepted
+    }
+
+    /// UPDATE_FRAMEWORK: change the FrameworkInfo without resubscribing.
+    fn update_framework(&mut self, framework_id: &str, update: call::UpdateFramework) -> CallReply {
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("checked by call()");
+        let mut info = update.framework_info;
+        if info.user != framework.info.user {
+            return CallReply::Error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
+                    framework.info.user, info.user
+                ),
+            );
+        }
+        info.principal = framework.info.principal.clone();
+        info.checkpoint = framework.info.checkpoint;
+        framework.info = info;
+        framework.suppressed_roles = update.suppressed_roles.into_iter().collect();
+        tracing::info!(framework_id, "framework info updated");
+        self.allocate();
+        CallReply::Ok
+    }
+
+    /// The framework's connection went away.
+    fn stream_closed(&mut self, framework_id: &str, stream_id: &str) {
+        let current = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.stream.as_ref())
+            .is_some_and(|s| s.id == stream_id);
+        if current {
+            tracing::info!(framework_id, "framework disconnected (event stream closed)");
+            self.disconnect(framework_id);
+        }
+    }
+
+    /// Marks a framework disconnected: it gets no offers, its tasks keep
+    /// running, and if it does not resubscribe within its failover
+    /// timeout it is removed along with them.
+    pub(crate) fn disconnect(&mut self, framework_id: &str) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        framework.stream = None;
+        framework.epoch += 1;
+        let epoch = framework.epoch;
+        // FrameworkInfo.failover_timeout defaults to 0: without it, a
+        // framework is removed as soon as its connection drops.
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
+        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 1e9));
+        tracing::info!(
+            framework_id,
+            ?timeout,
+            "waiting for the framework to fail over"
+        );
+        self.remove_offers_of(framework_id);
+        let commands = self.commands.clone();
+        let framework_id = framework_id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let _ = commands.send(Command::FailoverTimeout {
+                framework_id,
+                epoch,
+            });
+        });
+    }
+
+    fn failover_timeout(&mut self, framework_id: &str, epoch: u64) {
+        let expired = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.stream.is_none() && f.epoch == epoch);
+        if expired {
+            tracing::info!(
+                framework_id,
+                "framework failover timeout, removing the framework"
+            );
+            self.remove_framework(framework_id);
+        }
+    }
+
+    /// Removes a framework for good (TEARDOWN, failover timeout): its
+    /// tasks are killed, its offers withdrawn, its ID never valid again.
+    pub(crate) fn remove_framework(&mut self, framework_id: &str) {
+        self.remove_offers_of(framework_id);
+        let Some(mut framework) = self.frameworks.remove(framework_id) else {
+            return;
+        };
+        let now = now_secs();
+        let message = format!("Framework {framework_id} removed");
+        let tasks = std::mem::take(&mut framework.tasks);
+        for (_, mut task) in tasks {
+            // Dropping the process handle kills the task's process group.
+            task.process = None;
+            task.pid = None;
+            if !is_terminal(task.state) {
+                // Mesos marks them TASK_KILLED without telling anyone: the
+                // framework is gone (`Master::removeFramework`).
+                let status = master_status(
+                    &task.info.task_id.value,
+                    TaskState::TaskKilled,
+                    Reason::FrameworkRemoved,
+                    &message,
+                    Some(&self.agents[task.agent].id),
+                    task.visible_executor_id(),
+                );
+                task.state = TaskState::TaskKilled;
+                task.record(&status);
+                super::tasks::release_resources(&mut self.agents, &task);
+            }
+            framework.completed_tasks.push(task);
+        }
+        let unreachable = std::mem::take(&mut framework.unreachable_tasks);
+        framework.completed_tasks.extend(unreachable.into_values());
+        for agent in &mut self.agents {
+            agent.updates.remove_framework(framework_id);
+            agent.executors.retain(|(f, _), _| f != framework_id);
+        }
+        // Closing the stream ends the framework's SUBSCRIBE response.
+        framework.stream = None;
+        framework.unregistered_time = Some(now);
+        tracing::info!(framework_id, "framework removed");
+        self.removed_frameworks
+            .insert(framework_id.to_string(), framework);
+    }
+
+    /// RECONCILE: the latest state of the given tasks, or of all known
+    /// tasks when the list is empty (Mesos' `Master::reconcile`).
+    pub(crate) fn reconcile(&mut self, framework_id: &str, tasks: Vec<(String, Option<String>)>) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let latest = |task: &Task| {
+            master_status(
+                &task.info.task_id.value,
+                task.reported_state(),
+                Reason::Reconciliation,
+                "Reconciliation: Latest task state",
+                Some(&self.agents[task.agent].id),
+                task.visible_executor_id(),
+            )
+        };
+        if tasks.is_empty() {
+            tracing::info!(
+                framework_id,
+                "performing implicit task state reconciliation"
+            );
+            for task in framework.tasks.values() {
+                framework.send(&stream::update(latest(task)));
+            }
+            return;
+        }
+        tracing::info!(
+            framework_id,
+            tasks = tasks.len(),
+            "performing explicit task state reconciliation"
+        );
+        let partition_aware = framework.partition_aware();
+        let or_lost = |state| {
+            if partition_aware {
+                state
+            } else {
+                TaskState::TaskLost
+            }
+        };
+        for (task_id, agent_id) in tasks {
+            let status = if let Some(task) = framework.tasks.get(&task_id) {
+                latest(task)
+            } else if let Some(agent_id) = agent_id
+                .as_deref()
+                .filter(|a| self.agent_index(a).is_some())
+            {
+                master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskGone),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unknown to the agent",
+                    Some(agent_id),
+                    None,
+                )
+            } else if let Some((agent_id, since)) = agent_id
+                .as_deref()
+                .and_then(|a| self.unreachable_agents.get_key_value(a))
+            {
+                let mut status = master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskUnreachable),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unreachable",
+                    Some(agent_id),
+                    None,
+                );
+                status.unreachable_time = Some(time_info(*since));
+                status
+            } else {
+                master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskUnknown),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unknown",
+                    agent_id.as_deref(),
+                    None,
+                )
+            };
+            framework.send(&stream::update(status));
+        }
+    }
+
+    /// RECONCILE_OPERATIONS: no operation ever asks for feedback here, so
+    /// every operation asked about is unknown (Mesos' cases 3, 4, 6, 7).
+    fn reconcile_operations(&mut self, framework_id: &str, reconcile: call::ReconcileOperations) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        for operation in reconcile.operations {
+            let agent_id = operation.agent_id.as_ref().map(|a| a.value.clone());
+            let (state, message) = match agent_id.as_deref() {
+                Some(agent) if self.agent_index(agent).is_some() => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Operation is unknown",
+                ),
+                Some(agent) if self.unreachable_agents.contains_key(agent) => (
+                    OperationState::OperationUnreachable,
+                    "Reconciliation: Agent is unreachable",
+                ),
+                Some(_) => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Both operation and agent are unknown",
+                ),
+                None => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Operation is unknown and no 'agent_id' was provided",
+                ),
+            };
+            framework.send(&stream::operation_update(OperationStatus {
+                operation_id: Some(operation.operation_id),
+                state: state as i32,
+                message: Some(message.to_string()),
+                agent_id: operation.agent_id,
+                resource_provider_id: operation.resource_provider_id,
+                ..Default::default()
+            }));
+        }
+    }
+
+    /// An agent stops answering health checks: Mesos marks it unreachable
+    /// and its tasks TASK_UNREACHABLE (or TASK_LOST for frameworks that
+    /// are not partition-aware), rescinds its offers and tells every
+    /// framework with a FAILURE event (`Master::__removeSlave`).
+    fn remove_agent(&mut self, agent_id: &str) -> bool {
+        let Some(index) = self.agent_index(agent_id) else {
+            return false;
+        };
+        let message = "health check timed out";
+        let now = now_secs();
+        tracing::warn!(agent_id, "fault: agent removed ({message})");
+        self.agents[index].active = false;
+        self.unreachable_agents.insert(agent_id.to_string(), now);
+
+        for framework in self.frameworks.values_mut() {
+            let on_agent: Vec<String> = framework
+                .tasks
+                .values()
+                .filter(|t| t.agent == index)
+                .map(|t| t.info.task_id.value.clone())
+                .collect();
+            let state = if framework.partition_aware() {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            };
+            for task_id in on_agent {
+                let mut task = framework.tasks.remove(&task_id).expect("listed above");
+                // The agent is gone, and with it (as far as anyone can
+                // tell) its processes: kill ours so none outlive it.
+                task.process = None;
+                task.pid = None;
+                if is_terminal(task.state) {
+                    framework.completed_tasks.push(task);
+                    continue;
+                }
+                let mut status = master_status(
+                    &task_id,
+                    state,
+                    Reason::AgentRemoved,
+                    message,
+                    Some(agent_id),
+                    task.visible_executor_id(),
+                );
+                status.unreachable_time = Some(time_info(now));
+                task.state = state;
+                task.record(&status);
+                framework.send(&stream::update(status));
+                framework.unreachable_tasks.insert(task_id, task);
+            }
+        }
+        let agent = &mut self.agents[index];
+        agent.used = Resources::default();
+        agent.executors.clear();
+        agent.updates = Default::default();
+
+        let rescinded: Vec<String> = self
+            .offers
+            .values()
+            .filter(|o| o.agent == index)
+            .map(|o| o.id.clone())
+            .collect();
+        for offer_id in rescinded {
+            let offer = self.offers.remove(&offer_id).expect("listed above");
+            if let Some(framework) = self.frameworks.get(&offer.framework_id) {
+                framework.send(&stream::rescind(&offer_id));
+            }
+        }
+        for framework in self.frameworks.values() {
+            framework.send(&stream::agent_lost(agent_id));
+        }
+        true
+    }
+
+    /// The index of a registered (not removed) agent.
+    pub(crate) fn agent_index(&self, agent_id: &str) -> Option<usize> {
+        self.agents
+            .iter()
+            .position(|a| a.id == agent_id && a.active)
+    }
+
+    /// Publishes the current state for `LocalMaster::state` and `/state`.
+    fn publish(&self) {
+        let snapshot = self.build_snapshot();
+        self.snapshot.send_replace(snapshot);
+    }
+
+    fn build_snapshot(&self) -> Snapshot {
+        let mut offered: Vec<Resources> = vec![Resources::default(); self.agents.len()];
+        for offer in self.offers.values() {
+            offered[offer.agent].add(&offer.resources);
+        }
+        let agents = self
+            .agents
+            .iter()
+            .zip(offered)
+            .map(|(agent, offered)| AgentSnapshot {
+                id: agent.id.clone(),
+                pid: agent.pid.clone(),
+                hostname: agent.hostname.clone(),
+                active: agent.active,
+                total: agent.total.clone(),
+                used: agent.used.clone(),
+                offered,
+                registered_time: agent.registered_time,
+            })
+            .collect();
+        let mut frameworks = Vec::new();
+        let mut tasks = Vec::new();
+        let all = self
+            .frameworks
+            .values()
+            .map(|f| (f, false))
+            .chain(self.removed_frameworks.values().map(|f| (f, true)));
+        for (framework, removed) in all {
+            frameworks.push(FrameworkSnapshot {
+                id: framework.id.clone(),
+                info: framework.info.clone(),
+                connected: framework.stream.is_some(),
+                removed,
+                suppressed_roles: framework.suppressed_roles.iter().cloned().collect(),
+                filters: framework.filters.len(),
+                registered_time: framework.registered_time,
+                unregistered_time: framework.unregistered_time,
+            });
+            let groups = [
+                (
+                    framework.completed_tasks.iter().collect::<Vec<_>>(),
+                    true,
+                    false,
+                ),
+                (framework.unreachable_tasks.values().collect(), false, true),
+                (framework.tasks.values().collect(), false, false),
+            ];
+            for (list, completed, unreachable) in groups {
+                for task in list {
+                    tasks.push(TaskSnapshot {
+                        id: task.info.task_id.value.clone(),
+                        name: task.info.name.clone(),
+                        framework_id: task.framework_id.clone(),
+                        agent_id: self.agents[task.agent].id.clone(),
+                        executor_id: task.visible_executor_id(),
+                        state: task.state,
+                        status_update_state: task.status_update.as_ref().map(|(s, _)| *s),
+                        statuses: task.statuses.clone(),
+                        resources: task.resources.clone(),
+                        role: task.role.clone(),
+                        sandbox: task.sandbox.clone(),
+                        pid: task.pid,
+                        completed,
+                        unreachable,
+                    });
+                }
+            }
+        }
+        let offers = self
+            .offers
+            .values()
+            .map(|offer| OfferSnapshot {
+                id: offer.id.clone(),
+                framework_id: offer.framework_id.clone(),
+                agent_id: self.agents[offer.agent].id.clone(),
+                resources: offer.resources.clone(),
+            })
+            .collect();
+        Snapshot {
+            master_id: self.settings.master_id.clone(),
+            agents,
+            frameworks,
+            tasks,
+            offers,
+        }
+    }
+}
+
+/// A timestamp as a TimeInfo.
+pub(crate) fn time_info(secs: f64) -> TimeInfo {
+    TimeInfo {
+        nanoseconds: (secs * 1e9) as i64,
+    }
+}

@@ -1,0 +1,388 @@
+//! A simulated Mesos master, with agents that run tasks as local processes.
+//!
+//! Developing a framework against a real cluster is slow, and the failures
+//! a framework must survive (a dropped event stream, a master failover, a
+//! lost agent) are hard to provoke on one. [`LocalMaster`] is a small Mesos
+//! master in this process that speaks the real v1 scheduler HTTP API on a
+//! loopback port: the same calls, events, status codes and messages as
+//! Mesos 1.11, so a framework (this crate's [`Driver`](crate::Driver),
+//! `curl`, pymesos, …) cannot tell the difference for everything it needs:
+//!
+//! * agents (`--agents 2`) with resources, offered as Mesos' allocator
+//!   does, with DECLINE filters, SUPPRESS and REVIVE;
+//! * command tasks and task groups that really run, as child processes
+//!   with a sandbox holding `stdout` and `stderr`, reporting
+//!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
+//!   status updates;
+//! * framework failover, reconciliation, heartbeats, `/master/state`;
+//! * [`Faults`] to inject the failures a framework must survive.
+//!
+//! Frameworks in this project run against it with `--master local`, and
+//! the `mesos-local` binary serves it on a port for any client.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use mesos::local::{LocalMaster, LocalMasterConfig};
+//!
+//! let master = LocalMaster::start(LocalMasterConfig::default()).await?;
+//! println!("scheduler API at {}", master.addr().scheduler_url());
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces, one concern per file: `master.rs` (the actor owning all
+//! state: frameworks, failover, reconciliation), `allocator.rs` (offers),
+//! `tasks.rs` (launching, killing, status updates), `status_updates.rs`
+//! (the agent's reliable delivery), `executor.rs` (processes), `agent.rs`,
+//! `http.rs`, `stream.rs` (event streams and heartbeats), `validation.rs`,
+//! `state_json.rs`, `faults.rs` and [`resources`].
+
+mod agent;
+mod allocator;
+mod executor;
+mod faults;
+mod http;
+mod master;
+pub mod resources;
+mod snapshot;
+mod state_json;
+mod status_updates;
+mod stream;
+mod tasks;
+mod validation;
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
+
+pub use faults::Faults;
+pub use master::MESOS_VERSION;
+pub use resources::{ResourceParseError, Resources};
+pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
+
+use crate::master::{MasterAddr, MasterSpec, Scheme};
+use executor::ProcessTable;
+use faults::FaultState;
+use master::{Command, Master, Settings};
+
+/// How many agents `--master local` starts.
+pub const DEFAULT_AGENTS: usize = 2;
+/// The resources of each agent `--master local` starts.
+pub const DEFAULT_AGENT_RESOURCES: &str = "cpus:2;mem:2048;disk:4096;ports:[31000-32000]";
+/// Mesos' default `--heartbeat_interval` for scheduler streams (15 s).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// Mesos' default `--allocation_interval` (1 s).
+pub const DEFAULT_ALLOCATION_INTERVAL: Duration = Duration::from_secs(1);
+/// The agent's first retry of an unacknowledged status update (10 s).
+pub const DEFAULT_STATUS_UPDATE_RETRY: Duration = Duration::from_secs(10);
+
+/// How to set up a [`LocalMaster`].
+#[derive(Debug, Clone)]
+pub struct LocalMasterConfig {
+    /// The address to listen on (loopback by default).
+    pub ip: IpAddr,
+    /// The port; 0 picks any free one.
+    pub port: u16,
+    /// The hostname master and agents report; the IP if unset.
+    pub hostname: Option<String>,
+    /// How many agents.
+    pub agents: usize,
+    /// Each agent's resources, in Mesos' syntax, e.g.
+    /// `cpus:2;mem:2048;disk:4096;ports:[31000-32000]`.
+    pub agent_resources: String,
+    /// How often HEARTBEAT events are sent on each subscription.
+    pub heartbeat_interval: Duration,
+    /// How often the allocator makes offers.
+    pub allocation_interval: Duration,
+    /// How long an agent waits before re-sending an unacknowledged status
+    /// update (doubling each time). Short in tests.
+    pub status_update_retry: Duration,
+    /// Where sandboxes go; a new temporary directory (removed when the
+    /// master is dropped) if unset.
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for LocalMasterConfig {
+    fn default() -> Self {
+        LocalMasterConfig {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            hostname: None,
+            agents: DEFAULT_AGENTS,
+            agent_resources: DEFAULT_AGENT_RESOURCES.to_string(),
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
+            status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
+            work_dir: None,
+        }
+    }
+}
+
+/// Why a [`LocalMaster`] could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Resources(#[from] ResourceParseError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create work directory {path}: {source}")]
+    WorkDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A condition did not come true in time ([`LocalMaster::wait_for`]).
+#[derive(Debug, thiserror::Error)]
+#[error("condition not met within {timeout:?}")]
+pub struct WaitTimeout {
+    pub timeout: Duration,
+    /// The state when time ran out, to see what was different.
+    pub last: Box<Snapshot>,
+}
+
+/// A running simulated master. Dropping it stops the server and kills all
+/// task processes.
+pub struct LocalMaster {
+    settings: Arc<Settings>,
+    commands: mpsc::UnboundedSender<Command>,
+    snapshot: watch::Receiver<Snapshot>,
+    faults: Arc<FaultState>,
+    processes: ProcessTable,
+    stop_server: watch::Sender<bool>,
+    actor: Option<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
+    /// A work directory we created, to remove when done.
+    temp_dir: Option<PathBuf>,
+}
+
+impl LocalMaster {
+    /// Starts a master, its agents and its HTTP server.
+    pub async fn start(config: LocalMasterConfig) -> Result<LocalMaster, LocalError> {
+        Self::spawn(config)
+    }
+
+    /// Like [`LocalMaster::start`], for callers that are not async but run
+    /// inside a Tokio runtime (such as [`Driver::start`](crate::Driver::start)).
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn spawn(config: LocalMasterConfig) -> Result<LocalMaster, LocalError> {
+        let agent_resources = Resources::parse(&config.agent_resources)?;
+        for (name, interval) in [
+            ("heartbeat_interval", config.heartbeat_interval),
+            ("allocation_interval", config.allocation_interval),
+            ("status_update_retry", config.status_update_retry),
+        ] {
+            if interval.is_zero() {
+                return Err(LocalError::Config(format!("{name} must be more than zero")));
+            }
+        }
+        let (work_dir, temp_dir) = match &config.work_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir =
+                    std::env::temp_dir().join(format!("mesos-local-{}", uuid::Uuid::new_v4()));
+                (dir.clone(), Some(dir))
+            }
+        };
+        std::fs::create_dir_all(&work_dir).map_err(|source| LocalError::WorkDir {
+            path: work_dir.clone(),
+            source,
+        })?;
+
+        let addr = SocketAddr::new(config.ip, config.port);
+        let bind = |source| LocalError::Bind { addr, source };
+        let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
+        std_listener.set_nonblocking(true).map_err(bind)?;
+        let local_addr = std_listener.local_addr().map_err(bind)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind)?;
+
+        let master_id = uuid::Uuid::new_v4().to_string();
+        let now = master::now_secs();
+        let settings = Arc::new(Settings {
+            master_id: master_id.clone(),
+            ip: config.ip,
+            port: local_addr.port(),
+            hostname: config
+                .hostname
+                .clone()
+                .unwrap_or_else(|| config.ip.to_string()),
+            heartbeat_interval: config.heartbeat_interval,
+            allocation_interval: config.allocation_interval,
+            status_update_retry: config.status_update_retry,
+            work_dir: work_dir.clone(),
+            start_time: now,
+        });
+        let agents = (0..config.agents)
+            .map(|index| {
+                agent::Agent::new(
+                    &master_id,
+                    index,
+                    &settings.ip_port(),
+                    &settings.hostname,
+                    agent_resources.clone(),
+                    &work_dir,
+                    now,
+                )
+            })
+            .collect();
+
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (snapshot_sender, snapshot) = watch::channel(Snapshot::default());
+        let faults = Arc::new(FaultState::default());
+        let processes = ProcessTable::default();
+        let actor = Master {
+            settings: settings.clone(),
+            faults: faults.clone(),
+            commands: commands.clone(),
+            snapshot: snapshot_sender,
+            processes: processes.clone(),
+            agents,
+            frameworks: BTreeMap::new(),
+            removed_frameworks: BTreeMap::new(),
+            offers: BTreeMap::new(),
+            unreachable_agents: BTreeMap::new(),
+            next_framework: 0,
+            next_offer: 0,
+            allocation_round: 0,
+        };
+        let actor = tokio::spawn(actor.run(receiver));
+
+        let (stop_server, stopped) = watch::channel(false);
+        let shared = Arc::new(http::Shared {
+            settings: settings.clone(),
+            commands: commands.clone(),
+            snapshot: snapshot.clone(),
+            faults: faults.clone(),
+        });
+        let server = tokio::spawn(http::serve(listener, shared, stopped));
+
+        tracing::info!(
+            address = %local_addr,
+            agents = config.agents,
+            resources = %agent_resources,
+            work_dir = %work_dir.display(),
+            "simulated Mesos master running"
+        );
+        Ok(LocalMaster {
+            settings,
+            commands,
+            snapshot,
+            faults,
+            processes,
+            stop_server,
+            actor: Some(actor),
+            server: Some(server),
+            temp_dir,
+        })
+    }
+
+    /// The master's address, for a [`Client`](crate::Client).
+    pub fn addr(&self) -> MasterAddr {
+        MasterAddr::new(
+            Scheme::Http,
+            self.settings.ip.to_string(),
+            self.settings.port,
+        )
+    }
+
+    /// `--master` pointing at this master.
+    pub fn spec(&self) -> MasterSpec {
+        MasterSpec::Addr(self.addr())
+    }
+
+    /// The socket address the master listens on.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.settings.ip, self.settings.port)
+    }
+
+    /// The master's ID (a UUID); agent IDs are `<id>-S0`, `<id>-S1`, …
+    pub fn id(&self) -> &str {
+        &self.settings.master_id
+    }
+
+    /// Where agents keep their sandboxes.
+    pub fn work_dir(&self) -> &Path {
+        &self.settings.work_dir
+    }
+
+    /// The cluster as of now.
+    pub fn state(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Waits until `predicate` holds for the cluster state, at most
+    /// `timeout`. Returns the state that satisfied it.
+    pub async fn wait_for(
+        &self,
+        mut predicate: impl FnMut(&Snapshot) -> bool,
+        timeout: Duration,
+    ) -> Result<Snapshot, WaitTimeout> {
+        let mut snapshot = self.snapshot.clone();
+        let waited = tokio::time::timeout(timeout, snapshot.wait_for(|s| predicate(s))).await;
+        match waited {
+            Ok(Ok(state)) => Ok(state.clone()),
+            _ => Err(WaitTimeout {
+                timeout,
+                last: Box::new(self.state()),
+            }),
+        }
+    }
+
+    /// The handle to inject faults.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            state: self.faults.clone(),
+            commands: self.commands.clone(),
+        }
+    }
+
+    /// Stops the master: kills every task, closes every stream and stops
+    /// serving.
+    pub async fn shutdown(mut self) {
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { reply }).is_ok() {
+            let _ = done.await;
+        }
+        let _ = self.stop_server.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        if let Some(actor) = self.actor.take() {
+            let _ = actor.await;
+        }
+        // Drop removes the temporary work directory.
+    }
+}
+
+impl Drop for LocalMaster {
+    fn drop(&mut self) {
+        let _ = self.stop_server.send(true);
+        for task in [self.actor.take(), self.server.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
+        // Synchronously, so no task outlives its master even if the runtime
+        // is shutting down and the actor will never run again.
+        self.processes.kill_all();
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `GET /master/state` and `GET /slave(N)/state`: the cluster as JSON.
+//!
+//! Operators, the web UI and diagnostic scripts read a master's state
+//! endpoint; scripts often then visit each agent at the address in its
+//! `pid` (`slave(1)@10.10.4.10:5051`). We serve a useful subset of the
+//! same JSON with the same field names (Mesos still says `slaves` and
+//! `slave_id` here), built from the published [`Snapshot`], so the
+//! endpoints never wait for the master's actor.
+
+use serde_json::{Value, json};
+
+use super::{
+    master::{MESOS_VERSION, Settings},
+    resources::Resources,
+    snapshot::{FrameworkSnapshot, Snapshot, TaskSnapshot},
+};
+use crate::{codec, v1::framework_info::capability};
+
+/// The master's `/state`.
+pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
+    let slaves: Vec<Value> = snapshot
+        .agents
+        .iter()
+        .filter(|a| a.active)
+        .map(|agent| {
+            json!({
+                "id": agent.id,
+                "pid": agent.pid,
+                "hostname": agent.hostname,
+                "port": settings.port,
+                "registered_time": agent.registered_time,
+                "resources": agent.total.to_json(),
+                "used_resources": agent.used.to_json(),
+                "offered_resources": agent.offered.to_json(),
+                "unreserved_resources": agent.total.to_json(),
+                "reserved_resources": {},
+                "attributes": {},
+                "active": true,
+                "deactivated": false,
+                "version": MESOS_VERSION,
+            })
+        })
+        .collect();
+    let (removed, registered): (Vec<_>, Vec<_>) =
+        snapshot.frameworks.iter().partition(|f| f.removed);
+    let frameworks: Vec<Value> = registered.iter().map(|f| framework(snapshot, f)).collect();
+    let completed: Vec<Value> = removed.iter().map(|f| framework(snapshot, f)).collect();
+    let leader_info: Value =
+        serde_json::from_str(&codec::to_json(&settings.master_info())).unwrap_or(Value::Null);
+    json!({
+        "version": MESOS_VERSION,
+        "id": settings.master_id,
+        "pid": settings.pid(),
+        "hostname": settings.hostname,
+        "start_time": settings.start_time,
+        "elected_time": settings.start_time,
+        "leader": settings.pid(),
+        "leader_info": leader_info,
+        "activated_slaves": slaves.len(),
+        "deactivated_slaves": 0,
+        "unreachable_slaves": snapshot.agents.iter().filter(|a| !a.active).count(),
+        "flags": {
+            "work_dir": settings.work_dir.display().to_string(),
+            "allocation_interval": format!("{}secs", settings.allocation_interval.as_secs_f64()),
+            "port": settings.port.to_string(),
+            "hostname": settings.hostname,
+        },
+        "slaves": slaves,
+        "frameworks": frameworks,
+        "completed_frameworks": completed,
+        "orphan_tasks": [],
+        "unregistered_frameworks": [],
+    })
+}
+
+fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
+    let info = &framework.info;
+    let tasks_of = |pick: &dyn Fn(&TaskSnapshot) -> bool| -> Vec<Value> {
+        snapshot
+            .tasks
+            .iter()
+            .filter(|t| t.framework_id == framework.id && pick(t))
+            .map(task)
+            .collect()
+    };
+    let mut used = Resources::default();
+    for t in snapshot
+        .tasks
+        .iter()
+        .filter(|t| t.framework_id == framework.id && !t.completed && !t.unreachable)
+        .filter(|t| !crate::local::master::is_terminal(t.state))
+    {
+        used.add(&t.resources);
+    }
+    let mut offered = Resources::default();
+    let offers: Vec<Value> = snapshot
+        .offers
+        .iter()
+        .filter(|o| o.framework_id == framework.id)
+        .map(|o| {
+            offered.add(&o.resources);
+            json!({
+                "id": o.id,
+                "framework_id": o.framework_id,
+                "slave_id": o.agent_id,
+                "resources": o.resources.to_json(),
+            })
+        })
+        .collect();
+    let capabilities: Vec<&str> = info
+        .capabilities
+        .iter()
+        .filter_map(|c| c.r#type)
+        .filter_map(|t| capability::Type::try_from(t).ok())
+        .map(|t| t.as_str_name())
+        .collect();
+    let mut value = json!({
+        "id": framework.id,
+        "name": info.name,
+        "user": info.user,
+        "hostname": info.hostname.clone().unwrap_or_default(),
+        "webui_url": info.webui_url.clone().unwrap_or_default(),
+        "role": info.role.clone().unwrap_or_else(|| "*".into()),
+        "roles": info.roles,
+        "capabilities": capabilities,
+        "failover_timeout": info.failover_timeout.unwrap_or(0.0),
+        "checkpoint": info.checkpoint.unwrap_or(false),
+        "active": framework.connected,
+        "connected": framework.connected,
+        "recovered": false,
+        "registered_time": framework.registered_time,
+        "unregistered_time": framework.unregistered_time.unwrap_or(0.0),
+        "resources": used.to_json(),
+        "used_resources": used.to_json(),
+        "offered_resources": offered.to_json(),
+        "tasks": tasks_of(&|t| !t.completed && !t.unreachable),
+        "unreachable_tasks": tasks_of(&|t| t.unreachable),
+        "completed_tasks": tasks_of(&|t| t.completed),
+        "offers": offers,
+        "executors": [],
+    });
+    if let Some(principal) = &info.principal {
+        value["principal"] = json!(principal);
+    }
+    value
+}
+
+fn task(task: &TaskSnapshot) -> Value {
+    let statuses: Vec<Value> = task
+        .statuses
+        .iter()
+        .map(|s| {
+            json!({
+                "state": s.state().as_str_name(),
+                "timestamp": s.timestamp.unwrap_or(0.0),
+            })
+        })
+        .collect();
+    json!({
+        "id": task.id,
+        "name": task.name,
+        "framework_id": task.framework_id,
+        "executor_id": task.executor_id.clone().unwrap_or_default(),
+        "slave_id": task.agent_id,
+        "state": task.state.as_str_name(),
+        "resources": task.resources.to_json(),
+        "role": task.role,
+        "statuses": statuses,
+    })
+}
+
+/// An agent's `/slave(N)/state`, or `None` if no such agent.
+pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> Option<Value> {
+    let agent = snapshot
+        .agents
+        .iter()
+        .find(|a| a.pid.split('@').next() == Some(process) && a.active)?;
+    let mut frameworks = Vec::new();
+    for framework in &snapshot.frameworks {
+        let tasks: Vec<&TaskSnapshot> = snapshot
+            .tasks
+            .iter()
+            .filter(|t| t.framework_id == framework.id && t.agent_id == agent.id && !t.unreachable)
+            .collect();
+        if tasks.is_empty() {
+            continue;
+        }
+        let executor = |t: &TaskSnapshot| {
+            // A group task's sandbox is `<executor sandbox>/tasks/<id>`.
+            let directory = match (&t.executor_id, &t.sandbox) {
+                (Some(_), Some(sandbox)) => sandbox
+                    .parent()
+                    .and_then(|p| p.parent())
+                    .map(|p| p.to_path_buf()),
+                (None, sandbox) => sandbox.clone(),
+                _ => None,
+            };
+            json!({
+                "id": t.executor_id.clone().unwrap_or_else(|| t.id.clone()),
+                "name": format!("Command Executor (Task: {})", t.id),
+                "source": t.id,
+                "directory": directory.map(|d| d.display().to_string()).unwrap_or_default(),
+                "resources": t.resources.to_json(),
+                "tasks": [task(t)],
+                "queued_tasks": [],
+                "completed_tasks": [],
+            })
+        };
+        let live: Vec<Value> = tasks
+            .iter()
+            .filter(|t| !crate::local::master::is_terminal(t.state))
+            .map(|t| executor(t))
+            .collect();
+        let done: Vec<Value> = tasks
+            .iter()
+            .filter(|t| crate::local::master::is_terminal(t.state))
+            .map(|t| executor(t))
+            .collect();
+        frameworks.push(json!({
+            "id": framework.id,
+            "name": framework.info.name,
+            "user": framework.info.user,
+            "role": framework.info.role.clone().unwrap_or_else(|| "*".into()),
+            "checkpoint": framework.info.checkpoint.unwrap_or(false),
+            "failover_timeout": framework.info.failover_timeout.unwrap_or(0.0),
+            "executors": live,
+            "completed_executors": done,
+        }));
+    }
+    Some(json!({
+        "version": MESOS_VERSION,
+        "id": agent.id,
+        "pid": agent.pid,
+        "hostname": agent.hostname,
+        "resources": agent.total.to_json(),
+        "attributes": {},
+        "master_hostname": settings.hostname,
+        "start_time": agent.registered_time,
+        "flags": {
+            "work_dir": settings.work_dir.display().to_string(),
+            "resources": agent.total.to_string(),
+            "master": settings.pid(),
+        },
+        "frameworks": frameworks,
+        "completed_frameworks": [],
+    }))
+}

@@ -1,0 +1,203 @@
+//! The agent's status update manager: reliable, ordered task updates.
+//!
+//! Mesos messages are delivered at most once, but a framework must learn
+//! every state change of its tasks. So the agent keeps each update until
+//! the framework acknowledges it (ACKNOWLEDGE with the update's `uuid`)
+//! and re-sends it, with exponential backoff, until then
+//! (`src/status_update_manager` in Mesos; the first retry comes after
+//! 10 seconds). Updates of one task form a *stream*: the next update is
+//! held back until the previous one is acknowledged, so a framework sees a
+//! task's states in order, each at least once.
+//!
+//! The consequence framework authors must know: a scheduler that does not
+//! acknowledge stops hearing about that task, and one that processes an
+//! update twice must not be surprised (retries are duplicates).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    time::Duration,
+};
+
+use bytes::Bytes;
+
+use crate::v1::TaskStatus;
+
+/// The longest wait between two retries of one update (Mesos: 10 minutes).
+const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(600);
+
+/// All update streams of one agent, keyed by (framework ID, task ID).
+#[derive(Debug, Default)]
+pub(crate) struct StatusUpdateManager {
+    streams: HashMap<(String, String), Stream>,
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    /// The front is in flight (sent, not yet acknowledged).
+    pending: VecDeque<TaskStatus>,
+    /// How many times the front has been sent.
+    attempts: u32,
+}
+
+impl StatusUpdateManager {
+    /// Queues an update. Returns it if it should be sent now, that is when
+    /// no earlier update of the task is waiting for its acknowledgement.
+    pub(crate) fn update(
+        &mut self,
+        framework_id: &str,
+        task_id: &str,
+        status: TaskStatus,
+    ) -> Option<TaskStatus> {
+        let stream = self
+            .streams
+            .entry((framework_id.to_string(), task_id.to_string()))
+            .or_default();
+        stream.pending.push_back(status);
+        if stream.pending.len() == 1 {
+            stream.attempts = 0;
+            stream.pending.front().cloned()
+        } else {
+            None
+        }
+    }
+
+    /// Handles an acknowledgement. If it matches the update in flight, that
+    /// update is done and the next one (if any) is returned to be sent.
+    /// An acknowledgement for anything else is ignored, as Mesos does.
+    pub(crate) fn acknowledge(
+        &mut self,
+        framework_id: &str,
+        task_id: &str,
+        uuid: &[u8],
+    ) -> Acknowledged {
+        let key = (framework_id.to_string(), task_id.to_string());
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return Acknowledged::Unexpected;
+        };
+        let matches = stream
+            .pending
+            .front()
+            .and_then(|s| s.uuid.as_ref())
+            .is_some_and(|u| u.as_ref() == uuid);
+        if !matches {
+            return Acknowledged::Unexpected;
+        }
+        let done = stream.pending.pop_front().expect("front exists");
+        stream.attempts = 0;
+        let next = stream.pending.front().cloned();
+        if next.is_none() {
+            self.streams.remove(&key);
+        }
+        Acknowledged::Done { done, next }
+    }
+
+    /// The update in flight for a task, if it still has this `uuid`.
+    pub(crate) fn in_flight(
+        &self,
+        framework_id: &str,
+        task_id: &str,
+        uuid: &Bytes,
+    ) -> Option<&TaskStatus> {
+        self.streams
+            .get(&(framework_id.to_string(), task_id.to_string()))
+            .and_then(|s| s.pending.front())
+            .filter(|s| s.uuid.as_ref() == Some(uuid))
+    }
+
+    /// Counts one more sending of the update in flight and returns how long
+    /// to wait before the next: `base`, doubling, capped at 10 minutes.
+    pub(crate) fn next_retry(
+        &mut self,
+        framework_id: &str,
+        task_id: &str,
+        base: Duration,
+    ) -> Duration {
+        let stream = self
+            .streams
+            .entry((framework_id.to_string(), task_id.to_string()))
+            .or_default();
+        let factor = 2u32.saturating_pow(stream.attempts.min(20));
+        stream.attempts = stream.attempts.saturating_add(1);
+        base.saturating_mul(factor)
+            .min(MAX_RETRY_INTERVAL.max(base))
+    }
+
+    /// Forgets every stream of a framework (it was removed).
+    pub(crate) fn remove_framework(&mut self, framework_id: &str) {
+        self.streams.retain(|(f, _), _| f != framework_id);
+    }
+
+    /// How many updates of a task wait (including the one in flight).
+    #[cfg(test)]
+    fn pending(&self, framework_id: &str, task_id: &str) -> usize {
+        self.streams
+            .get(&(framework_id.to_string(), task_id.to_string()))
+            .map_or(0, |s| s.pending.len())
+    }
+}
+
+/// What an acknowledgement did.
+#[derive(Debug)]
+pub(crate) enum Acknowledged {
+    /// It matched the update in flight: `done` is delivered, `next` (if
+    /// any) must be sent now.
+    Done {
+        done: TaskStatus,
+        next: Option<TaskStatus>,
+    },
+    /// It matched nothing in flight (a duplicate, or a stale uuid).
+    Unexpected,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v1::{TaskId, TaskState};
+
+    fn status(state: TaskState, uuid: u8) -> TaskStatus {
+        TaskStatus {
+            task_id: TaskId { value: "t".into() },
+            state: state as i32,
+            uuid: Some(Bytes::from(vec![uuid; 16])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn later_updates_wait_for_the_acknowledgement_of_earlier_ones() {
+        let mut manager = StatusUpdateManager::default();
+        let starting = status(TaskState::TaskStarting, 1);
+        assert_eq!(manager.update("f", "t", starting.clone()), Some(starting));
+        assert_eq!(
+            manager.update("f", "t", status(TaskState::TaskRunning, 2)),
+            None
+        );
+        assert_eq!(manager.pending("f", "t"), 2);
+        // A wrong uuid changes nothing.
+        assert!(matches!(
+            manager.acknowledge("f", "t", &[2; 16]),
+            Acknowledged::Unexpected
+        ));
+        let Acknowledged::Done { next, .. } = manager.acknowledge("f", "t", &[1; 16]) else {
+            panic!("the in-flight update was acknowledged");
+        };
+        assert_eq!(next.unwrap().state(), TaskState::TaskRunning);
+        assert!(matches!(
+            manager.acknowledge("f", "t", &[2; 16]),
+            Acknowledged::Done { next: None, .. }
+        ));
+        assert_eq!(manager.pending("f", "t"), 0);
+    }
+
+    #[test]
+    fn retries_back_off_exponentially() {
+        let mut manager = StatusUpdateManager::default();
+        manager.update("f", "t", status(TaskState::TaskRunning, 1));
+        let base = Duration::from_secs(10);
+        let delays: Vec<_> = (0..4).map(|_| manager.next_retry("f", "t", base)).collect();
+        assert_eq!(delays, [10, 20, 40, 80].map(Duration::from_secs).to_vec());
+        for _ in 0..20 {
+            assert!(manager.next_retry("f", "t", base) <= MAX_RETRY_INTERVAL);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! What the master checks before it acts, with the messages Mesos uses.
+//!
+//! Two kinds of checks, in two places, as in Mesos:
+//!
+//! * **calls** (`src/master/http.cpp` and `validation.cpp`): a body that
+//!   does not parse, misses required fields, or lacks the nested message
+//!   its type needs is answered `400 Bad Request` at once, and nothing
+//!   happens;
+//! * **tasks** (`validation::task`): a LAUNCH that names a bad task is not
+//!   an HTTP error (the ACCEPT was fine); the task gets a TASK_ERROR status
+//!   update with the reason, and the other tasks launch normally.
+//!
+//! Keeping the messages identical to Mesos' means what a framework author
+//! sees here is what they will see, and search for, on a real cluster.
+
+use std::sync::OnceLock;
+
+use prost_reflect::{Cardinality, DescriptorPool, DynamicMessage, Kind, ReflectMessage, Value};
+
+use super::resources::Resources;
+use crate::{
+    codec::{self, ContentType},
+    v1::{
+        ExecutorInfo, TaskInfo, container_info, executor_info,
+        scheduler::{Call, call},
+    },
+};
+
+/// The smallest executor Mesos accepts (`MIN_CPUS`, `MIN_MEM`).
+const MIN_EXECUTOR_CPUS: f64 = 0.01;
+const MIN_EXECUTOR_MEM_MB: f64 = 32.0;
+
+/// Parses a call body, failing with the message of Mesos' 400 answer.
+pub(crate) fn decode_call(body: &[u8], format: ContentType) -> Result<Call, String> {
+    match format {
+        ContentType::Protobuf => {
+            let dynamic = DynamicMessage::decode(call_descriptor(), body)
+                .map_err(|_| "Failed to parse body into Call protobuf".to_string())?;
+            // protobuf's ParseFromString fails when required fields are
+            // missing; so does Mesos.
+            if !missing_fields(&dynamic).is_empty() {
+                return Err("Failed to parse body into Call protobuf".into());
+            }
+            codec::decode(body, format)
+                .map_err(|_| "Failed to parse body into Call protobuf".into())
+        }
+        ContentType::Json => {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .map_err(|e| format!("Failed to parse body into JSON: {e}"))?;
+            let options = prost_reflect::DeserializeOptions::new().deny_unknown_fields(false);
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            let dynamic = DynamicMessage::deserialize_with_options(
+                call_descriptor(),
+                &mut deserializer,
+                &options,
+            )
+            .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?;
+            let missing = missing_fields(&dynamic);
+            if !missing.is_empty() {
+                return Err(format!(
+                    "Failed to convert JSON into Call protobuf: Missing required fields: {}",
+                    missing.join(", ")
+                ));
+            }
+            codec::decode(body, format)
+                .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))
+        }
+    }
+}
+
+/// `validation::scheduler::call::validate`: the call has what its type
+/// needs. The error is prefixed with "Failed to validate scheduler::Call: ".
+pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
+    let Some(kind) = call.r#type else {
+        return Err("Expecting 'type' to be present".into());
+    };
+    let kind = call::Type::try_from(kind).unwrap_or(call::Type::Unknown);
+    if kind == call::Type::Subscribe {
+        let subscribe = call
+            .subscribe
+            .as_ref()
+            .ok_or("Expecting 'subscribe' to be present")?;
+        if subscribe.framework_info.id != call.framework_id {
+            return Err("'framework_id' differs from 'subscribe.framework_info.id'".into());
+        }
+        return Ok(());
+    }
+    if call.framework_id.is_none() {
+        return Err("Expecting 'framework_id' to be present".into());
+    }
+    let present = |name: &str, present: bool| {
+        if present {
+            Ok(())
+        } else {
+            Err(format!("Expecting '{name}' to be present"))
+        }
+    };
+    match kind {
+        call::Type::Accept => present("accept", call.accept.is_some()),
+        call::Type::Decline => present("decline", call.decline.is_some()),
+        call::Type::AcceptInverseOffers => present(
+            "accept_inverse_offers",
+            call.accept_inverse_offers.is_some(),
+        ),
+        call::Type::DeclineInverseOffers => present(
+            "decline_inverse_offers",
+            call.decline_inverse_offers.is_some(),
+        ),
+        call::Type::Kill => present("kill", call.kill.is_some()),
+        call::Type::Shutdown => present("shutdown", call.shutdown.is_some()),
+        call::Type::Acknowledge => {
+            let acknowledge = call
+                .acknowledge
+                .as_ref()
+                .ok_or("Expecting 'acknowledge' to be present")?;
+            valid_uuid(&acknowledge.uuid)
+        }
+        call::Type::AcknowledgeOperationStatus => {
+            let acknowledge = call
+                .acknowledge_operation_status
+                .as_ref()
+                .ok_or("Expecting 'acknowledge_operation_status' to be present")?;
+            valid_uuid(&acknowledge.uuid)?;
+            present(
+                "acknowledge_operation_status.agent_id",
+                acknowledge.agent_id.is_some(),
+            )
+        }
+        call::Type::Reconcile => present("reconcile", call.reconcile.is_some()),
+        call::Type::ReconcileOperations => {
+            present("reconcile_operations", call.reconcile_operations.is_some())
+        }
+        call::Type::Message => present("message", call.message.is_some()),
+        call::Type::Request => present("request", call.request.is_some()),
+        call::Type::UpdateFramework => {
+            let update = call
+                .update_framework
+                .as_ref()
+                .ok_or("Expecting 'update_framework' to be present")?;
+            if update.framework_info.id != call.framework_id {
+                return Err(
+                    "'framework_id' differs from 'update_framework.framework_info.id'".into(),
+                );
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn valid_uuid(uuid: &[u8]) -> Result<(), String> {
+    if uuid.len() == 16 {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid UUID: expected 16 bytes, got {}",
+            uuid.len()
+        ))
+    }
+}
+
+/// Mesos' `common::validation::validateID`, for task IDs.
+fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("ID must not be empty".into());
+    }
+    if id.len() > 255 {
+        return Err("ID must not be greater than 255 characters".into());
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
+}
+
+/// What task validation needs to know about the framework and agent.
+pub(crate) struct TaskContext<'a> {
+    /// Is this task ID already used by a live (or unacknowledged) task?
+    pub duplicate: &'a dyn Fn(&str) -> bool,
+    /// Was this task ID used by a task lost with an unreachable agent?
+    pub unreachable: &'a dyn Fn(&str) -> bool,
+    /// The agent the offers are for.
+    pub agent_id: &'a str,
+    /// The offers' allocation role, for printing resources.
+    pub role: &'a str,
+}
+
+/// The checks Mesos' `validation::task::validate` makes for one task of a
+/// LAUNCH, in its order. Returns the task's resources if it may launch.
+pub(crate) fn validate_task(
+    task: &TaskInfo,
+    context: &TaskContext<'_>,
+    available: &Resources,
+) -> Result<Resources, String> {
+    let resources = validate_task_fields(task, context)?;
+    if task.executor.is_some() == task.command.is_some() {
+        return Err(
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
+                .into(),
+        );
+    }
+    let mut total = resources.clone();
+    if let Some(executor) = &task.executor {
+        let executor_resources = Resources::from_proto(&executor.resources)
+            .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
+        total.add(&executor_resources);
+    }
+    if !available.contains(&total) {
+        return Err(format!(
+            "Total resources {} required by task and its executor is more than available {}",
+            total.allocated_to(context.role),
+            available.allocated_to(context.role)
+        ));
+    }
+    Ok(resources)
+}
+
+/// The checks common to tasks of LAUNCH and LAUNCH_GROUP.
+fn validate_task_fields(task: &TaskInfo, context: &TaskContext<'_>) -> Result<Resources, String> {
+    let id = &task.task_id.value;
+    validate_id(id)?;
+    if (context.duplicate)(id) {
+        return Err(format!("Task has duplicate ID: {id}"));
+    }
+    if (context.unreachable)(id) {
+        return Err(format!("Task reuses the ID of an unreachable task: {id}"));
+    }
+    if task.agent_id.value != context.agent_id {
+        return Err(format!(
+            "Task uses invalid agent {} while agent {} is expected",
+            task.agent_id.value, context.agent_id
+        ));
+    }
+    if task
+        .kill_policy
+        .as_ref()
+        .and_then(|k| k.grace_period.as_ref())
+        .is_some_and(|g| g.nanoseconds < 0)
+    {
+        return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
+    }
+    if task.resources.is_empty() {
+        return Err("Task uses no resources".into());
+    }
+    let resources = Resources::from_proto(&task.resources)
+        .map_err(|e| format!("Task uses invalid resources: Invalid resources: {e}"))?;
+    if task
+        .command
+        .as_ref()
+        .is_some_and(|c| c.shell == Some(false) && c.value.is_none())
+    {
+        return Err("Task's `CommandInfo` is invalid: 'CommandInfo.value' must be set".into());
+    }
+    Ok(resources)
+}
+
+/// `validation::task::group::validate`: the tasks of a LAUNCH_GROUP and
+/// their executor. `executor_running` says whether the executor already
+/// runs on the agent (then its resources are already accounted for).
+/// Returns the resources to set aside: all tasks', plus the executor's if
+/// it must be started.
+pub(crate) fn validate_task_group(
+    tasks: &[TaskInfo],
+    executor: &ExecutorInfo,
+    context: &TaskContext<'_>,
+    available: &Resources,
+    executor_running: bool,
+) -> Result<(Vec<Resources>, Resources), String> {
+    let mut task_resources = Vec::new();
+    for task in tasks {
+        let checked = validate_task_fields(task, context).and_then(|resources| {
+            if task
+                .container
+                .as_ref()
+                .is_some_and(|c| c.r#type == container_info::Type::Docker as i32)
+            {
+                return Err("Docker ContainerInfo is not supported on the task".into());
+            }
+            Ok(resources)
+        });
+        match checked {
+            Ok(resources) => task_resources.push(resources),
+            Err(error) => return Err(format!("Task '{}' is invalid: {error}", task.task_id.value)),
+        }
+    }
+    let executor_id = &executor.executor_id.value;
+    validate_id(executor_id)?;
+    let kind = executor.r#type.ok_or("'ExecutorInfo.type' must be set")?;
+    match executor_info::Type::try_from(kind) {
+        Ok(executor_info::Type::Default) => {
+            if executor.command.is_some() {
+                return Err("'ExecutorInfo.command' must not be set for 'DEFAULT' executor".into());
+            }
+        }
+        Ok(executor_info::Type::Custom) => {
+            if executor.command.is_none() {
+                return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executor".into());
+            }
+        }
+        _ => return Err("Unknown executor type".into()),
+    }
+    if executor
+        .container
+        .as_ref()
+        .is_some_and(|c| c.r#type == container_info::Type::Docker as i32)
+    {
+        return Err("Docker ContainerInfo is not supported on the executor".into());
+    }
+    let executor_resources = Resources::from_proto(&executor.resources)
+        .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
+    let describe = |value: Option<f64>| value.map_or("None".to_string(), |v| format!("{v}"));
+    let cpus = executor_resources.scalar("cpus");
+    if cpus.is_none_or(|c| c < MIN_EXECUTOR_CPUS) {
+        return Err(format!(
+            "Executor '{executor_id}' uses less CPUs ({}) than the minimum required ({MIN_EXECUTOR_CPUS})",
+            describe(cpus)
+        ));
+    }
+    let mem = executor_resources.scalar("mem");
+    if mem.is_none_or(|m| m < MIN_EXECUTOR_MEM_MB) {
+        return Err(format!(
+            "Executor '{executor_id}' uses less memory ({}) than the minimum required (32MB)",
+            describe(mem)
+        ));
+    }
+    if executor_resources.scalar("disk").is_none() {
+        return Err(format!("Executor '{executor_id}' uses no disk"));
+    }
+    let mut total = Resources::default();
+    for resources in &task_resources {
+        total.add(resources);
+    }
+    let executor_needs = if executor_running {
+        Resources::default()
+    } else {
+        executor_resources
+    };
+    total.add(&executor_needs);
+    if !available.contains(&total) {
+        return Err(format!(
+            "Total resources {} required by task group and its executor are more than available {}",
+            total.allocated_to(context.role),
+            available.allocated_to(context.role)
+        ));
+    }
+    Ok((task_resources, executor_needs))
+}
+
+/// The paths of required fields that are not set, as protobuf's
+/// `InitializationErrorString` lists them (`subscribe.framework_info.user`).
+fn missing_fields(message: &DynamicMessage) -> Vec<String> {
+    let mut missing = Vec::new();
+    collect_missing(message, "", &mut missing);
+    missing
+}
+
+fn collect_missing(message: &DynamicMessage, prefix: &str, missing: &mut Vec<String>) {
+    for field in message.descriptor().fields() {
+        let path = format!("{prefix}{}", field.name());
+        let set = message.has_field(&field);
+        if field.cardinality() == Cardinality::Required && !set {
+            missing.push(path);
+            continue;
+        }
+        if !set || !matches!(field.kind(), Kind::Message(_)) {
+            continue;
+        }
+        match message.get_field(&field).as_ref() {
+            Value::Message(inner) => collect_missing(inner, &format!("{path}."), missing),
+            Value::List(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    if let Value::Message(inner) = item {
+                        collect_missing(inner, &format!("{path}[{index}]."), missing);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn call_descriptor() -> prost_reflect::MessageDescriptor {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(
+            include_bytes!(concat!(env!("OUT_DIR"), "/mesos_descriptor_set.bin")).as_slice(),
+        )
+        .expect("build.rs wrote a valid descriptor set")
+    })
+    .get_message_by_name("mesos.v1.scheduler.Call")
+    .expect("the Call message is in the descriptor set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{calls, v1};
+
+    #[test]
+    fn missing_required_fields_are_named_like_protobuf_does() {
+        let json = br#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"x"}}}"#;
+        let error = decode_call(json, ContentType::Json).unwrap_err();
+        assert_eq!(
+            error,
+            "Failed to convert JSON into Call protobuf: Missing required fields: \
+             subscribe.framework_info.user"
+        );
+        assert!(
+            decode_call(b"{not json", ContentType::Json)
+                .unwrap_err()
+                .starts_with("Failed to parse body into JSON: ")
+        );
+        assert_eq!(
+            decode_call(b"\xff\xff\xff", ContentType::Protobuf).unwrap_err(),
+            "Failed to parse body into Call protobuf"
+        );
+        let good = codec::encode(
+            &calls::subscribe(v1::FrameworkInfo {
+                user: "u".into(),
+                name: "n".into(),
+                ..Default::default()
+            }),
+            ContentType::Protobuf,
+        );
+        assert!(decode_call(&good, ContentType::Protobuf).is_ok());
+    }
+
+    #[test]
+    fn calls_need_their_nested_message() {
+        let mut call = calls::decline(vec![], 1.0);
+        assert_eq!(
+            validate_call(&call).unwrap_err(),
+            "Expecting 'framework_id' to be present"
+        );
+        call.framework_id = Some(v1::FrameworkId { value: "f".into() });
+        assert!(validate_call(&call).is_ok());
+        call.decline = None;
+        assert_eq!(
+            validate_call(&call).unwrap_err(),
+            "Expecting 'decline' to be present"
+        );
+    }
+}
