@@ -22,6 +22,7 @@
 //! | [`resources`], [`offers`] | resource arithmetic and fitting tasks into offers |
 //! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
+//! | [`state`] | the framework's state in ZooKeeper: framework ID, instances, tasks |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //!
 //! A framework's own logic is best written as a pure function from events
@@ -41,6 +42,7 @@ pub mod offers;
 pub mod reconcile;
 pub mod recordio;
 pub mod resources;
+pub mod state;
 mod task_state;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -307,10 +307,9 @@ async fn state_endpoints_describe_the_cluster() {
     let offer = framework.offer_for("-S1", |_| true).await;
     let task = command_task("sleeper", &offer.agent_id, "sleep 30", "cpus:0.5;mem:64");
     framework.launch(&offer, vec![task]).await;
-    let running = framework
-        .update_in("sleeper", v1::TaskState::TaskRunning)
+    framework
+        .follow("sleeper", v1::TaskState::TaskRunning)
         .await;
-    framework.ack(&running).await;
 
     let state = get_json(&master, "/master/state").await;
     let address = format!("127.0.0.1:{}", master.addr().port);

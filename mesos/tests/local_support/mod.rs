@@ -212,6 +212,18 @@ impl Framework {
         event.update.unwrap().status
     }
 
+    /// Follows a task's updates, acknowledging each (as the agent holds
+    /// the next update back until then), until one in `state` arrives.
+    pub async fn follow(&self, task_id: &str, state: TaskState) -> TaskStatus {
+        loop {
+            let status = self.update(task_id).await;
+            self.ack(&status).await;
+            if status.state() == state {
+                return status;
+            }
+        }
+    }
+
     /// Waits for offers and returns them.
     pub async fn offers(&self) -> Vec<Offer> {
         let event = self

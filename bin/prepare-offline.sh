@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Prepares this checkout for a workshop room without internet.
+#
+# Run it once while online (the night before). Afterwards builds need no
+# network: every crate the workspace (the library, the steps and what the
+# template generates) depends on is copied into vendor/, and Cargo is told to
+# take crates from there. It also installs cargo-generate and downloads the
+# Vagrant box, the two other things the room would otherwise fetch.
+#
+#   bin/prepare-offline.sh                     everything
+#   bin/prepare-offline.sh --no-box            skip the Vagrant box
+#   bin/prepare-offline.sh --vendor-dir DIR --config FILE
+#                                              vendor elsewhere (for tests)
+#
+# To go back to online builds, delete .cargo/config.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+vendor_dir=vendor
+config=.cargo/config.toml
+box=true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --vendor-dir) vendor_dir=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --no-box) box=false; shift ;;
+    *) echo "usage: $0 [--no-box] [--vendor-dir DIR] [--config FILE]" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '==> %s\n' "$*"; }
+
+log "copying every crate the workspace needs into $vendor_dir"
+mkdir -p "$(dirname "$config")"
+# cargo vendor prints the configuration that points Cargo at the copies.
+# --locked: exactly the versions in Cargo.lock, which the generated crates
+# also use when generated at the root of this checkout (they join its
+# workspace).
+cargo vendor --locked --versioned-dirs "$vendor_dir" >"$config.new"
+{
+  echo "# Written by bin/prepare-offline.sh: build from the crates in $vendor_dir."
+  echo "# Delete this file to build from crates.io again."
+  cat "$config.new"
+  printf '\n[net]\noffline = true\n'
+} >"$config"
+rm -f "$config.new"
+
+if cargo generate --version >/dev/null 2>&1; then
+  log "cargo-generate is installed"
+else
+  log "installing cargo-generate (about 5 minutes)"
+  cargo install cargo-generate --version 0.26.0 --locked --ignore-rust-version --quiet
+fi
+
+if $box; then
+  box_name=$(sed -n 's/^BOX *= *ENV.fetch("MESOS_BOX", *"\([^"]*\)").*/\1/p' Vagrantfile)
+  if ! command -v vagrant >/dev/null; then
+    echo "vagrant is not installed: install it, then run this again to download the box" >&2
+    exit 1
+  elif vagrant box list 2>/dev/null | grep -q "^${box_name} "; then
+    log "the Vagrant box ${box_name} is already here"
+  else
+    log "downloading the Vagrant box ${box_name}"
+    vagrant box add "$box_name" --provider virtualbox
+  fi
+fi
+
+log "done: builds in this checkout now work offline"

@@ -1,0 +1,1070 @@
+//! A framework's state in ZooKeeper: its framework ID, how many instances
+//! it should run, and what it knows about each of its tasks.
+//!
+//! # Why the state lives in ZooKeeper
+//!
+//! A scheduler is an ordinary process: it can be killed at any moment, and
+//! its machine with it. When it is restarted, or when a standby instance
+//! takes over, the new scheduler must find
+//!
+//! * the **framework ID**, to subscribe again as the *same* framework. With
+//!   no ID the master registers a new framework, and once the old one's
+//!   failover timeout passes it kills all the old tasks;
+//! * the **tasks** that were launched, to reconcile them with the master
+//!   instead of launching them a second time.
+//!
+//! Memory dies with the process and a local disk with the machine.
+//! ZooKeeper is already part of a Mesos cluster (the masters elect their
+//! leader there), keeps its data on several servers, and lets several
+//! clients update the same data safely. So we keep the state there, under
+//! the path given by the framework's `--zk` URL:
+//!
+//! ```text
+//! <root>                              the path of the --zk URL, e.g. /hello-mesos
+//! <root>/state/framework_id           the framework ID, UTF-8 text
+//! <root>/state/instances              desired instance count, decimal text
+//! <root>/state/tasks/<task id>        one node per task: JSON {"state":"TASK_RUNNING","agent_id":"<id or null>"}
+//! ```
+//!
+//! Everything is plain text, so `zkCli.sh get /hello-mesos/state/instances`
+//! shows what the scheduler sees. Task states are spelled as Mesos spells
+//! them (`TASK_RUNNING`).
+//!
+//! # One node per task
+//!
+//! We could keep all tasks in one JSON blob. But then every status update
+//! would rewrite every task, the blob would grow with the framework
+//! (ZooKeeper refuses nodes over 1 MB), and changing one task would mean
+//! read-modify-write of the whole blob, where any concurrent change to
+//! *another* task is a conflict. With a node per task, a status update
+//! rewrites a few bytes, and two changes to different tasks never collide.
+//!
+//! # Every write is a compare-and-set
+//!
+//! Each znode carries a version that ZooKeeper increments on every change,
+//! and a write may say "only if the version is still N". The store
+//! remembers the data and version of every node it last read or wrote, and
+//! makes every write conditional on them: a node it thinks is absent is
+//! *created* (which fails if it exists), any other node is changed or
+//! deleted only at the version it knows.
+//!
+//! This matters during a leader change. For a moment two scheduler
+//! instances can both believe they lead: the old one has not noticed that
+//! it lost its ZooKeeper session, the new one has started. Without a
+//! condition the old one would silently overwrite what the new one wrote.
+//! With it, the second writer gets [`StateError::Conflict`] naming the
+//! node, and nothing changes. A failed write never updates what the store
+//! remembers, so the caller can [`load`](StateStore::load) again and
+//! decide what to write (or, if it is the old leader, stop).
+//!
+//! # Several nodes change together, in one multi-op
+//!
+//! Launching a batch of tasks records several task nodes. If the
+//! scheduler crashed after writing half of them, its successor would see
+//! half a launch. ZooKeeper's *multi-op* applies a list of creates, sets
+//! and deletes all or nothing, so [`StateStore::save_tasks`] writes the
+//! whole difference between what is stored and what the scheduler wants in
+//! one multi-op: it either all happened or none of it did.
+//!
+//! # When ZooKeeper has trouble
+//!
+//! A ZooKeeper *session* outlives a short disconnection: the client
+//! reconnects on its own. If the session expires (ZooKeeper was unreachable
+//! for longer than the session timeout) or the client is closed, the store
+//! opens a new session, a few attempts with [`Backoff`], and repeats the
+//! operation once. This is safe because ZooKeeper does not apply requests
+//! of a dead session.
+//!
+//! A connection lost in the middle of a write is different: the write may
+//! or may not have happened, and there is no way to know without reading.
+//! The store reports the error and remembers nothing new. If the write did
+//! happen, the versions moved and the next write reports a `Conflict`; a
+//! `load` then shows what is really there.
+//!
+//! While ZooKeeper is down, calls fail within seconds, with
+//! [`StateError::Connect`] or [`StateError::ZooKeeper`], so the scheduler
+//! can carry on with its other work (offers, status updates) and save again
+//! at its next event. Because [`StateStore::save_tasks`] writes the
+//! difference from what was *successfully* written, a later call also
+//! writes whatever an earlier failed one missed.
+//!
+//! # Data we cannot read
+//!
+//! A node that is not what this module writes (not UTF-8, not a number,
+//! JSON that does not parse, an unknown task state, an unexpected node) was
+//! written by someone else: another program, a different version of the
+//! scheduler, an operator's typo. Guessing could mean launching tasks twice
+//! or forgetting running ones, so [`StateStore::load`] **fails** with
+//! [`StateError::BadData`] naming the first such node, and the operator
+//! fixes or deletes it (`zkCli.sh delete <node>`).
+//!
+//! Such a node is never overwritten or deleted: nodes that failed to parse
+//! are never remembered, so the store never has a version to write them
+//! with. A write that touches one fails with `Conflict` (the node exists,
+//! or its version changed), and the next `load` names it.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use mesos::state::{StateStore, TaskRecord, ZkUrl};
+//! use mesos::v1::TaskState;
+//!
+//! # async fn example() -> Result<(), mesos::state::StateError> {
+//! let url: ZkUrl = "zk://10.10.4.2:2181/hello-mesos".parse()?;
+//! let mut store = StateStore::connect(&url).await?;
+//! // What the previous scheduler left, if there was one.
+//! let mut state = store.load().await?;
+//! let instances = state.instances.unwrap_or(1);
+//!
+//! // A task was launched: record it before the master can report on it.
+//! state.tasks.insert(
+//!     "hello-1".into(),
+//!     TaskRecord { state: TaskState::TaskStaging, agent_id: Some("agent-7".into()) },
+//! );
+//! store.save_tasks(&state.tasks).await?;
+//! # let _ = instances;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::{collections::BTreeMap, fmt, future::Future, str::FromStr, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use zookeeper_client as zk;
+
+use crate::{
+    backoff::Backoff,
+    v1::{FrameworkId, TaskState},
+};
+
+/// How long a call waits for a disconnected session to reconnect on its
+/// own (a ZooKeeper server restarting, the client moving to another
+/// server) before it opens a new session instead.
+const RECONNECT_GRACE: Duration = Duration::from_secs(1);
+
+/// How many times one call tries to open a new session.
+const CONNECT_ATTEMPTS: u32 = 3;
+
+/// The longest one attempt to open a session may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The longest one request (a read, or a whole multi-op) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The names of the nodes under `<root>/state`.
+const FRAMEWORK_ID: &str = "framework_id";
+const INSTANCES: &str = "instances";
+const TASKS: &str = "tasks";
+
+/// Where a framework keeps its state: `zk://host1:2181,host2:2181/hello-mesos`.
+///
+/// The same form as a `zk://` `--master`, but the path is the framework's
+/// own root, not the masters'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkUrl {
+    /// `host1:2181,host2:2181`, as the ZooKeeper client takes it.
+    pub servers: String,
+    /// The framework's root node, such as `/hello-mesos`.
+    pub path: String,
+}
+
+/// A `--zk` value that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid ZooKeeper URL {input:?}: {reason} (expected e.g. zk://10.10.4.2:2181/hello-mesos)"
+)]
+pub struct InvalidZkUrl {
+    pub input: String,
+    pub reason: String,
+}
+
+impl FromStr for ZkUrl {
+    type Err = InvalidZkUrl;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason: String| InvalidZkUrl {
+            input: input.to_string(),
+            reason,
+        };
+        let rest = input
+            .trim()
+            .strip_prefix("zk://")
+            .ok_or_else(|| invalid("it must start with zk://".into()))?;
+        let (servers, path) = rest
+            .split_once('/')
+            .ok_or_else(|| invalid("no path after the servers".into()))?;
+        if servers.is_empty() {
+            return Err(invalid("no ZooKeeper servers".into()));
+        }
+        if servers.contains('@') {
+            return Err(invalid(
+                "ZooKeeper credentials in the URL are not supported".into(),
+            ));
+        }
+        for server in servers.split(',') {
+            check_server(server).map_err(|e| invalid(format!("server {server:?}: {e}")))?;
+        }
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            return Err(invalid("no path after the servers".into()));
+        }
+        for segment in path.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(invalid(format!("{segment:?} is not a node name")));
+            }
+            if segment.chars().any(char::is_control) {
+                return Err(invalid("control characters in the path".into()));
+            }
+        }
+        if path.split('/').next() == Some("zookeeper") {
+            return Err(invalid("/zookeeper belongs to ZooKeeper itself".into()));
+        }
+        Ok(ZkUrl {
+            servers: servers.to_string(),
+            path: format!("/{path}"),
+        })
+    }
+}
+
+/// Checks `host`, `host:port` or `[v6]:port`.
+fn check_server(server: &str) -> Result<(), String> {
+    let (host, port) = if let Some(v6) = server.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("unclosed [ in IPv6 address")?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or("expected :port")?)),
+        }
+    } else {
+        match server.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (server, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if let Some(port) = port {
+        port.parse::<u16>()
+            .ok()
+            .filter(|port| *port != 0)
+            .ok_or_else(|| format!("invalid port {port:?}"))?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for ZkUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "zk://{}{}", self.servers, self.path)
+    }
+}
+
+/// What the scheduler keeps about one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// The last state Mesos reported, or `TASK_STAGING` when just launched.
+    pub state: TaskState,
+    /// The agent running it, once known: reconciling or killing a task
+    /// goes faster when the master is told where it is.
+    pub agent_id: Option<String>,
+}
+
+/// Everything a scheduler needs to carry on where the last one stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameworkState {
+    /// Given by the master at the first subscription; `None` before that.
+    pub framework_id: Option<FrameworkId>,
+    /// How many instances to run, if anyone has said.
+    pub instances: Option<usize>,
+    /// The tasks by task ID.
+    pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    InvalidUrl(#[from] InvalidZkUrl),
+
+    /// No ZooKeeper session could be had: the servers are down or
+    /// unreachable. Try again later.
+    #[error("cannot reach ZooKeeper at {servers}: {source}")]
+    Connect { servers: String, source: zk::Error },
+
+    /// A request about `node` failed. For a write, ZooKeeper may or may
+    /// not have applied it; a later write tells (it conflicts if it did).
+    #[error("ZooKeeper request on {node} failed: {source}")]
+    ZooKeeper { node: String, source: zk::Error },
+
+    /// `node` holds something this module does not write. Nothing was
+    /// changed; an operator must fix or delete the node.
+    #[error("unexpected data in {node}: {reason} (fix or delete the node; it was not changed)")]
+    BadData { node: String, reason: String },
+
+    /// `node` is no longer as this store last saw it: someone else, most
+    /// likely another scheduler instance, wrote it first. Nothing was
+    /// changed; load the state again before deciding what to write.
+    #[error(
+        "{node} was changed by someone else (another scheduler instance?); nothing was written"
+    )]
+    Conflict { node: String },
+
+    /// The value cannot be stored in `node`, such as a task ID that is not
+    /// a valid node name. Nothing was written.
+    #[error("cannot store {node}: {reason}")]
+    InvalidValue { node: String, reason: String },
+}
+
+/// A framework's state in ZooKeeper. See the [module docs](self).
+///
+/// The store remembers the data and version of every node it last read or
+/// wrote; writes change only nodes that differ from that, and only at the
+/// remembered version. So call [`load`](Self::load) before the first
+/// write, and again after a [`StateError::Conflict`].
+pub struct StateStore {
+    url: ZkUrl,
+    nodes: Layout,
+    connection: Connection,
+    /// What we last read from or successfully wrote to each node, by path.
+    /// A node missing here is, as far as we know, absent.
+    known: BTreeMap<String, Known>,
+}
+
+/// The data and version of a node, as last read or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    data: Vec<u8>,
+    version: i32,
+}
+
+impl StateStore {
+    /// Connects to ZooKeeper and creates `<root>/state/tasks` (and the
+    /// nodes above it) if missing.
+    pub async fn connect(url: &ZkUrl) -> Result<StateStore, StateError> {
+        let mut store = StateStore {
+            url: url.clone(),
+            nodes: Layout::new(&url.path),
+            connection: Connection {
+                servers: url.servers.clone(),
+                client: None,
+            },
+            known: BTreeMap::new(),
+        };
+        let tasks = &store.nodes.tasks;
+        store
+            .connection
+            .run(Repeat::Always, async |client| {
+                let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+                // `mkdir -p`: each node is created unless it exists, so
+                // repeating it is harmless.
+                bounded(client.mkdir(tasks, &options))
+                    .await
+                    .map_err(|source| zk_error(tasks, source))
+            })
+            .await?;
+        Ok(store)
+    }
+
+    /// Where this store keeps the state.
+    pub fn url(&self) -> &ZkUrl {
+        &self.url
+    }
+
+    /// Reads the whole state and remembers each node's version for the
+    /// writes that follow.
+    ///
+    /// Fails with [`StateError::BadData`] naming the node if any node
+    /// cannot be read (see the module docs); what the store remembers is
+    /// then left as it was.
+    pub async fn load(&mut self) -> Result<FrameworkState, StateError> {
+        let nodes = &self.nodes;
+        let (state, known) = self
+            .connection
+            .run(Repeat::Always, async |client| {
+                read_state(client, nodes).await
+            })
+            .await?;
+        self.known = known;
+        Ok(state)
+    }
+
+    /// Stores the framework ID; `None` deletes it (when the framework was
+    /// torn down and the next scheduler must register anew).
+    pub async fn save_framework_id(&mut self, id: Option<&FrameworkId>) -> Result<(), StateError> {
+        let node = self.nodes.framework_id.clone();
+        let data = match id {
+            Some(id) => {
+                check_framework_id(&id.value).map_err(|reason| StateError::InvalidValue {
+                    node: node.clone(),
+                    reason,
+                })?;
+                Some(id.value.clone().into_bytes())
+            }
+            None => None,
+        };
+        self.write(&node, BTreeMap::from([(node.clone(), data)]))
+            .await
+    }
+
+    /// Stores the desired number of instances.
+    pub async fn save_instances(&mut self, instances: usize) -> Result<(), StateError> {
+        let node = self.nodes.instances.clone();
+        let data = instances.to_string().into_bytes();
+        self.write(&node, BTreeMap::from([(node.clone(), Some(data))]))
+            .await
+    }
+
+    /// Makes the stored tasks equal to `tasks`, in one multi-op: creates
+    /// the nodes of new tasks, rewrites those that changed and deletes those
+    /// no longer in `tasks`. Unchanged tasks are not written at all.
+    ///
+    /// Only tasks this store knows of (from `load` or an earlier save) are
+    /// deleted: a task node someone else created meanwhile is left alone.
+    pub async fn save_tasks(
+        &mut self,
+        tasks: &BTreeMap<String, TaskRecord>,
+    ) -> Result<(), StateError> {
+        let mut wanted = BTreeMap::new();
+        for (id, record) in tasks {
+            let node = self.nodes.task(id);
+            if let Err(reason) = check_task_id(id) {
+                return Err(StateError::InvalidValue { node, reason });
+            }
+            wanted.insert(node, Some(record.to_json()));
+        }
+        for node in self.known.keys() {
+            if self.nodes.is_task(node) {
+                wanted.entry(node.clone()).or_insert(None);
+            }
+        }
+        let scope = self.nodes.tasks.clone();
+        self.write(&scope, wanted).await
+    }
+
+    /// Deletes every task node this store knows of, in one multi-op.
+    pub async fn clear_tasks(&mut self) -> Result<(), StateError> {
+        self.save_tasks(&BTreeMap::new()).await
+    }
+
+    /// Brings the nodes in `wanted` to the given data (`None`: absent),
+    /// writing only those that differ from what we know, all or nothing.
+    /// `scope` names the nodes in errors that concern them all.
+    async fn write(
+        &mut self,
+        scope: &str,
+        wanted: BTreeMap<String, Option<Vec<u8>>>,
+    ) -> Result<(), StateError> {
+        let changes = plan(&self.known, wanted);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.connection
+            .run(Repeat::IfNotApplied, async |client| {
+                commit(client, scope, &changes).await
+            })
+            .await?;
+        // Only now that ZooKeeper has confirmed the write do we remember
+        // it: after a failure, the next write is planned from what is
+        // really stored, so it also writes what this one missed.
+        for change in changes {
+            match change {
+                // A new node's data version is 0.
+                Change::Create { node, data } => {
+                    self.known.insert(node, Known { data, version: 0 });
+                }
+                // A conditional set at `version` moves it to `version + 1`.
+                Change::Set {
+                    node,
+                    data,
+                    version,
+                } => {
+                    let version = version + 1;
+                    self.known.insert(node, Known { data, version });
+                }
+                Change::Delete { node, .. } => {
+                    self.known.remove(&node);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateStore")
+            .field("url", &self.url.to_string())
+            .field("known_nodes", &self.known.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The paths of the state's nodes under one framework's root.
+#[derive(Debug, Clone)]
+struct Layout {
+    state: String,
+    framework_id: String,
+    instances: String,
+    tasks: String,
+}
+
+impl Layout {
+    fn new(root: &str) -> Layout {
+        let state = format!("{}/state", root.trim_end_matches('/'));
+        Layout {
+            framework_id: format!("{state}/{FRAMEWORK_ID}"),
+            instances: format!("{state}/{INSTANCES}"),
+            tasks: format!("{state}/{TASKS}"),
+            state,
+        }
+    }
+
+    fn task(&self, id: &str) -> String {
+        format!("{}/{id}", self.tasks)
+    }
+
+    fn is_task(&self, node: &str) -> bool {
+        node.strip_prefix(&self.tasks)
+            .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// One write in a multi-op, conditional on what we know of the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// The node should not exist yet; fails if it does.
+    Create { node: String, data: Vec<u8> },
+    /// Fails unless the node is still at `version`.
+    Set {
+        node: String,
+        data: Vec<u8>,
+        version: i32,
+    },
+    /// Fails unless the node is still at `version`.
+    Delete { node: String, version: i32 },
+}
+
+impl Change {
+    fn node(&self) -> &str {
+        match self {
+            Change::Create { node, .. }
+            | Change::Set { node, .. }
+            | Change::Delete { node, .. } => node,
+        }
+    }
+}
+
+/// The writes that turn what we know into what is wanted.
+fn plan(known: &BTreeMap<String, Known>, wanted: BTreeMap<String, Option<Vec<u8>>>) -> Vec<Change> {
+    wanted
+        .into_iter()
+        .filter_map(|(node, data)| match (known.get(&node), data) {
+            (None, Some(data)) => Some(Change::Create { node, data }),
+            (Some(known), Some(data)) if known.data != data => Some(Change::Set {
+                node,
+                data,
+                version: known.version,
+            }),
+            (Some(known), None) => Some(Change::Delete {
+                node,
+                version: known.version,
+            }),
+            // Unchanged, or absent and meant to be.
+            _ => None,
+        })
+        .collect()
+}
+
+/// Applies `changes` in one multi-op: all of them or none.
+async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<(), StateError> {
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let mut writer = client.new_multi_writer();
+    for change in changes {
+        let added = match change {
+            Change::Create { node, data } => writer.add_create(node, data, &options),
+            Change::Set {
+                node,
+                data,
+                version,
+            } => writer.add_set_data(node, data, Some(*version)),
+            Change::Delete { node, version } => writer.add_delete(node, Some(*version)),
+        };
+        // The client checks each path before sending anything, so a task ID
+        // ZooKeeper cannot take as a node name stops us here.
+        added.map_err(|e| StateError::InvalidValue {
+            node: change.node().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    match bounded(async { writer.commit().await.map_err(Failed::from) }).await {
+        Ok(_) => Ok(()),
+        Err(Failed::Request(source)) => Err(zk_error(scope, source)),
+        Err(Failed::Operation(index, source)) => {
+            let Some(change) = changes.get(index) else {
+                return Err(zk_error(scope, source));
+            };
+            let node = change.node().to_string();
+            Err(match source {
+                // The node is not as we last saw it: it exists although we
+                // thought it absent, its version moved, it was deleted, or
+                // it gained children. Someone else got there first.
+                zk::Error::NodeExists | zk::Error::BadVersion | zk::Error::NotEmpty => {
+                    StateError::Conflict { node }
+                }
+                zk::Error::NoNode if !matches!(change, Change::Create { .. }) => {
+                    StateError::Conflict { node }
+                }
+                source => StateError::ZooKeeper { node, source },
+            })
+        }
+    }
+}
+
+/// How a multi-op failed: as a whole (`Request`), or at one operation.
+enum Failed {
+    Request(zk::Error),
+    Operation(usize, zk::Error),
+}
+
+impl From<zk::Error> for Failed {
+    fn from(error: zk::Error) -> Self {
+        Failed::Request(error)
+    }
+}
+
+impl From<zk::MultiWriteError> for Failed {
+    fn from(error: zk::MultiWriteError) -> Self {
+        match error {
+            zk::MultiWriteError::RequestFailed { source } => Failed::Request(source),
+            zk::MultiWriteError::OperationFailed { index, source } => {
+                Failed::Operation(index, source)
+            }
+        }
+    }
+}
+
+/// Reads every node under `<root>/state`, with the versions to remember.
+async fn read_state(
+    client: &zk::Client,
+    nodes: &Layout,
+) -> Result<(FrameworkState, BTreeMap<String, Known>), StateError> {
+    let mut state = FrameworkState::default();
+    let mut known = BTreeMap::new();
+    for child in read_children(client, &nodes.state).await? {
+        if ![FRAMEWORK_ID, INSTANCES, TASKS].contains(&child.as_str()) {
+            return Err(StateError::BadData {
+                node: format!("{}/{child}", nodes.state),
+                reason: format!(
+                    "an unexpected node: only {FRAMEWORK_ID}, {INSTANCES} and {TASKS} belong here"
+                ),
+            });
+        }
+    }
+    if let Some(data) = read_leaf(client, &nodes.framework_id).await? {
+        let id =
+            parse_framework_id(&data.data).map_err(|reason| bad(&nodes.framework_id, reason))?;
+        state.framework_id = Some(id);
+        known.insert(nodes.framework_id.clone(), data);
+    }
+    if let Some(data) = read_leaf(client, &nodes.instances).await? {
+        let instances =
+            parse_instances(&data.data).map_err(|reason| bad(&nodes.instances, reason))?;
+        state.instances = Some(instances);
+        known.insert(nodes.instances.clone(), data);
+    }
+    for id in read_children(client, &nodes.tasks).await? {
+        let node = nodes.task(&id);
+        // A task deleted between listing and reading is simply gone.
+        if let Some(data) = read_leaf(client, &node).await? {
+            let record = TaskRecord::from_json(&data.data).map_err(|reason| bad(&node, reason))?;
+            state.tasks.insert(id, record);
+            known.insert(node, data);
+        }
+    }
+    Ok((state, known))
+}
+
+/// The names of a node's children; none if the node does not exist.
+async fn read_children(client: &zk::Client, node: &str) -> Result<Vec<String>, StateError> {
+    match bounded(client.list_children(node)).await {
+        Ok(mut children) => {
+            children.sort();
+            Ok(children)
+        }
+        Err(zk::Error::NoNode) => Ok(Vec::new()),
+        Err(source) => Err(zk_error(node, source)),
+    }
+}
+
+/// The data and version of a node that should have no children, or `None`
+/// if it does not exist.
+async fn read_leaf(client: &zk::Client, node: &str) -> Result<Option<Known>, StateError> {
+    match bounded(client.get_data(node)).await {
+        Ok((_, stat)) if stat.num_children > 0 => Err(bad(
+            node,
+            format!(
+                "it has {} child nodes, and should have none",
+                stat.num_children
+            ),
+        )),
+        Ok((data, stat)) => Ok(Some(Known {
+            data,
+            version: stat.version,
+        })),
+        Err(zk::Error::NoNode) => Ok(None),
+        Err(source) => Err(zk_error(node, source)),
+    }
+}
+
+/// The JSON of a task node. Unknown fields are an error rather than
+/// ignored: if a newer scheduler added one, rewriting the record would
+/// silently drop it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskJson {
+    state: String,
+    agent_id: Option<String>,
+}
+
+impl TaskRecord {
+    /// The data of its task node.
+    fn to_json(&self) -> Vec<u8> {
+        let json = TaskJson {
+            state: self.state.as_str_name().to_string(),
+            agent_id: self.agent_id.clone(),
+        };
+        serde_json::to_vec(&json).expect("a struct of strings always serializes")
+    }
+
+    fn from_json(data: &[u8]) -> Result<TaskRecord, String> {
+        let json: TaskJson = serde_json::from_slice(data)
+            .map_err(|e| format!(r#"not a task record {{"state":…,"agent_id":…}}: {e}"#))?;
+        let state = TaskState::from_str_name(&json.state)
+            .ok_or_else(|| format!("unknown task state {:?}", json.state))?;
+        Ok(TaskRecord {
+            state,
+            agent_id: json.agent_id,
+        })
+    }
+}
+
+fn parse_framework_id(data: &[u8]) -> Result<FrameworkId, String> {
+    let value = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
+    check_framework_id(value)?;
+    Ok(FrameworkId {
+        value: value.to_string(),
+    })
+}
+
+fn check_framework_id(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("an empty framework ID".into());
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{value:?} is not a framework ID: it contains spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_instances(data: &[u8]) -> Result<usize, String> {
+    let text = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
+    text.parse()
+        .map_err(|_| format!("{text:?} is not an instance count (a decimal number)"))
+}
+
+/// Task IDs become node names. ZooKeeper's client checks the rest.
+fn check_task_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("an empty task ID".into());
+    }
+    if id == "." || id == ".." {
+        return Err(format!("task ID {id:?} is not a valid node name"));
+    }
+    if id.contains('/') {
+        return Err(format!(
+            "task ID {id:?} contains '/', which would make it a path"
+        ));
+    }
+    Ok(())
+}
+
+fn bad(node: &str, reason: String) -> StateError {
+    StateError::BadData {
+        node: node.to_string(),
+        reason,
+    }
+}
+
+fn zk_error(node: &str, source: zk::Error) -> StateError {
+    StateError::ZooKeeper {
+        node: node.to_string(),
+        source,
+    }
+}
+
+/// Gives up on a request after [`REQUEST_TIMEOUT`], so that a hung
+/// connection costs a call seconds, not minutes.
+async fn bounded<T, E: From<zk::Error>>(
+    request: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(REQUEST_TIMEOUT, request)
+        .await
+        .unwrap_or_else(|_| Err(zk::Error::Timeout.into()))
+}
+
+/// A ZooKeeper session, replaced by a new one when it is over.
+struct Connection {
+    servers: String,
+    client: Option<zk::Client>,
+}
+
+/// When an operation that failed for the session's sake may be run again.
+#[derive(Debug, Clone, Copy)]
+enum Repeat {
+    /// Reads, and writes that are harmless twice: after any trouble.
+    Always,
+    /// Conditional writes: only if ZooKeeper guarantees the first try did
+    /// nothing. After a lost connection it may have, and trying again would
+    /// report our own write as a conflict.
+    IfNotApplied,
+}
+
+impl Connection {
+    /// Runs `operation` on a live session. If the session turns out to be
+    /// over, the operation is run once more on a new one, when `repeat`
+    /// allows.
+    async fn run<T>(
+        &mut self,
+        repeat: Repeat,
+        operation: impl AsyncFn(&zk::Client) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let mut repeated = false;
+        loop {
+            let client = self.client().await?;
+            let result = operation(client).await;
+            let Err(StateError::ZooKeeper { node, source }) = &result else {
+                return result;
+            };
+            if !session_in_doubt(source) {
+                return result;
+            }
+            // The next call starts from a fresh session rather than from
+            // one that just failed us.
+            self.client = None;
+            if repeated || !repeat.allows(source) {
+                return result;
+            }
+            tracing::info!(%node, error = %source, "ZooKeeper session lost; trying once more on a new one");
+            repeated = true;
+        }
+    }
+
+    /// A client with a live session: the current one if it is connected
+    /// or reconnects within [`RECONNECT_GRACE`], otherwise a new one.
+    async fn client(&mut self) -> Result<&zk::Client, StateError> {
+        let usable = match &self.client {
+            Some(client) => connected_soon(client).await,
+            None => false,
+        };
+        if !usable {
+            self.client = None;
+        }
+        match &mut self.client {
+            Some(client) => Ok(client),
+            slot => Ok(slot.insert(open_session(&self.servers).await?)),
+        }
+    }
+}
+
+impl Repeat {
+    fn allows(self, error: &zk::Error) -> bool {
+        match self {
+            Repeat::Always => true,
+            Repeat::IfNotApplied => matches!(
+                error,
+                zk::Error::SessionExpired | zk::Error::SessionMoved | zk::Error::ClientClosed
+            ),
+        }
+    }
+}
+
+/// Errors that say nothing about the data but that the session is gone or
+/// the connection broke.
+fn session_in_doubt(error: &zk::Error) -> bool {
+    matches!(
+        error,
+        zk::Error::ConnectionLoss
+            | zk::Error::Timeout
+            | zk::Error::SessionExpired
+            | zk::Error::SessionMoved
+            | zk::Error::ClientClosed
+            | zk::Error::NoHosts
+            | zk::Error::Custom(_)
+            | zk::Error::UnexpectedError(_)
+    )
+}
+
+/// Whether the session is connected, or reconnects within
+/// [`RECONNECT_GRACE`]. An expired or closed session is over for good.
+async fn connected_soon(client: &zk::Client) -> bool {
+    let mut states = client.state_watcher();
+    let mut state = states.peek_state();
+    let wait = async {
+        loop {
+            match state {
+                zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => {
+                    return true;
+                }
+                zk::SessionState::Disconnected => state = states.changed().await,
+                zk::SessionState::Expired
+                | zk::SessionState::Closed
+                | zk::SessionState::AuthFailed => {
+                    return false;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(RECONNECT_GRACE, wait)
+        .await
+        .unwrap_or(false)
+}
+
+/// Opens a new session, a few attempts with backoff. Bounded, so that while
+/// ZooKeeper is down a call fails within seconds and the scheduler can
+/// carry on.
+async fn open_session(servers: &str) -> Result<zk::Client, StateError> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+    let mut attempt = 1;
+    loop {
+        // "Fail eagerly": give up once every server refused, instead of
+        // cycling through them for the whole session timeout.
+        let connecting = zk::Client::connector().with_fail_eagerly().connect(servers);
+        let error = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Ok(client)) => return Ok(client),
+            Ok(Err(error)) => error,
+            Err(_) => zk::Error::Timeout,
+        };
+        if attempt == CONNECT_ATTEMPTS {
+            return Err(StateError::Connect {
+                servers: servers.to_string(),
+                source: error,
+            });
+        }
+        tracing::debug!(%error, %servers, attempt, "cannot connect to ZooKeeper; trying again");
+        attempt += 1;
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(data: &str, version: i32) -> Known {
+        Known {
+            data: data.into(),
+            version,
+        }
+    }
+
+    #[test]
+    fn task_records_are_json_with_mesos_state_names() {
+        let running = TaskRecord {
+            state: TaskState::TaskRunning,
+            agent_id: Some("a-1".into()),
+        };
+        assert_eq!(
+            running.to_json(),
+            br#"{"state":"TASK_RUNNING","agent_id":"a-1"}"#
+        );
+        let staging = TaskRecord {
+            state: TaskState::TaskStaging,
+            agent_id: None,
+        };
+        assert_eq!(
+            staging.to_json(),
+            br#"{"state":"TASK_STAGING","agent_id":null}"#
+        );
+        for state in (0..20).filter_map(|n| TaskState::try_from(n).ok()) {
+            let record = TaskRecord {
+                state,
+                agent_id: None,
+            };
+            assert_eq!(TaskRecord::from_json(&record.to_json()), Ok(record));
+        }
+    }
+
+    #[test]
+    fn foreign_task_json_is_refused_with_a_reason() {
+        for (data, expected) in [
+            (&b"{not json"[..], "not a task record"),
+            (
+                br#"{"state":"TASK_SLEEPING","agent_id":null}"#,
+                "TASK_SLEEPING",
+            ),
+            (
+                br#"{"state":"TASK_RUNNING","agent_id":null,"host":"h"}"#,
+                "host",
+            ),
+            (br#"{"agent_id":"a"}"#, "state"),
+            (b"\xff\xfe", "not a task record"),
+        ] {
+            let reason = TaskRecord::from_json(data).unwrap_err();
+            assert!(reason.contains(expected), "{reason}");
+        }
+    }
+
+    #[test]
+    fn plan_writes_only_differences_at_known_versions() {
+        let known = BTreeMap::from([
+            ("/s/same".to_string(), known("1", 4)),
+            ("/s/changed".to_string(), known("1", 2)),
+            ("/s/removed".to_string(), known("1", 7)),
+        ]);
+        let wanted = BTreeMap::from([
+            ("/s/same".to_string(), Some(b"1".to_vec())),
+            ("/s/changed".to_string(), Some(b"2".to_vec())),
+            ("/s/removed".to_string(), None),
+            ("/s/new".to_string(), Some(b"3".to_vec())),
+            ("/s/never".to_string(), None),
+        ]);
+        assert_eq!(
+            plan(&known, wanted),
+            vec![
+                Change::Set {
+                    node: "/s/changed".into(),
+                    data: b"2".to_vec(),
+                    version: 2
+                },
+                Change::Create {
+                    node: "/s/new".into(),
+                    data: b"3".to_vec()
+                },
+                Change::Delete {
+                    node: "/s/removed".into(),
+                    version: 7
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn layout_and_names() {
+        let nodes = Layout::new("/hello-mesos");
+        assert_eq!(nodes.framework_id, "/hello-mesos/state/framework_id");
+        assert_eq!(nodes.instances, "/hello-mesos/state/instances");
+        assert_eq!(nodes.task("t1"), "/hello-mesos/state/tasks/t1");
+        assert!(nodes.is_task("/hello-mesos/state/tasks/t1"));
+        assert!(!nodes.is_task("/hello-mesos/state/tasks"));
+        assert!(!nodes.is_task("/hello-mesos/state/tasksx/t1"));
+        assert!(check_task_id("hello.1-2_3").is_ok());
+        for id in ["", ".", "..", "a/b"] {
+            assert!(check_task_id(id).is_err(), "{id:?}");
+        }
+        assert_eq!(parse_instances(b"12"), Ok(12));
+        assert!(parse_instances(b"-1").is_err());
+        assert!(parse_framework_id(b"").is_err());
+        assert!(parse_framework_id(b"fw 1").is_err());
+    }
+}
