@@ -93,3 +93,45 @@ pub fn tree_differences(expected: &Path, actual: &Path) -> Vec<String> {
     }
     differences
 }
+
+/// Copies the checkout's tracked files into `checkout` and runs
+/// `cargo generate <args> --silent --vcs none` there, as a workshop
+/// attendee does at the root of their checkout. Returns the new crate's
+/// directory (named by `--name`).
+pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(repo_root())
+        .output()
+        .expect("git lists the checkout's files");
+    assert!(listed.status.success(), "git ls-files failed");
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(file).expect("UTF-8 file names"));
+        let source = repo_root().join(relative);
+        if !source.is_file() {
+            continue; // deleted in the working tree
+        }
+        let destination = checkout.join(relative);
+        std::fs::create_dir_all(destination.parent().expect("a file has a folder")).unwrap();
+        std::fs::copy(&source, &destination).unwrap();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(args)
+        .args(["--silent", "--vcs", "none"])
+        .current_dir(checkout)
+        .output()
+        .expect("running cargo");
+    assert!(
+        output.status.success(),
+        "cargo {} failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let name = args
+        .iter()
+        .position(|a| *a == "--name")
+        .and_then(|i| args.get(i + 1))
+        .expect("the command names the crate");
+    checkout.join(name)
+}
