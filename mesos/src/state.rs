@@ -69,17 +69,22 @@
 //! # When ZooKeeper has trouble
 //!
 //! A ZooKeeper *session* outlives a short disconnection: the client
-//! reconnects on its own. If the session expires (ZooKeeper was unreachable
-//! for longer than the session timeout) or the client is closed, the store
-//! opens a new session, a few attempts with [`Backoff`], and repeats the
-//! operation once. This is safe because ZooKeeper does not apply requests
-//! of a dead session.
+//! reconnects on its own. When the session is over (it expired because
+//! ZooKeeper was unreachable for longer than the session timeout, or the
+//! client was closed) or the connection broke, the store opens a new
+//! session, a few attempts with [`Backoff`], and tries the operation once
+//! more.
 //!
-//! A connection lost in the middle of a write is different: the write may
-//! or may not have happened, and there is no way to know without reading.
-//! The store reports the error and remembers nothing new. If the write did
-//! happen, the versions moved and the next write reports a `Conflict`; a
-//! `load` then shows what is really there.
+//! For a read that is simple. A write is harder: if the connection broke
+//! after the request left but before the answer came back, the write may
+//! or may not have happened, and sending it again could report our own
+//! write as a conflict. Since a multi-op happens all or nothing, the store
+//! reads the nodes it wrote: if they are as the write leaves them, it
+//! happened; if they are as it found them, it did not, and is sent once
+//! more; anything else means someone else wrote too, a `Conflict`. (And if
+//! even that read fails, the error is returned and nothing is remembered:
+//! should the write have happened after all, the versions moved, and the
+//! next write reports a `Conflict` rather than overwriting anything.)
 //!
 //! While ZooKeeper is down, calls fail within seconds, with
 //! [`StateError::Connect`] or [`StateError::ZooKeeper`], so the scheduler
@@ -143,7 +148,7 @@ use crate::{
 const RECONNECT_GRACE: Duration = Duration::from_secs(1);
 
 /// How many times one call tries to open a new session.
-const CONNECT_ATTEMPTS: u32 = 3;
+const CONNECT_ATTEMPTS: u32 = 5;
 
 /// The longest one attempt to open a session may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -290,8 +295,8 @@ pub enum StateError {
     #[error("cannot reach ZooKeeper at {servers}: {source}")]
     Connect { servers: String, source: zk::Error },
 
-    /// A request about `node` failed. For a write, ZooKeeper may or may
-    /// not have applied it; a later write tells (it conflicts if it did).
+    /// ZooKeeper could not complete a request about `node`, even after
+    /// trying again on a new session where that is safe.
     #[error("ZooKeeper request on {node} failed: {source}")]
     ZooKeeper { node: String, source: zk::Error },
 
@@ -319,7 +324,8 @@ pub enum StateError {
 /// The store remembers the data and version of every node it last read or
 /// wrote; writes change only nodes that differ from that, and only at the
 /// remembered version. So call [`load`](Self::load) before the first
-/// write, and again after a [`StateError::Conflict`].
+/// write (without it, every existing node looks new, and writing it
+/// conflicts), and again after a [`StateError::Conflict`].
 pub struct StateStore {
     url: ZkUrl,
     nodes: Layout,
@@ -352,7 +358,7 @@ impl StateStore {
         let tasks = &store.nodes.tasks;
         store
             .connection
-            .run(Repeat::Always, async |client| {
+            .read(|client| async move {
                 let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
                 // `mkdir -p`: each node is created unless it exists, so
                 // repeating it is harmless.
@@ -379,9 +385,7 @@ impl StateStore {
         let nodes = &self.nodes;
         let (state, known) = self
             .connection
-            .run(Repeat::Always, async |client| {
-                read_state(client, nodes).await
-            })
+            .read(|client| async move { read_state(&client, nodes).await })
             .await?;
         self.known = known;
         Ok(state)
@@ -457,11 +461,37 @@ impl StateStore {
         if changes.is_empty() {
             return Ok(());
         }
-        self.connection
-            .run(Repeat::IfNotApplied, async |client| {
-                commit(client, scope, &changes).await
-            })
-            .await?;
+        let planned = &changes;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let committed = self
+                .connection
+                .run(|client| async move { commit(&client, scope, planned).await })
+                .await;
+            match committed {
+                Ok(()) => break,
+                // The session or connection broke before ZooKeeper's answer
+                // reached us: the write may or may not have happened.
+                // Because a multi-op happens all or nothing, reading the
+                // nodes tells which.
+                Err(StateError::ZooKeeper { source, .. })
+                    if tries == 1 && session_in_doubt(&source) =>
+                {
+                    let outcome = self
+                        .connection
+                        .read(|client| async move { find_outcome(&client, scope, planned).await })
+                        .await?;
+                    tracing::info!(node = %scope, error = %source, ?outcome, "lost the answer to a write");
+                    match outcome {
+                        Outcome::Applied => break,
+                        Outcome::NotApplied => continue,
+                        Outcome::Changed { node } => return Err(StateError::Conflict { node }),
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
         // Only now that ZooKeeper has confirmed the write do we remember
         // it: after a failure, the next write is planned from what is
         // really stored, so it also writes what this one missed.
@@ -551,6 +581,29 @@ impl Change {
             | Change::Delete { node, .. } => node,
         }
     }
+
+    /// Whether `now` is the node as this change expects to find it.
+    fn finds(&self, now: &Option<Known>) -> bool {
+        match (self, now) {
+            (Change::Create { .. }, None) => true,
+            (Change::Set { version, .. } | Change::Delete { version, .. }, Some(now)) => {
+                now.version == *version
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `now` is the node as this change leaves it.
+    fn leaves(&self, now: &Option<Known>) -> bool {
+        match (self, now) {
+            (Change::Create { data, .. }, Some(now)) => now.version == 0 && now.data == *data,
+            (Change::Set { data, version, .. }, Some(now)) => {
+                now.version == version + 1 && now.data == *data
+            }
+            (Change::Delete { .. }, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// The writes that turn what we know into what is wanted.
@@ -595,10 +648,11 @@ async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<
             reason: e.to_string(),
         })?;
     }
-    match bounded(async { writer.commit().await.map_err(Failed::from) }).await {
-        Ok(_) => Ok(()),
-        Err(Failed::Request(source)) => Err(zk_error(scope, source)),
-        Err(Failed::Operation(index, source)) => {
+    match tokio::time::timeout(REQUEST_TIMEOUT, writer.commit()).await {
+        Ok(Ok(_)) => Ok(()),
+        Err(_) => Err(zk_error(scope, zk::Error::Timeout)),
+        Ok(Err(zk::MultiWriteError::RequestFailed { source })) => Err(zk_error(scope, source)),
+        Ok(Err(zk::MultiWriteError::OperationFailed { index, source })) => {
             let Some(change) = changes.get(index) else {
                 return Err(zk_error(scope, source));
             };
@@ -615,29 +669,6 @@ async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<
                 }
                 source => StateError::ZooKeeper { node, source },
             })
-        }
-    }
-}
-
-/// How a multi-op failed: as a whole (`Request`), or at one operation.
-enum Failed {
-    Request(zk::Error),
-    Operation(usize, zk::Error),
-}
-
-impl From<zk::Error> for Failed {
-    fn from(error: zk::Error) -> Self {
-        Failed::Request(error)
-    }
-}
-
-impl From<zk::MultiWriteError> for Failed {
-    fn from(error: zk::MultiWriteError) -> Self {
-        match error {
-            zk::MultiWriteError::RequestFailed { source } => Failed::Request(source),
-            zk::MultiWriteError::OperationFailed { index, source } => {
-                Failed::Operation(index, source)
-            }
         }
     }
 }
@@ -695,21 +726,34 @@ async fn read_children(client: &zk::Client, node: &str) -> Result<Vec<String>, S
     }
 }
 
-/// The data and version of a node that should have no children, or `None`
-/// if it does not exist.
+/// The data and version of a node, or `None` if it does not exist.
+async fn read_node(client: &zk::Client, node: &str) -> Result<Option<Known>, StateError> {
+    Ok(read_with_stat(client, node).await?.map(|(known, _)| known))
+}
+
+/// Like [`read_node`], for a node that should have no children.
 async fn read_leaf(client: &zk::Client, node: &str) -> Result<Option<Known>, StateError> {
-    match bounded(client.get_data(node)).await {
-        Ok((_, stat)) if stat.num_children > 0 => Err(bad(
+    match read_with_stat(client, node).await? {
+        Some((_, stat)) if stat.num_children > 0 => Err(bad(
             node,
             format!(
                 "it has {} child nodes, and should have none",
                 stat.num_children
             ),
         )),
-        Ok((data, stat)) => Ok(Some(Known {
-            data,
-            version: stat.version,
-        })),
+        found => Ok(found.map(|(known, _)| known)),
+    }
+}
+
+async fn read_with_stat(
+    client: &zk::Client,
+    node: &str,
+) -> Result<Option<(Known, zk::Stat)>, StateError> {
+    match bounded(client.get_data(node)).await {
+        Ok((data, stat)) => {
+            let version = stat.version;
+            Ok(Some((Known { data, version }, stat)))
+        }
         Err(zk::Error::NoNode) => Ok(None),
         Err(source) => Err(zk_error(node, source)),
     }
@@ -805,12 +849,10 @@ fn zk_error(node: &str, source: zk::Error) -> StateError {
 
 /// Gives up on a request after [`REQUEST_TIMEOUT`], so that a hung
 /// connection costs a call seconds, not minutes.
-async fn bounded<T, E: From<zk::Error>>(
-    request: impl Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+async fn bounded<T>(request: impl Future<Output = Result<T, zk::Error>>) -> Result<T, zk::Error> {
     tokio::time::timeout(REQUEST_TIMEOUT, request)
         .await
-        .unwrap_or_else(|_| Err(zk::Error::Timeout.into()))
+        .unwrap_or(Err(zk::Error::Timeout))
 }
 
 /// A ZooKeeper session, replaced by a new one when it is over.
@@ -819,78 +861,105 @@ struct Connection {
     client: Option<zk::Client>,
 }
 
-/// When an operation that failed for the session's sake may be run again.
-#[derive(Debug, Clone, Copy)]
-enum Repeat {
-    /// Reads, and writes that are harmless twice: after any trouble.
-    Always,
-    /// Conditional writes: only if ZooKeeper guarantees the first try did
-    /// nothing. After a lost connection it may have, and trying again would
-    /// report our own write as a conflict.
-    IfNotApplied,
-}
-
 impl Connection {
-    /// Runs `operation` on a live session. If the session turns out to be
-    /// over, the operation is run once more on a new one, when `repeat`
-    /// allows.
-    async fn run<T>(
-        &mut self,
-        repeat: Repeat,
-        operation: impl AsyncFn(&zk::Client) -> Result<T, StateError>,
-    ) -> Result<T, StateError> {
-        let mut repeated = false;
-        loop {
-            let client = self.client().await?;
-            let result = operation(client).await;
-            let Err(StateError::ZooKeeper { node, source }) = &result else {
-                return result;
+    /// Runs `operation` once, on a live session. After an error that puts
+    /// the session in doubt, the next call starts from a new session
+    /// rather than from one that just failed us.
+    async fn run<T, F>(&mut self, operation: impl FnOnce(zk::Client) -> F) -> Result<T, StateError>
+    where
+        F: Future<Output = Result<T, StateError>>,
+    {
+        let result = operation(self.client().await?).await;
+        if let Err(StateError::ZooKeeper { source, .. }) = &result {
+            if session_in_doubt(source) {
+                self.client = None;
+            }
+        }
+        result
+    }
+
+    /// Runs an operation that only reads (or is harmless twice), and runs
+    /// it once more on a new session if the first try failed for the
+    /// session's sake.
+    async fn read<T, F>(&mut self, operation: impl Fn(zk::Client) -> F) -> Result<T, StateError>
+    where
+        F: Future<Output = Result<T, StateError>>,
+    {
+        match self.run(&operation).await {
+            Err(StateError::ZooKeeper { node, source }) if session_in_doubt(&source) => {
+                tracing::info!(%node, error = %source, "ZooKeeper session lost; reading once more");
+                self.run(&operation).await
+            }
+            result => result,
+        }
+    }
+
+    /// A client on a live session: the current one if it is connected or
+    /// reconnects within [`RECONNECT_GRACE`], otherwise a new one. (A
+    /// client is a cheap handle on its session; clones share it.)
+    async fn client(&mut self) -> Result<zk::Client, StateError> {
+        if let Some(client) = &self.client {
+            if connected_soon(client).await {
+                return Ok(client.clone());
+            }
+        }
+        self.client = None;
+        let client = open_session(&self.servers).await?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+}
+
+/// What became of a write whose answer was lost.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Every node is as the write leaves it.
+    Applied,
+    /// Every node is as the write found it: it can be sent again.
+    NotApplied,
+    /// Neither: someone else wrote `node` meanwhile.
+    Changed { node: String },
+}
+
+/// Reads the nodes of `changes` to tell whether they were applied.
+async fn find_outcome(
+    client: &zk::Client,
+    scope: &str,
+    changes: &[Change],
+) -> Result<Outcome, StateError> {
+    // The server we reconnected to may lag behind ZooKeeper's leader;
+    // `sync` makes it catch up, so that we read the latest data.
+    bounded(client.sync(scope))
+        .await
+        .map_err(|source| zk_error(scope, source))?;
+    let mut found = Vec::with_capacity(changes.len());
+    for change in changes {
+        found.push(read_node(client, change.node()).await?);
+    }
+    Ok(judge(changes, &found))
+}
+
+/// Tells from the nodes as `found` now whether `changes` were applied.
+fn judge(changes: &[Change], found: &[Option<Known>]) -> Outcome {
+    let (mut applied, mut not_applied) = (true, true);
+    for (change, now) in changes.iter().zip(found) {
+        applied &= change.leaves(now);
+        not_applied &= change.finds(now);
+        if !applied && !not_applied {
+            return Outcome::Changed {
+                node: change.node().to_string(),
             };
-            if !session_in_doubt(source) {
-                return result;
-            }
-            // The next call starts from a fresh session rather than from
-            // one that just failed us.
-            self.client = None;
-            if repeated || !repeat.allows(source) {
-                return result;
-            }
-            tracing::info!(%node, error = %source, "ZooKeeper session lost; trying once more on a new one");
-            repeated = true;
         }
     }
-
-    /// A client with a live session: the current one if it is connected
-    /// or reconnects within [`RECONNECT_GRACE`], otherwise a new one.
-    async fn client(&mut self) -> Result<&zk::Client, StateError> {
-        let usable = match &self.client {
-            Some(client) => connected_soon(client).await,
-            None => false,
-        };
-        if !usable {
-            self.client = None;
-        }
-        match &mut self.client {
-            Some(client) => Ok(client),
-            slot => Ok(slot.insert(open_session(&self.servers).await?)),
-        }
+    if applied {
+        Outcome::Applied
+    } else {
+        Outcome::NotApplied
     }
 }
 
-impl Repeat {
-    fn allows(self, error: &zk::Error) -> bool {
-        match self {
-            Repeat::Always => true,
-            Repeat::IfNotApplied => matches!(
-                error,
-                zk::Error::SessionExpired | zk::Error::SessionMoved | zk::Error::ClientClosed
-            ),
-        }
-    }
-}
-
-/// Errors that say nothing about the data but that the session is gone or
-/// the connection broke.
+/// Errors about the session or the connection rather than the data: after
+/// one, the session cannot be trusted, and a write's outcome is unknown.
 fn session_in_doubt(error: &zk::Error) -> bool {
     matches!(
         error,
@@ -934,7 +1003,7 @@ async fn connected_soon(client: &zk::Client) -> bool {
 /// ZooKeeper is down a call fails within seconds and the scheduler can
 /// carry on.
 async fn open_session(servers: &str) -> Result<zk::Client, StateError> {
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));
     let mut attempt = 1;
     loop {
         // "Fail eagerly": give up once every server refused, instead of
@@ -1046,6 +1115,44 @@ mod tests {
                     version: 7
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_write_with_a_lost_answer_is_judged_by_what_is_there_now() {
+        let changes = [
+            Change::Create {
+                node: "/s/new".into(),
+                data: b"n".to_vec(),
+            },
+            Change::Set {
+                node: "/s/set".into(),
+                data: b"2".to_vec(),
+                version: 3,
+            },
+            Change::Delete {
+                node: "/s/gone".into(),
+                version: 1,
+            },
+        ];
+        let before = [None, Some(known("1", 3)), Some(known("x", 1))];
+        let after = [Some(known("n", 0)), Some(known("2", 4)), None];
+        assert_eq!(judge(&changes, &before), Outcome::NotApplied);
+        assert_eq!(judge(&changes, &after), Outcome::Applied);
+        // Someone else changed a node after our write, or instead of it.
+        let theirs = [Some(known("n", 0)), Some(known("9", 5)), None];
+        assert_eq!(
+            judge(&changes, &theirs),
+            Outcome::Changed {
+                node: "/s/set".into()
+            }
+        );
+        let half = [None, Some(known("1", 3)), None];
+        assert_eq!(
+            judge(&changes, &half),
+            Outcome::Changed {
+                node: "/s/gone".into()
+            }
         );
     }
 

@@ -124,7 +124,13 @@ impl ZooKeeperServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if matches!(four_letter_word(self.port, "ruok").as_deref(), Ok("imok")) {
+            // `ruok` says the process is up; `srvr` says it serves clients
+            // (before that it answers "not currently serving requests").
+            let up = matches!(four_letter_word(self.port, "ruok").as_deref(), Ok("imok"));
+            if up
+                && four_letter_word(self.port, "srvr")
+                    .is_ok_and(|s| s.starts_with("Zookeeper version"))
+            {
                 return Ok(());
             }
             if let Some(status) = self

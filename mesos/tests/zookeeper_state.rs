@@ -1,0 +1,608 @@
+//! A framework's state in a real ZooKeeper: what is stored where, writes
+//! that touch only what changed, compare-and-set against a concurrent
+//! writer, data we cannot read, and ZooKeeper going away and coming back.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use mesos::{
+    state::{FrameworkState, StateError, StateStore, TaskRecord, ZkUrl},
+    testing::{ZooKeeperServer, free_port},
+    v1::{FrameworkId, TaskState},
+};
+use zookeeper_client as zk;
+
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), future)
+        .await
+        .expect("within 20 s")
+}
+
+fn url(server: &ZooKeeperServer, root: &str) -> ZkUrl {
+    format!("zk://{}{root}", server.connect_string())
+        .parse()
+        .unwrap()
+}
+
+/// A plain client, playing an operator or another scheduler instance.
+///
+/// The server answers `ruok` a moment before it accepts sessions (longer on
+/// a loaded machine); this client keeps trying until it does, so tests
+/// connect one before the store's first call after a (re)start.
+async fn raw_client(server: &ZooKeeperServer) -> zk::Client {
+    within(zk::Client::connect(&server.connect_string()))
+        .await
+        .unwrap()
+}
+
+async fn data(zk: &zk::Client, node: &str) -> Vec<u8> {
+    within(zk.get_data(node)).await.unwrap().0
+}
+
+async fn stat(zk: &zk::Client, node: &str) -> zk::Stat {
+    within(zk.get_data(node)).await.unwrap().1
+}
+
+async fn exists(zk: &zk::Client, node: &str) -> bool {
+    within(zk.check_stat(node)).await.unwrap().is_some()
+}
+
+fn task(state: TaskState, agent: Option<&str>) -> TaskRecord {
+    TaskRecord {
+        state,
+        agent_id: agent.map(String::from),
+    }
+}
+
+fn tasks<const N: usize>(entries: [(&str, TaskRecord); N]) -> BTreeMap<String, TaskRecord> {
+    entries
+        .into_iter()
+        .map(|(id, record)| (id.to_string(), record))
+        .collect()
+}
+
+fn framework_id(value: &str) -> FrameworkId {
+    FrameworkId {
+        value: value.into(),
+    }
+}
+
+fn assert_conflict(result: Result<(), StateError>, expected_node: &str) {
+    match result {
+        Err(StateError::Conflict { node }) => assert_eq!(node, expected_node),
+        other => panic!("expected a conflict on {expected_node}, got {other:?}"),
+    }
+}
+
+fn assert_bad_data<T: std::fmt::Debug>(result: Result<T, StateError>, expected_node: &str) {
+    let error = match result {
+        Err(error @ StateError::BadData { .. }) => error,
+        other => panic!("expected bad data in {expected_node}, got {other:?}"),
+    };
+    assert!(
+        matches!(&error, StateError::BadData { node, .. } if node == expected_node),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(expected_node), "{error}");
+}
+
+#[tokio::test]
+async fn the_state_round_trips_and_a_second_store_sees_it() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let url = url(&server, "/hello-mesos");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    assert_eq!(
+        within(store.load()).await.unwrap(),
+        FrameworkState::default()
+    );
+    assert!(exists(&zk, "/hello-mesos/state/tasks").await);
+
+    let id = framework_id("7d3a-0001");
+    let tasks = tasks([
+        ("web-1", task(TaskState::TaskRunning, Some("agent-1"))),
+        ("web-2", task(TaskState::TaskStaging, None)),
+    ]);
+    within(store.save_framework_id(Some(&id))).await.unwrap();
+    within(store.save_instances(2)).await.unwrap();
+    within(store.save_tasks(&tasks)).await.unwrap();
+    let expected = FrameworkState {
+        framework_id: Some(id),
+        instances: Some(2),
+        tasks,
+    };
+    assert_eq!(within(store.load()).await.unwrap(), expected);
+
+    // The documented layout, readable with zkCli.sh.
+    assert_eq!(
+        data(&zk, "/hello-mesos/state/framework_id").await,
+        b"7d3a-0001"
+    );
+    assert_eq!(data(&zk, "/hello-mesos/state/instances").await, b"2");
+    assert_eq!(
+        data(&zk, "/hello-mesos/state/tasks/web-1").await,
+        br#"{"state":"TASK_RUNNING","agent_id":"agent-1"}"#
+    );
+    assert_eq!(
+        data(&zk, "/hello-mesos/state/tasks/web-2").await,
+        br#"{"state":"TASK_STAGING","agent_id":null}"#
+    );
+
+    // A restarted or standby scheduler finds the same state.
+    let mut other = within(StateStore::connect(&url)).await.unwrap();
+    assert_eq!(within(other.load()).await.unwrap(), expected);
+
+    // No framework ID: the node goes.
+    within(other.save_framework_id(None)).await.unwrap();
+    assert!(!exists(&zk, "/hello-mesos/state/framework_id").await);
+    let reloaded = within(store.load()).await.unwrap();
+    assert_eq!(reloaded.framework_id, None);
+    assert_eq!(reloaded.tasks, expected.tasks);
+}
+
+#[tokio::test]
+async fn save_tasks_writes_only_what_changed_in_one_transaction() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    let node = |id: &str| format!("/fw/state/tasks/{id}");
+
+    let mut wanted = tasks([
+        ("a", task(TaskState::TaskStaging, None)),
+        ("b", task(TaskState::TaskStaging, None)),
+        ("c", task(TaskState::TaskStaging, None)),
+    ]);
+    within(store.save_tasks(&wanted)).await.unwrap();
+    let a_before = stat(&zk, &node("a")).await;
+    assert_eq!(a_before.version, 0);
+
+    wanted.insert("b".into(), task(TaskState::TaskRunning, Some("agent-2")));
+    wanted.remove("c");
+    wanted.insert("d".into(), task(TaskState::TaskStaging, None));
+    within(store.save_tasks(&wanted)).await.unwrap();
+
+    assert_eq!(stat(&zk, &node("a")).await, a_before, "a was not rewritten");
+    let b = stat(&zk, &node("b")).await;
+    assert_eq!(b.version, 1);
+    assert!(!exists(&zk, &node("c")).await);
+    let d = stat(&zk, &node("d")).await;
+    assert_eq!(d.version, 0);
+    // One multi-op is one ZooKeeper transaction, with one zxid: the set of
+    // b, the creation of d and the deletion of c happened together.
+    let tasks_dir = stat(&zk, "/fw/state/tasks").await;
+    assert_eq!(b.mzxid, d.czxid);
+    assert_eq!(tasks_dir.pzxid, d.czxid);
+
+    // Nothing changed, nothing written.
+    within(store.save_tasks(&wanted)).await.unwrap();
+    assert_eq!(stat(&zk, &node("b")).await, b);
+    assert_eq!(stat(&zk, "/fw/state/tasks").await, tasks_dir);
+
+    // The same holds for the other nodes.
+    within(store.save_instances(3)).await.unwrap();
+    within(store.save_instances(3)).await.unwrap();
+    assert_eq!(stat(&zk, "/fw/state/instances").await.version, 0);
+    within(store.save_instances(4)).await.unwrap();
+    assert_eq!(stat(&zk, "/fw/state/instances").await.version, 1);
+}
+
+#[tokio::test]
+async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    let node = |id: &str| format!("/fw/state/tasks/{id}");
+    within(store.save_tasks(&tasks([
+        ("a", task(TaskState::TaskStaging, None)),
+        ("b", task(TaskState::TaskStaging, None)),
+    ])))
+    .await
+    .unwrap();
+
+    // Another scheduler instance updates b.
+    let theirs = br#"{"state":"TASK_KILLING","agent_id":"agent-9"}"#;
+    within(zk.set_data(&node("b"), theirs, None)).await.unwrap();
+
+    let mut wanted = tasks([
+        ("a", task(TaskState::TaskRunning, Some("agent-1"))),
+        ("b", task(TaskState::TaskRunning, Some("agent-2"))),
+        ("c", task(TaskState::TaskStaging, None)),
+    ]);
+    assert_conflict(within(store.save_tasks(&wanted)).await, &node("b"));
+    // All or nothing: a and c were not written either.
+    assert_eq!(
+        data(&zk, &node("a")).await,
+        br#"{"state":"TASK_STAGING","agent_id":null}"#
+    );
+    assert_eq!(stat(&zk, &node("a")).await.version, 0);
+    assert_eq!(data(&zk, &node("b")).await, theirs);
+    assert!(!exists(&zk, &node("c")).await);
+    // The store did not take the failed write for done: trying again
+    // without reloading conflicts again.
+    assert_conflict(within(store.save_tasks(&wanted)).await, &node("b"));
+
+    // After a reload the store sees their write, and can write over it.
+    let state = within(store.load()).await.unwrap();
+    assert_eq!(
+        state.tasks["b"],
+        task(TaskState::TaskKilling, Some("agent-9"))
+    );
+    within(store.save_tasks(&wanted)).await.unwrap();
+    assert_eq!(stat(&zk, &node("b")).await.version, 2);
+    assert!(exists(&zk, &node("c")).await);
+
+    // A task node someone else created is not overwritten...
+    within(zk.create(
+        &node("d"),
+        theirs,
+        &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+    ))
+    .await
+    .unwrap();
+    wanted.insert("d".into(), task(TaskState::TaskStaging, None));
+    assert_conflict(within(store.save_tasks(&wanted)).await, &node("d"));
+    assert_eq!(data(&zk, &node("d")).await, theirs);
+    wanted.remove("d");
+
+    // ...and one someone else deleted is not recreated.
+    within(zk.delete(&node("c"), None)).await.unwrap();
+    wanted.insert("c".into(), task(TaskState::TaskRunning, None));
+    assert_conflict(within(store.save_tasks(&wanted)).await, &node("c"));
+    assert!(!exists(&zk, &node("c")).await);
+    assert_eq!(
+        data(&zk, &node("a")).await,
+        br#"{"state":"TASK_RUNNING","agent_id":"agent-1"}"#
+    );
+}
+
+/// Which node a corruption case spoils, and how.
+struct Corruption {
+    node: &'static str,
+    data: &'static [u8],
+}
+
+#[tokio::test]
+async fn unreadable_nodes_are_reported_by_name_and_never_overwritten() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let cases = [
+        Corruption {
+            node: "framework_id",
+            data: b"\xff\xfe not UTF-8",
+        },
+        Corruption {
+            node: "framework_id",
+            data: b"",
+        },
+        Corruption {
+            node: "instances",
+            data: b"three",
+        },
+        Corruption {
+            node: "instances",
+            data: b"-1",
+        },
+        Corruption {
+            node: "tasks/web-1",
+            data: b"{not json",
+        },
+        Corruption {
+            node: "tasks/web-1",
+            data: br#"{"state":"TASK_SLEEPING","agent_id":null}"#,
+        },
+        Corruption {
+            node: "tasks/web-1",
+            data: br#"{"state":"TASK_RUNNING","agent_id":null,"host":"h1"}"#,
+        },
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let root = format!("/case-{n}");
+        let url = url(&server, &root);
+        let node = format!("{root}/state/{}", case.node);
+        let mut store = within(StateStore::connect(&url)).await.unwrap();
+        within(store.save_framework_id(Some(&framework_id("fw-1"))))
+            .await
+            .unwrap();
+        within(store.save_instances(1)).await.unwrap();
+        let running = tasks([("web-1", task(TaskState::TaskRunning, None))]);
+        within(store.save_tasks(&running)).await.unwrap();
+
+        within(zk.set_data(&node, case.data, None)).await.unwrap();
+        assert_bad_data(within(store.load()).await, &node);
+        // A scheduler starting now cannot load either.
+        let mut fresh = within(StateStore::connect(&url)).await.unwrap();
+        assert_bad_data(within(fresh.load()).await, &node);
+
+        // Writes that would replace or delete the node are refused, whether
+        // the store read the node before it went bad or never read it.
+        for store in [&mut store, &mut fresh] {
+            let killed = tasks([("web-1", task(TaskState::TaskKilled, None))]);
+            let replaced = match case.node {
+                "framework_id" => {
+                    within(store.save_framework_id(Some(&framework_id("fw-2")))).await
+                }
+                "instances" => within(store.save_instances(5)).await,
+                _ => within(store.save_tasks(&killed)).await,
+            };
+            assert!(replaced.is_err(), "{node} replaced: {replaced:?}");
+            assert_eq!(data(&zk, &node).await, case.data, "{node} was overwritten");
+            // Deleting it fails too, or, for a store that never read it,
+            // is not even attempted.
+            let _ = match case.node {
+                "framework_id" => within(store.save_framework_id(None)).await,
+                "instances" => Ok(()),
+                _ => within(store.clear_tasks()).await,
+            };
+            assert_eq!(data(&zk, &node).await, case.data, "{node} was deleted");
+        }
+    }
+
+    // Nodes that do not belong: an unknown child of state, a task with
+    // children.
+    let mut store = within(StateStore::connect(&url(&server, "/extra")))
+        .await
+        .unwrap();
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    within(zk.create("/extra/state/leader", b"me", &options))
+        .await
+        .unwrap();
+    assert_bad_data(within(store.load()).await, "/extra/state/leader");
+    within(zk.delete("/extra/state/leader", None))
+        .await
+        .unwrap();
+
+    within(store.save_tasks(&tasks([("t", task(TaskState::TaskRunning, None))])))
+        .await
+        .unwrap();
+    within(zk.create("/extra/state/tasks/t/sub", b"", &options))
+        .await
+        .unwrap();
+    assert_bad_data(within(store.load()).await, "/extra/state/tasks/t");
+    assert!(within(store.clear_tasks()).await.is_err());
+    assert!(exists(&zk, "/extra/state/tasks/t/sub").await);
+}
+
+#[tokio::test]
+async fn the_store_carries_on_after_zookeeper_restarts() {
+    let mut server = ZooKeeperServer::start();
+    raw_client(&server).await;
+    let url = url(&server, "/fw");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    within(store.load()).await.unwrap();
+    let mut wanted = tasks([("a", task(TaskState::TaskRunning, Some("agent-1")))]);
+    within(store.save_tasks(&wanted)).await.unwrap();
+
+    // The store's connection breaks; its next calls must cope, whether its
+    // client has noticed yet or not, and whatever became of the session.
+    server.restart();
+    wanted.insert("b".into(), task(TaskState::TaskStaging, None));
+    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_instances(2)).await.unwrap();
+
+    let zk = raw_client(&server).await;
+    assert!(exists(&zk, "/fw/state/tasks/b").await);
+    assert_eq!(stat(&zk, "/fw/state/tasks/a").await.version, 0);
+    let mut other = within(StateStore::connect(&url)).await.unwrap();
+    let state = within(other.load()).await.unwrap();
+    assert_eq!(state.tasks, wanted);
+    assert_eq!(state.instances, Some(2));
+}
+
+#[tokio::test]
+async fn while_zookeeper_is_down_calls_fail_fast_and_a_later_save_writes_what_was_missed() {
+    let mut server = ZooKeeperServer::start();
+    raw_client(&server).await;
+    let url = url(&server, "/fw");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    within(store.load()).await.unwrap();
+    let mut wanted = tasks([("a", task(TaskState::TaskRunning, Some("agent-1")))]);
+    within(store.save_tasks(&wanted)).await.unwrap();
+
+    server.stop();
+    wanted.insert("b".into(), task(TaskState::TaskStaging, None));
+    for _ in 0..2 {
+        let started = Instant::now();
+        let error = within(store.save_tasks(&wanted)).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StateError::Connect { .. } | StateError::ZooKeeper { .. }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?} to fail",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    assert!(within(store.load()).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Back up: the scheduler saves again at its next event, and what the
+    // failed calls missed is written, because the store only remembers
+    // writes that succeeded.
+    server.restart();
+    let zk = raw_client(&server).await;
+    within(store.save_tasks(&wanted)).await.unwrap();
+    assert_eq!(
+        data(&zk, "/fw/state/tasks/b").await,
+        br#"{"state":"TASK_STAGING","agent_id":null}"#
+    );
+    assert_eq!(stat(&zk, "/fw/state/tasks/a").await.version, 0);
+    assert_eq!(within(store.load()).await.unwrap().tasks, wanted);
+}
+
+#[tokio::test]
+async fn a_session_that_expired_during_an_outage_is_replaced() {
+    let mut server = ZooKeeperServer::start();
+    raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    within(store.save_instances(1)).await.unwrap();
+
+    // Longer than the session timeout (6 s with this server's 3 s tick):
+    // the client gives the session up as expired.
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    server.restart();
+    let zk = raw_client(&server).await;
+
+    within(store.save_instances(2)).await.unwrap();
+    assert_eq!(data(&zk, "/fw/state/instances").await, b"2");
+}
+
+#[tokio::test]
+async fn clear_tasks_deletes_the_known_task_nodes_in_one_transaction() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let url = url(&server, "/fw");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    within(store.load()).await.unwrap();
+    within(store.save_framework_id(Some(&framework_id("fw-1"))))
+        .await
+        .unwrap();
+    within(store.save_instances(3)).await.unwrap();
+    within(store.save_tasks(&tasks([
+        ("a", task(TaskState::TaskRunning, None)),
+        ("b", task(TaskState::TaskRunning, None)),
+        ("c", task(TaskState::TaskFailed, None)),
+    ])))
+    .await
+    .unwrap();
+    // A task recorded by someone else since: this store does not know it.
+    within(zk.create(
+        "/fw/state/tasks/z",
+        br#"{"state":"TASK_RUNNING","agent_id":null}"#,
+        &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+    ))
+    .await
+    .unwrap();
+
+    within(store.clear_tasks()).await.unwrap();
+    let (children, _) = within(zk.get_children("/fw/state/tasks")).await.unwrap();
+    assert_eq!(children, vec!["z".to_string()]);
+    let state = within(store.load()).await.unwrap();
+    assert_eq!(state.framework_id, Some(framework_id("fw-1")));
+    assert_eq!(state.instances, Some(3));
+    assert_eq!(
+        state.tasks.keys().collect::<Vec<_>>(),
+        vec!["z"],
+        "only known tasks are deleted"
+    );
+
+    // Now that it has been loaded, it is known, and goes too.
+    within(store.clear_tasks()).await.unwrap();
+    let (children, _) = within(zk.get_children("/fw/state/tasks")).await.unwrap();
+    assert!(children.is_empty());
+    // Clearing nothing writes nothing.
+    within(store.clear_tasks()).await.unwrap();
+}
+
+#[tokio::test]
+async fn values_that_cannot_be_stored_are_refused_before_writing() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    for id in ["a/b", "..", "", "bad\u{1}id"] {
+        let wanted = tasks([
+            ("fine", task(TaskState::TaskRunning, None)),
+            (id, task(TaskState::TaskRunning, None)),
+        ]);
+        match within(store.save_tasks(&wanted)).await {
+            Err(StateError::InvalidValue { node, .. }) => {
+                assert_eq!(node, format!("/fw/state/tasks/{id}"))
+            }
+            other => panic!("task ID {id:?}: expected InvalidValue, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        within(store.save_framework_id(Some(&framework_id("")))).await,
+        Err(StateError::InvalidValue { .. })
+    ));
+    let (children, _) = within(zk.get_children("/fw/state/tasks")).await.unwrap();
+    assert!(children.is_empty(), "nothing written: {children:?}");
+    assert!(!exists(&zk, "/fw/state/framework_id").await);
+}
+
+#[tokio::test]
+async fn bad_zk_urls_are_rejected_with_a_reason() {
+    let good: ZkUrl = "zk://10.10.4.2:2181,10.10.4.3:2181/hello-mesos"
+        .parse()
+        .unwrap();
+    assert_eq!(good.servers, "10.10.4.2:2181,10.10.4.3:2181");
+    assert_eq!(good.path, "/hello-mesos");
+    for input in [
+        "zk://10.10.4.2:2181/hello-mesos",
+        "zk://zk/a/b",
+        "zk://[::1]:2181,zk2:2181/fw",
+    ] {
+        let url: ZkUrl = input.parse().unwrap();
+        assert_eq!(url.to_string(), input);
+    }
+    assert_eq!("zk://zk:2181/a/b/".parse::<ZkUrl>().unwrap().path, "/a/b");
+
+    for input in [
+        "",
+        "10.10.4.2:2181/fw",
+        "http://10.10.4.2:2181/fw",
+        "zk://10.10.4.2:2181",
+        "zk://10.10.4.2:2181/",
+        "zk:///fw",
+        "zk://,zk:2181/fw",
+        "zk://user:secret@zk:2181/fw",
+        "zk://zk:port/fw",
+        "zk://zk:0/fw",
+        "zk://zk:70000/fw",
+        "zk://[::1/fw",
+        "zk://zk:2181/a//b",
+        "zk://zk:2181/a/../b",
+        "zk://zk:2181/zookeeper/fw",
+    ] {
+        let error = input.parse::<ZkUrl>().unwrap_err();
+        assert_eq!(error.input, input);
+        assert!(!error.reason.is_empty());
+        assert!(error.to_string().contains("zk://"), "{error}");
+        // Usable with `?` where a StateError is expected.
+        let error: StateError = error.into();
+        assert!(matches!(error, StateError::InvalidUrl(_)));
+    }
+
+    // A URL that parses, where no ZooKeeper listens: a clear error, fast.
+    let url: ZkUrl = format!("zk://127.0.0.1:{}/fw", free_port().unwrap())
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    match within(StateStore::connect(&url)).await {
+        Err(StateError::Connect { servers, .. }) => assert_eq!(servers, url.servers),
+        other => panic!("expected a connection error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn store_futures_can_be_spawned() {
+    fn assert_send<T: Send>(_: T) {}
+    let _check = |store: &mut StateStore| {
+        assert_send(store.load());
+        assert_send(store.save_tasks(&BTreeMap::new()));
+        assert_send(store.save_framework_id(None));
+        assert_send(store.save_instances(1));
+        assert_send(store.clear_tasks());
+    };
+    assert_send(StateStore::connect(&"zk://zk:2181/fw".parse().unwrap()));
+}
