@@ -61,10 +61,14 @@ impl Scheduler {
     }
 
     fn on_subscribed(&mut self) -> Vec<Call> {
-        // A new subscription starts with offers flowing, whatever we asked
-        // of the previous one.
-        self.offers_suppressed = false;
-        self.suppress_or_revive()
+        // The master may still hold a SUPPRESS or decline filters from an
+        // earlier subscription: say explicitly what we want now.
+        self.offers_suppressed = self.tasks_to_launch() == 0;
+        vec![if self.offers_suppressed {
+            calls::suppress(vec![])
+        } else {
+            calls::revive(vec![])
+        }]
     }
 
     fn on_offers(&mut self, offers: &[Offer]) -> Vec<Call> {

@@ -1,0 +1,161 @@
+//! hello-mesos: a Mesos framework that keeps copies of a command running,
+//! and keeps its state in ZooKeeper.
+//!
+//! This file is the I/O edge. It reads the flags and the stored state,
+//! starts the driver (which finds the master, subscribes and stays
+//! subscribed), then loops: receive an event, let the scheduler decide,
+//! store the scheduler's state, send the calls. All decisions are in
+//! `scheduler.rs`; `store.rs` maps the scheduler's state onto ZooKeeper.
+
+mod scheduler;
+mod store;
+
+use clap::Parser;
+use mesos::{Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    scheduler::{Scheduler, TaskSpec},
+    store::Store,
+};
+
+/// How many copies to run when neither ZooKeeper nor `--instances` says.
+const DEFAULT_INSTANCES: usize = 2;
+
+/// Keeps copies of a command running on a Mesos cluster.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The Mesos master: http://host:5050, host:5050, zk://host:2181/mesos,
+    /// or `local` for a simulated master inside this process.
+    #[arg(long, env = "MESOS_MASTER", default_value = "local")]
+    master: MasterSpec,
+
+    /// Where to keep the framework's state: zk://host:2181/hello-mesos.
+    /// Without it, the state is kept in memory only.
+    #[arg(long, env = "ZK_URL")]
+    zk: Option<ZkUrl>,
+
+    /// The framework's name, as the Mesos UI shows it.
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    name: String,
+
+    /// The user the tasks run as on the agents (it must exist there).
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    user: String,
+
+    /// How many copies of the task to keep running [default: 2]. Once a
+    /// count is stored in ZooKeeper, the stored one is used.
+    #[arg(long, env = "INSTANCES")]
+    instances: Option<usize>,
+
+    /// CPUs per task.
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    cpus: f64,
+
+    /// Memory per task, in MB.
+    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    mem: f64,
+
+    /// The shell command each task runs.
+    #[arg(
+        long,
+        env = "TASK_COMMAND",
+        default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
+    )]
+    command: String,
+
+    /// A Docker image to run the command in, or `none` for the agent's shell.
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    docker_image: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    if args.master == MasterSpec::Local {
+        tracing::info!(
+            "no cluster given: running on a simulated Mesos master in this process \
+             (use --master http://10.10.4.2:5050 for the workshop's cluster)"
+        );
+    }
+
+    // Read what the last scheduler left before doing anything else.
+    let (mut store, stored) = match Store::open(args.zk.as_ref()).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            tracing::error!("cannot read the framework's state: {error}");
+            std::process::exit(1);
+        }
+    };
+    let instances = instance_count(stored.instances, args.instances);
+
+    let framework_info = FrameworkInfo {
+        user: args.user,
+        name: args.name.clone(),
+        ..Default::default()
+    };
+    let (driver, mut events) = Driver::start(DriverConfig::new(args.master, framework_info))?;
+    let mut scheduler = Scheduler::new(
+        instances,
+        TaskSpec {
+            name: args.name,
+            cpus: args.cpus,
+            mem: args.mem,
+            command: args.command,
+            docker_image: Some(args.docker_image).filter(|image| image != "none"),
+        },
+        stored.framework_id,
+        stored.tasks,
+    );
+
+    // Ctrl-C closes the subscription without a TEARDOWN: for Mesos the
+    // framework merely disconnected, and could come back.
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: disconnecting from the master");
+    };
+    tokio::pin!(ctrl_c);
+    loop {
+        let calls = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => scheduler.on_event(&event),
+                None => break, // the driver stopped
+            },
+            () = &mut ctrl_c => break,
+        };
+        // Write-ahead: store what the scheduler now knows *before* acting
+        // on it. If we crash right after an ACCEPT, the next scheduler
+        // finds the launched tasks in ZooKeeper instead of never hearing
+        // of them. If ZooKeeper is down, the calls go out all the same.
+        store.save(&scheduler).await;
+        for call in calls {
+            if let Err(error) = driver.call(call).await {
+                tracing::warn!(%error, "call to the master failed");
+            }
+        }
+    }
+    driver.stop().await;
+    Ok(())
+}
+
+/// The stored count wins over `--instances`: once the framework runs, its
+/// instance count lives in ZooKeeper (a later step changes it from a web
+/// UI), and a flag left in a start script must not undo that at every
+/// restart. The flag only sets the first count.
+fn instance_count(stored: Option<usize>, flag: Option<usize>) -> usize {
+    let (instances, source) = match (stored, flag) {
+        (Some(stored), Some(flag)) if flag != stored => {
+            tracing::warn!("--instances {flag} ignored: ZooKeeper holds a count already");
+            (stored, "stored in ZooKeeper")
+        }
+        (Some(stored), _) => (stored, "stored in ZooKeeper"),
+        (None, Some(flag)) => (flag, "from --instances"),
+        (None, None) => (DEFAULT_INSTANCES, "the default"),
+    };
+    tracing::info!(instances, "instance count: {source}");
+    instances
+}

@@ -1,0 +1,245 @@
+//! The scheduler: what to do about each event from Mesos.
+//!
+//! It keeps a count of tasks in mind ("keep N copies running") and compares
+//! it with what Mesos reports. Everything here is a plain function of the
+//! scheduler's state and one event, returning the calls to make. No network,
+//! no clock: a test can feed it events and look at the calls.
+//!
+//! The state it decides from (the framework ID and a record of each task)
+//! is also what a restarted scheduler needs to carry on, so `main.rs`
+//! stores it in ZooKeeper after every decision (`store.rs`).
+
+use std::collections::BTreeMap;
+
+use mesos::{
+    DriverEvent, calls,
+    offers::{self, OfferPacker, TaskRequirements},
+    resources::{self, Resources},
+    state::TaskRecord,
+    v1::{
+        FrameworkId, Offer, TaskInfo, TaskState, TaskStatus,
+        scheduler::{Call, event},
+    },
+};
+
+/// How long the master should hold back resources we declined. Offers keep
+/// coming while we need tasks, so a short filter would only make the master
+/// re-offer what we just refused; once all tasks run we suppress offers.
+const REFUSE_SECONDS: f64 = 30.0;
+
+/// What each task runs and needs.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub name: String,
+    pub cpus: f64,
+    pub mem: f64,
+    pub command: String,
+    /// Run the command in this Docker image instead of the agent's shell.
+    pub docker_image: Option<String>,
+}
+
+/// The scheduler's state: the tasks it launched and what it last heard of
+/// each.
+pub struct Scheduler {
+    instances: usize,
+    spec: TaskSpec,
+    /// The framework the tasks belong to, as the master named it.
+    framework_id: Option<FrameworkId>,
+    /// Task ID → last known state and agent. A task is in here from the
+    /// moment we launch it until Mesos reports it ended.
+    tasks: BTreeMap<String, TaskRecord>,
+    /// Whether we asked the master to stop sending offers.
+    offers_suppressed: bool,
+}
+
+impl Scheduler {
+    /// A scheduler that carries on from what the last one stored: the
+    /// framework ID and the task records (none on a first start).
+    pub fn new(
+        instances: usize,
+        spec: TaskSpec,
+        framework_id: Option<FrameworkId>,
+        tasks: BTreeMap<String, TaskRecord>,
+    ) -> Self {
+        Scheduler {
+            instances,
+            spec,
+            framework_id,
+            tasks,
+            offers_suppressed: false,
+        }
+    }
+
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    pub fn framework_id(&self) -> Option<&FrameworkId> {
+        self.framework_id.as_ref()
+    }
+
+    pub fn tasks(&self) -> &BTreeMap<String, TaskRecord> {
+        &self.tasks
+    }
+
+    /// How many more tasks to launch.
+    fn tasks_to_launch(&self) -> usize {
+        self.instances.saturating_sub(self.tasks.len())
+    }
+
+    fn on_subscribed(&mut self, subscribed: &event::Subscribed) -> Vec<Call> {
+        let framework_id = &subscribed.framework_id;
+        if self.framework_id.as_ref() != Some(framework_id) {
+            // This scheduler registers as a new framework at every start.
+            // The tasks recorded belonged to the previous one, which the
+            // master removed, and killed its tasks with it, the moment its
+            // scheduler went away (its failover timeout is 0). Forget them.
+            if let Some(old) = &self.framework_id {
+                tracing::warn!(
+                    old = %old.value,
+                    new = %framework_id.value,
+                    forgotten_tasks = self.tasks.len(),
+                    "registered as a new framework: the tasks recorded for the old one are gone"
+                );
+            }
+            self.tasks.clear();
+            self.framework_id = Some(framework_id.clone());
+        }
+        // The master may still hold a SUPPRESS or decline filters from an
+        // earlier subscription: say explicitly what we want now.
+        self.offers_suppressed = self.tasks_to_launch() == 0;
+        vec![if self.offers_suppressed {
+            calls::suppress(vec![])
+        } else {
+            calls::revive(vec![])
+        }]
+    }
+
+    fn on_offers(&mut self, offers: &[Offer]) -> Vec<Call> {
+        let mut calls = Vec::new();
+        for offer in offers {
+            let tasks = self.launch_from(offer);
+            if tasks.is_empty() {
+                calls.push(calls::decline(vec![offer.id.clone()], REFUSE_SECONDS));
+            } else {
+                // Accepting an offer also returns what the tasks don't use.
+                let operation = calls::launch(tasks);
+                calls.push(calls::accept(vec![offer.id.clone()], vec![operation], None));
+            }
+        }
+        calls.extend(self.suppress_or_revive());
+        calls
+    }
+
+    /// As many tasks as we need and the offer holds.
+    fn launch_from(&mut self, offer: &Offer) -> Vec<TaskInfo> {
+        let needs = TaskRequirements::new(Resources::from([
+            resources::cpus(self.spec.cpus),
+            resources::mem(self.spec.mem),
+        ]));
+        // The packer hands out the offer's resources one task at a time.
+        let mut packer = OfferPacker::new(offer);
+        let mut tasks = Vec::new();
+        while self.tasks_to_launch() > 0 {
+            let Some(allocation) = packer.take(&needs) else {
+                break; // the offer is used up
+            };
+            // Task IDs must be unique for the framework's whole life.
+            let task_id = format!("{}-{}", self.spec.name, uuid::Uuid::new_v4());
+            let command = offers::command_info_shell(&self.spec.command);
+            let mut task = offers::task_info(
+                &self.spec.name,
+                &task_id,
+                &offer.agent_id,
+                allocation.resources,
+                command,
+            );
+            if let Some(image) = &self.spec.docker_image {
+                task.container = Some(offers::docker_container(image));
+            }
+            tracing::info!(task = %task_id, agent = %offer.hostname, "launching");
+            // Until Mesos tells us otherwise, the task is staging. `main.rs`
+            // stores this record before the ACCEPT goes out, so a scheduler
+            // that crashes right after sending it still knows of the task.
+            let record = TaskRecord {
+                state: TaskState::TaskStaging,
+                agent_id: Some(offer.agent_id.value.clone()),
+            };
+            self.tasks.insert(task_id, record);
+            tasks.push(task);
+        }
+        tasks
+    }
+
+    fn on_update(&mut self, status: &TaskStatus) -> Vec<Call> {
+        let task_id = &status.task_id.value;
+        let state = status.state();
+        if state.is_terminal() {
+            tracing::warn!(task = %task_id, state = state.as_str_name(), message = status.message(), "task ended");
+            // Forget it: the next offer launches a replacement.
+            self.tasks.remove(task_id);
+        } else {
+            tracing::info!(task = %task_id, state = state.as_str_name(), "task update");
+            let agent_id = status.agent_id.as_ref().map(|agent| agent.value.clone());
+            self.tasks
+                .insert(task_id.clone(), TaskRecord { state, agent_id });
+        }
+        // Acknowledge, or the agent re-sends the update and holds back the
+        // task's next ones.
+        let mut calls: Vec<Call> = calls::acknowledge_update(status).into_iter().collect();
+        calls.extend(self.suppress_or_revive());
+        calls
+    }
+
+    /// Offers are only useful while tasks are missing: suppress them when
+    /// we have all we need, revive them when we don't.
+    fn suppress_or_revive(&mut self) -> Vec<Call> {
+        let need_offers = self.tasks_to_launch() > 0;
+        if need_offers && self.offers_suppressed {
+            self.offers_suppressed = false;
+            vec![calls::revive(vec![])]
+        } else if !need_offers && !self.offers_suppressed {
+            self.offers_suppressed = true;
+            vec![calls::suppress(vec![])]
+        } else {
+            vec![]
+        }
+    }
+}
+
+impl Scheduler {
+    /// What to do about one event: the calls to send.
+    pub fn on_event(&mut self, event: &DriverEvent) -> Vec<Call> {
+        let event = match event {
+            DriverEvent::Event(event) => event,
+            // The driver resubscribes by itself; offers we held are void.
+            DriverEvent::Disconnected { .. } => return vec![],
+        };
+        match event.r#type() {
+            event::Type::Subscribed => match &event.subscribed {
+                Some(subscribed) => self.on_subscribed(subscribed),
+                None => vec![],
+            },
+            event::Type::Offers => match &event.offers {
+                Some(offers) => self.on_offers(&offers.offers),
+                None => vec![],
+            },
+            event::Type::Update => match &event.update {
+                Some(update) => self.on_update(&update.status),
+                None => vec![],
+            },
+            event::Type::Error => {
+                let message = event
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.as_str())
+                    .unwrap_or_default();
+                tracing::error!(%message, "the master reported an error");
+                vec![]
+            }
+            // HEARTBEAT, RESCIND (an offer we still hold is withdrawn),
+            // and the rest need nothing from us.
+            _ => vec![],
+        }
+    }
+}

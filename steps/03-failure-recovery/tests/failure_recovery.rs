@@ -1,0 +1,215 @@
+//! The framework recovers from failures: its own crash (`kill -9`), tasks
+//! lost while it was down, the master giving up on it, and ZooKeeper going
+//! away under it. Against a real ZooKeeper and the simulated master, with
+//! the framework's binary killed and restarted as an operator would.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use mesos::local::LocalMasterConfig;
+
+/// Kills a task's process, as a crash of the task would.
+fn kill_process(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(killed.success(), "kill -KILL {pid}");
+}
+
+/// Waits until ZooKeeper holds exactly the tasks `expected`, as running.
+async fn wait_stored_running(cluster: &Cluster, expected: &BTreeSet<String>) {
+    eventually("the running tasks stored in ZooKeeper", async || {
+        let stored = read_stored(&cluster.zookeeper_client().await).await;
+        let running = stored
+            .tasks
+            .values()
+            .all(|(state, _)| state == "TASK_RUNNING");
+        let ids: BTreeSet<_> = stored.tasks.into_keys().collect();
+        (running && ids == *expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {
+    let cluster = Cluster::start().await;
+    let mut first = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    first.kill();
+    cluster
+        .wait_for_master("the subscription closed", |state| {
+            state.framework(&framework_id).is_some_and(|f| !f.connected)
+        })
+        .await;
+
+    let second = cluster.framework(&[]);
+    second
+        .wait_for_output("reconciled every task we know")
+        .await;
+    let state = cluster
+        .wait_for_master("the framework back, offers suppressed", |state| {
+            state
+                .framework(&framework_id)
+                .is_some_and(|f| f.connected && !f.suppressed_roles.is_empty())
+        })
+        .await;
+    assert_eq!(state.frameworks.len(), 1, "no new framework registered");
+    assert_eq!(
+        running_tasks(&state, &framework_id),
+        tasks,
+        "the same tasks run on the same agents"
+    );
+    assert_eq!(state.tasks.len(), 2, "no task launched after the restart");
+    let stored = read_stored(&cluster.zookeeper_client().await).await;
+    assert_eq!(stored.framework_id, Some(framework_id));
+    assert_eq!(
+        stored.tasks.keys().collect::<Vec<_>>(),
+        tasks.keys().collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_and_missed_heartbeats_are_survived() {
+    let cluster = Cluster::start().await;
+    let framework = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    let resubscribed = async |times: usize| {
+        let what = format!("{times} resubscriptions, each reconciling both tasks");
+        eventually(&what, async || {
+            let output = framework.output();
+            let lines = output
+                .matches("reconciling the tasks we know tasks=2")
+                .count();
+            (lines >= times).then_some(())
+        })
+        .await;
+    };
+
+    // The master closes the event stream, as a network failure would.
+    cluster.master.faults().drop_streams().await;
+    resubscribed(1).await;
+
+    // The connection stays open but goes silent: only the missing
+    // heartbeats tell.
+    cluster.master.faults().stop_heartbeats(true);
+    framework.wait_for_output("heartbeats missed").await;
+    cluster.master.faults().stop_heartbeats(false);
+    resubscribed(2).await;
+
+    let state = cluster
+        .wait_for_master("the framework subscribed", |state| {
+            state.framework(&framework_id).is_some_and(|f| f.connected)
+        })
+        .await;
+    assert_eq!(running_tasks(&state, &framework_id), tasks);
+    assert_eq!(state.frameworks.len(), 1, "no new framework registered");
+    assert_eq!(state.tasks.len(), 2, "no task launched");
+}
+
+#[tokio::test]
+async fn a_task_lost_while_the_scheduler_was_down_is_replaced() {
+    // Room for one task per agent: two tasks, and one agent to spare.
+    let cluster = Cluster::start_with(LocalMasterConfig {
+        agents: 3,
+        agent_resources: "cpus:0.5;mem:256;disk:1024;ports:[31000-32000]".into(),
+        ..config()
+    })
+    .await;
+    let mut first = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    first.kill();
+    cluster
+        .wait_for_master("the subscription closed", |state| {
+            state.framework(&framework_id).is_some_and(|f| !f.connected)
+        })
+        .await;
+
+    // An agent is lost with its task while no scheduler listens: the
+    // master's TASK_LOST goes nowhere. Only reconciliation can tell.
+    let (lost_task, lost_agent) = tasks.iter().next().unwrap();
+    assert!(cluster.master.faults().remove_agent(lost_agent).await);
+
+    let _second = cluster.framework(&[]);
+    let state = cluster
+        .wait_for_master("two tasks running again", |state| {
+            let running = running_tasks(state, &framework_id);
+            running.len() == 2 && !running.contains_key(lost_task)
+        })
+        .await;
+    let running = running_tasks(&state, &framework_id);
+    let kept = tasks.keys().find(|task| *task != lost_task).unwrap();
+    assert_eq!(running.get(kept), tasks.get(kept), "the other task is kept");
+    assert!(running.values().all(|agent| agent != lost_agent));
+
+    // ZooKeeper follows: the lost task's record is gone, the
+    // replacement's is there.
+    wait_stored_running(&cluster, &running.into_keys().collect()).await;
+}
+
+#[tokio::test]
+async fn after_the_failover_timeout_a_new_framework_is_registered() {
+    let cluster = Cluster::start().await;
+    let mut first = cluster.framework(&["--failover-timeout", "1"]);
+    let (old_id, old_tasks) = cluster.wait_for_running(2).await;
+    first.kill();
+    cluster
+        .wait_for_master("the master removed the framework", |state| {
+            state.framework(&old_id).is_some_and(|f| f.removed)
+        })
+        .await;
+
+    // The restarted scheduler subscribes with the stored ID, is refused,
+    // and registers anew: once, not in a loop.
+    let second = cluster.framework(&["--failover-timeout", "1"]);
+    second
+        .wait_for_output("the master removed this framework")
+        .await;
+    let (new_id, new_tasks) = cluster.wait_for_running(2).await;
+    assert_ne!(new_id, old_id);
+    assert!(new_tasks.keys().all(|task| !old_tasks.contains_key(task)));
+    assert_eq!(cluster.master.state().frameworks.len(), 2);
+
+    // ZooKeeper holds the new framework and only its tasks.
+    wait_stored_running(&cluster, &new_tasks.into_keys().collect()).await;
+    let stored = read_stored(&cluster.zookeeper_client().await).await;
+    assert_eq!(stored.framework_id, Some(new_id));
+}
+
+// Several threads: restarting ZooKeeper blocks one while the simulated
+// master keeps running on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_going_away_under_a_running_scheduler_is_survived() {
+    let mut cluster = Cluster::start().await;
+    let mut framework = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+
+    // ZooKeeper goes away, and a task fails meanwhile: the scheduler
+    // replaces it all the same.
+    cluster.zookeeper.stop();
+    let (failed_task, _) = tasks.iter().next().unwrap();
+    let pid = cluster
+        .master
+        .state()
+        .task(failed_task)
+        .unwrap()
+        .pid
+        .unwrap();
+    kill_process(pid);
+    let state = cluster
+        .wait_for_master("a replacement running", |state| {
+            let running = running_tasks(state, &framework_id);
+            running.len() == 2 && !running.contains_key(failed_task)
+        })
+        .await;
+    let running = running_tasks(&state, &framework_id);
+
+    // ZooKeeper comes back (same port, same data): the scheduler's next
+    // save writes what it missed.
+    tokio::task::block_in_place(|| cluster.zookeeper.restart());
+    wait_stored_running(&cluster, &running.into_keys().collect()).await;
+    assert!(framework.is_running(), "the scheduler never gave up");
+}
