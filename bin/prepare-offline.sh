@@ -36,7 +36,7 @@ mkdir -p "$(dirname "$config")"
 # --locked: exactly the versions in Cargo.lock, which the generated crates
 # also use when generated at the root of this checkout (they join its
 # workspace).
-cargo vendor --locked --versioned-dirs "$vendor_dir" >"$config.new"
+cargo vendor --quiet --locked --versioned-dirs "$vendor_dir" >"$config.new"
 {
   echo "# Written by bin/prepare-offline.sh: build from the crates in $vendor_dir."
   echo "# Delete this file to build from crates.io again."

@@ -92,7 +92,9 @@ async fn events_are_json_unless_the_client_asks_for_protobuf() {
 async fn malformed_requests_get_mesos_errors() {
     let master = start(config()).await;
     let json = [("Content-Type", "application/json")];
-    let cases: Vec<(Vec<(&str, &str)>, Bytes, StatusCode, &str)> = vec![
+    /// Request headers, body, expected status and start of the message.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Bytes, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             json.to_vec(),
             Bytes::from("{not json"),
@@ -176,10 +178,7 @@ async fn malformed_requests_get_mesos_errors() {
 
 #[tokio::test]
 async fn calls_need_a_subscribed_framework_and_its_stream_id() {
-    let mut config = config();
-    // Notice dropped connections fast: the master writes a heartbeat soon.
-    config.heartbeat_interval = Duration::from_millis(100);
-    let master = start(config).await;
+    let master = start(config()).await;
     let framework = Framework::subscribe(&master, framework_info("calls", &[], 60.0)).await;
     let call_for = |framework_id: &str| {
         let mut call = calls::revive(vec![]);

@@ -69,11 +69,11 @@ impl Master {
             offered[offer.agent].add(&offer.resources);
         }
         let mut new_offers: Vec<(String, v1::Offer)> = Vec::new();
-        for agent in 0..self.agents.len() {
+        for (agent, offered) in offered.iter().enumerate() {
             if !self.agents[agent].active {
                 continue;
             }
-            let available = self.agents[agent].available(&offered[agent]);
+            let available = self.agents[agent].available(offered);
             if !allocatable(&available) {
                 continue;
             }

@@ -236,7 +236,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
         let subscribe = call.subscribe.unwrap_or_default();
         let (reply, answer) = oneshot::channel();
         let command = Command::Subscribe {
-            subscribe,
+            subscribe: Box::new(subscribe),
             format: response_format,
             reply,
         };
@@ -265,7 +265,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
 
     let (reply, answer) = oneshot::channel();
     let command = Command::Call {
-        call,
+        call: Box::new(call),
         stream_id,
         reply,
     };

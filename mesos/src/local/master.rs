@@ -49,13 +49,13 @@ pub const MESOS_VERSION: &str = "1.11.0";
 pub(crate) enum Command {
     /// A SUBSCRIBE call; the reply carries the event stream.
     Subscribe {
-        subscribe: call::Subscribe,
+        subscribe: Box<call::Subscribe>,
         format: ContentType,
         reply: oneshot::Sender<SubscribeReply>,
     },
     /// Any other call, with the request's `Mesos-Stream-Id`.
     Call {
-        call: Call,
+        call: Box<Call>,
         stream_id: Option<String>,
         reply: oneshot::Sender<CallReply>,
     },
@@ -72,6 +72,7 @@ pub(crate) enum Command {
         framework_id: String,
         task_id: String,
         uuid: Bytes,
+        attempt: u32,
     },
     /// A framework's failover timeout expired (if still disconnected
     /// since `epoch`).
@@ -369,14 +370,14 @@ impl Master {
                 format,
                 reply,
             } => {
-                let _ = reply.send(self.subscribe(subscribe, format));
+                let _ = reply.send(self.subscribe(*subscribe, format));
             }
             Command::Call {
                 call,
                 stream_id,
                 reply,
             } => {
-                let _ = reply.send(self.call(call, stream_id));
+                let _ = reply.send(self.call(*call, stream_id));
             }
             Command::StreamClosed {
                 framework_id,
@@ -388,7 +389,8 @@ impl Master {
                 framework_id,
                 task_id,
                 uuid,
-            } => self.retry_update(agent, &framework_id, &task_id, &uuid),
+                attempt,
+            } => self.retry_update(agent, &framework_id, &task_id, &uuid, attempt),
             Command::FailoverTimeout {
                 framework_id,
                 epoch,
@@ -515,6 +517,18 @@ impl Master {
         ));
         stream.start_heartbeats(self.settings.heartbeat_interval, self.faults.clone());
         framework.stream = Some(stream);
+        // Status updates the framework missed while away are sent again at
+        // once, instead of at the agents' next retry.
+        let missed: Vec<(usize, TaskStatus)> = (0..self.agents.len())
+            .filter(|a| self.agents[*a].active)
+            .flat_map(|a| {
+                let updates = self.agents[a].updates.in_flight_of(&framework_id);
+                updates.into_iter().map(move |status| (a, status))
+            })
+            .collect();
+        for (agent, status) in missed {
+            self.send_update(agent, &framework_id, status);
+        }
         self.allocate();
         SubscribeReply {
             stream_id,

@@ -20,7 +20,7 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::v1::TaskStatus;
+use crate::v1::{TaskState, TaskStatus};
 
 /// The longest wait between two retries of one update (Mesos: 10 minutes).
 const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(600);
@@ -84,42 +84,64 @@ impl StatusUpdateManager {
         }
         let done = stream.pending.pop_front().expect("front exists");
         stream.attempts = 0;
-        let next = stream.pending.front().cloned();
+        let next = stream.pending.front().cloned().map(Box::new);
         if next.is_none() {
             self.streams.remove(&key);
         }
-        Acknowledged::Done { done, next }
+        Acknowledged::Done {
+            state: done.state(),
+            next,
+        }
     }
 
-    /// The update in flight for a task, if it still has this `uuid`.
+    /// The update in flight for a task, if it is still the one sent as
+    /// `attempt` (a later sending makes older retry timers stale).
     pub(crate) fn in_flight(
         &self,
         framework_id: &str,
         task_id: &str,
         uuid: &Bytes,
+        attempt: u32,
     ) -> Option<&TaskStatus> {
         self.streams
             .get(&(framework_id.to_string(), task_id.to_string()))
+            .filter(|s| s.attempts == attempt)
             .and_then(|s| s.pending.front())
             .filter(|s| s.uuid.as_ref() == Some(uuid))
     }
 
-    /// Counts one more sending of the update in flight and returns how long
-    /// to wait before the next: `base`, doubling, capped at 10 minutes.
+    /// The updates in flight for a framework's tasks, to send again at once
+    /// when the framework comes back (Mesos' agent does this when it
+    /// learns that the framework failed over).
+    pub(crate) fn in_flight_of(&self, framework_id: &str) -> Vec<TaskStatus> {
+        self.streams
+            .iter()
+            .filter(|((f, _), _)| f == framework_id)
+            .filter_map(|(_, s)| s.pending.front().cloned())
+            .collect()
+    }
+
+    /// Counts one more sending of the update in flight. Returns how long to
+    /// wait before the next (`base`, doubling, capped at 10 minutes) and
+    /// the number of this attempt.
     pub(crate) fn next_retry(
         &mut self,
         framework_id: &str,
         task_id: &str,
         base: Duration,
-    ) -> Duration {
-        let stream = self
+    ) -> (Duration, u32) {
+        let Some(stream) = self
             .streams
-            .entry((framework_id.to_string(), task_id.to_string()))
-            .or_default();
+            .get_mut(&(framework_id.to_string(), task_id.to_string()))
+        else {
+            return (base, 0);
+        };
         let factor = 2u32.saturating_pow(stream.attempts.min(20));
         stream.attempts = stream.attempts.saturating_add(1);
-        base.saturating_mul(factor)
-            .min(MAX_RETRY_INTERVAL.max(base))
+        let delay = base
+            .saturating_mul(factor)
+            .min(MAX_RETRY_INTERVAL.max(base));
+        (delay, stream.attempts)
     }
 
     /// Forgets every stream of a framework (it was removed).
@@ -139,11 +161,11 @@ impl StatusUpdateManager {
 /// What an acknowledgement did.
 #[derive(Debug)]
 pub(crate) enum Acknowledged {
-    /// It matched the update in flight: `done` is delivered, `next` (if
-    /// any) must be sent now.
+    /// It matched the update in flight, whose task was in `state`; `next`
+    /// (if any) must be sent now.
     Done {
-        done: TaskStatus,
-        next: Option<TaskStatus>,
+        state: TaskState,
+        next: Option<Box<TaskStatus>>,
     },
     /// It matched nothing in flight (a duplicate, or a stale uuid).
     Unexpected,
@@ -152,7 +174,7 @@ pub(crate) enum Acknowledged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1::{TaskId, TaskState};
+    use crate::v1::TaskId;
 
     fn status(state: TaskState, uuid: u8) -> TaskStatus {
         TaskStatus {
@@ -194,10 +216,12 @@ mod tests {
         let mut manager = StatusUpdateManager::default();
         manager.update("f", "t", status(TaskState::TaskRunning, 1));
         let base = Duration::from_secs(10);
-        let delays: Vec<_> = (0..4).map(|_| manager.next_retry("f", "t", base)).collect();
+        let delays: Vec<_> = (0..4)
+            .map(|_| manager.next_retry("f", "t", base).0)
+            .collect();
         assert_eq!(delays, [10, 20, 40, 80].map(Duration::from_secs).to_vec());
         for _ in 0..20 {
-            assert!(manager.next_retry("f", "t", base) <= MAX_RETRY_INTERVAL);
+            assert!(manager.next_retry("f", "t", base).0 <= MAX_RETRY_INTERVAL);
         }
     }
 }

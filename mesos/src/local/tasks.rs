@@ -513,11 +513,11 @@ impl Master {
             self.agents[agent]
                 .updates
                 .acknowledge(framework_id, &task_id, &acknowledge.uuid);
-        let Acknowledged::Done { done, next } = outcome else {
+        let Acknowledged::Done { state, next } = outcome else {
             tracing::warn!(framework_id, %task_id, "ignoring unexpected status update acknowledgement");
             return;
         };
-        if is_terminal(done.state()) {
+        if is_terminal(state) {
             let framework = self
                 .frameworks
                 .get_mut(framework_id)
@@ -528,7 +528,7 @@ impl Master {
             }
         }
         if let Some(next) = next {
-            self.send_update(agent, framework_id, next);
+            self.send_update(agent, framework_id, *next);
         }
     }
 
@@ -692,7 +692,7 @@ impl Master {
                 }
             }
         }
-        let retry = self.agents[agent].updates.next_retry(
+        let (retry, attempt) = self.agents[agent].updates.next_retry(
             framework_id,
             &task_id,
             self.settings.status_update_retry,
@@ -706,6 +706,7 @@ impl Master {
                 framework_id,
                 task_id,
                 uuid,
+                attempt,
             });
         });
     }
@@ -717,13 +718,14 @@ impl Master {
         framework_id: &str,
         task_id: &str,
         uuid: &Bytes,
+        attempt: u32,
     ) {
         if !self.agents[agent].active {
             return;
         }
         let pending = self.agents[agent]
             .updates
-            .in_flight(framework_id, task_id, uuid)
+            .in_flight(framework_id, task_id, uuid, attempt)
             .cloned();
         if let Some(status) = pending {
             tracing::debug!(framework_id, task_id, state = ?status.state(), "re-sending unacknowledged status update");

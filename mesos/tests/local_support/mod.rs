@@ -98,6 +98,8 @@ pub struct Framework {
     pub id: String,
     pub stream_id: String,
     log: Arc<EventLog>,
+    /// Offers seen by `offer_for` for other agents, not used yet.
+    spare: Mutex<Vec<Offer>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -145,6 +147,7 @@ impl Framework {
             id: String::new(),
             stream_id,
             log,
+            spare: Mutex::default(),
             reader,
         };
         let subscribed = framework
@@ -232,21 +235,44 @@ impl Framework {
         event.offers.unwrap().offers
     }
 
-    /// Waits until it holds an offer for `agent_index` (`-S<n>`), declining
-    /// (with no filter) offers for that agent that `accept_offer` rejects.
+    /// Waits until it holds an offer for the agent whose ID ends with
+    /// `agent_suffix` (e.g. "-S0") that `accept_offer` likes, declining
+    /// (with no filter) the ones for that agent it does not. Offers for
+    /// other agents are kept for later calls.
     pub async fn offer_for(
         &self,
         agent_suffix: &str,
         accept_offer: impl Fn(&Offer) -> bool,
     ) -> Offer {
         loop {
+            let spare = std::mem::take(&mut *self.spare.lock().unwrap());
+            let mut fresh = Vec::new();
+            let mut found = None;
+            for offer in spare {
+                if found.is_none()
+                    && offer.agent_id.value.ends_with(agent_suffix)
+                    && accept_offer(&offer)
+                {
+                    found = Some(offer);
+                } else {
+                    fresh.push(offer);
+                }
+            }
+            *self.spare.lock().unwrap() = fresh;
+            if let Some(offer) = found {
+                return offer;
+            }
             for offer in self.offers().await {
-                if offer.agent_id.value.ends_with(agent_suffix) {
-                    if accept_offer(&offer) {
-                        return offer;
-                    }
+                if !offer.agent_id.value.ends_with(agent_suffix) {
+                    self.spare.lock().unwrap().push(offer);
+                } else if found.is_none() && accept_offer(&offer) {
+                    found = Some(offer);
+                } else {
                     self.call(calls::decline(vec![offer.id.clone()], 0.0)).await;
                 }
+            }
+            if let Some(offer) = found {
+                return offer;
             }
         }
     }
@@ -347,16 +373,22 @@ pub fn process_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Waits until a process is gone.
-pub async fn wait_process_gone(pid: u32) {
+/// Waits until `condition` holds (polling; for conditions outside the
+/// master, such as files and processes).
+pub async fn wait_until(mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while process_alive(pid) {
+    while !condition() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "process {pid} still runs"
+            "condition not met within {WAIT:?}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits until a process is gone.
+pub async fn wait_process_gone(pid: u32) {
+    wait_until(|| !process_alive(pid)).await;
 }
 
 /// One raw HTTP exchange, for status codes and headers.
