@@ -36,7 +36,12 @@ mkdir -p "$(dirname "$config")"
 # --locked: exactly the versions in Cargo.lock, which the generated crates
 # also use when generated at the root of this checkout (they join its
 # workspace).
-cargo vendor --quiet --locked --versioned-dirs "$vendor_dir" >"$config.new"
+# Its progress (a line per crate) goes to a log, shown only if it fails.
+if ! cargo vendor --locked --versioned-dirs "$vendor_dir" >"$config.new" 2>"$config.log"; then
+  cat "$config.log" >&2
+  exit 1
+fi
+rm -f "$config.log"
 {
   echo "# Written by bin/prepare-offline.sh: build from the crates in $vendor_dir."
   echo "# Delete this file to build from crates.io again."

@@ -359,3 +359,106 @@ async fn state_endpoints_describe_the_cluster() {
     let raw = request(&master, "GET", "/health", &[], Bytes::new()).await;
     assert_eq!(raw.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_other_calls_are_answered_as_mesos_does() {
+    use mesos::v1::{OperationId, OperationState, scheduler::event::Type};
+    let master = start(config()).await;
+    let framework = Framework::subscribe(&master, framework_info("misc", &[], 0.0)).await;
+    let agent = master.state().agents[0].id.clone();
+    let agent_id = v1::AgentId {
+        value: agent.clone(),
+    };
+
+    // Accepted, and nothing happens: no inverse offers exist, the
+    // allocator ignores requests, the executors ignore messages, and no
+    // operation asked for feedback.
+    let bogus = vec![v1::OfferId {
+        value: "none".into(),
+    }];
+    framework
+        .call(calls::accept_inverse_offers(bogus.clone(), None))
+        .await;
+    framework
+        .call(calls::decline_inverse_offers(bogus, None))
+        .await;
+    framework.call(calls::request(vec![])).await;
+    framework
+        .call(calls::message(
+            agent_id.clone(),
+            v1::ExecutorId { value: "e".into() },
+            Bytes::from_static(b"hi"),
+        ))
+        .await;
+    framework
+        .call(calls::acknowledge_operation_status(
+            Some(agent_id.clone()),
+            OperationId { value: "op".into() },
+            Bytes::from(vec![7; 16]),
+        ))
+        .await;
+
+    // Operations nobody knows are reported as such.
+    framework
+        .call(calls::reconcile_operations(vec![
+            (
+                OperationId {
+                    value: "op1".into(),
+                },
+                Some(agent_id.clone()),
+            ),
+            (
+                OperationId {
+                    value: "op2".into(),
+                },
+                None,
+            ),
+        ]))
+        .await;
+    for (id, message) in [
+        ("op1", "Reconciliation: Operation is unknown"),
+        (
+            "op2",
+            "Reconciliation: Operation is unknown and no 'agent_id' was provided",
+        ),
+    ] {
+        let event = framework
+            .wait(id, |e| {
+                e.r#type() == Type::UpdateOperationStatus
+                    && e.update_operation_status
+                        .as_ref()
+                        .unwrap()
+                        .status
+                        .operation_id
+                        == Some(OperationId { value: id.into() })
+            })
+            .await;
+        let status = event.update_operation_status.unwrap().status;
+        assert_eq!(status.state(), OperationState::OperationUnknown);
+        assert_eq!(status.message.as_deref(), Some(message));
+    }
+
+    // UPDATE_FRAMEWORK answers 200 and changes what the master shows…
+    let mut info = framework_info("renamed", &[], 0.0);
+    info.id = Some(FrameworkId {
+        value: framework.id.clone(),
+    });
+    let body = framework
+        .client
+        .call(calls::update_framework(info.clone()))
+        .await
+        .unwrap();
+    assert_eq!(body.as_deref(), Some(&b""[..]), "200 OK, empty");
+    assert_eq!(
+        master.state().framework(&framework.id).unwrap().info.name,
+        "renamed"
+    );
+    // …but not the user.
+    info.user = "someone-else".into();
+    let error = framework
+        .client
+        .call(calls::update_framework(info))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::BadRequest(m) if m.contains("'FrameworkInfo.user'")));
+}

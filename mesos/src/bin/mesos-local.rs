@@ -15,7 +15,7 @@
 //! Flags are named as Mesos names them (`--work_dir`), and like Mesos'
 //! they can also come from `MESOS_*` environment variables.
 
-use std::{net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::Write, net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig, Resources};
@@ -147,24 +147,34 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // On stdout, for scripts (and tests) that start us with --port 0.
-    println!("mesos-local: simulated Mesos master at {}", master.addr());
-    println!("mesos-local: sandboxes in {}", master.work_dir().display());
+    // Listen for signals before announcing ourselves, so that whoever
+    // reads the announcement can stop us cleanly right away.
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                eprintln!("mesos-local: cannot handle SIGTERM: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+    // On stdout, for scripts (and tests) that start us with --port 0. A
+    // reader that went away is no reason to stop serving.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "mesos-local: simulated Mesos master at {}\nmesos-local: sandboxes in {}",
+        master.addr(),
+        master.work_dir().display()
+    );
+    let _ = stdout.flush();
 
-    wait_for_signal().await;
-    tracing::info!("shutting down: killing tasks");
-    master.shutdown().await;
-    ExitCode::SUCCESS
-}
-
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
+    tracing::info!("shutting down: killing tasks");
+    master.shutdown().await;
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -17,7 +17,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::{resources::Resources, status_updates::StatusUpdateManager};
+use super::{
+    master::{Master, is_terminal, master_status, now_secs, time_info},
+    resources::Resources,
+    status_updates::StatusUpdateManager,
+    stream,
+};
+use crate::v1::{TaskState, task_status::Reason};
 
 /// One simulated agent.
 #[derive(Debug)]
@@ -105,5 +111,82 @@ impl Agent {
         let mut free = self.total.minus(&self.used);
         free.subtract(offered);
         free
+    }
+}
+
+/// Losing an agent (see `Faults::remove_agent`).
+impl Master {
+    /// An agent stops answering health checks: Mesos marks it unreachable
+    /// and its tasks TASK_UNREACHABLE (or TASK_LOST for frameworks that
+    /// are not partition-aware), rescinds its offers and tells every
+    /// framework with a FAILURE event (`Master::__removeSlave`).
+    pub(crate) fn remove_agent(&mut self, agent_id: &str) -> bool {
+        let Some(index) = self.agent_index(agent_id) else {
+            return false;
+        };
+        let message = "health check timed out";
+        let now = now_secs();
+        tracing::warn!(agent_id, "fault: agent removed ({message})");
+        self.agents[index].active = false;
+        self.unreachable_agents.insert(agent_id.to_string(), now);
+
+        for framework in self.frameworks.values_mut() {
+            let on_agent: Vec<String> = framework
+                .tasks
+                .values()
+                .filter(|t| t.agent == index)
+                .map(|t| t.info.task_id.value.clone())
+                .collect();
+            let state = if framework.partition_aware() {
+                TaskState::TaskUnreachable
+            } else {
+                TaskState::TaskLost
+            };
+            for task_id in on_agent {
+                let mut task = framework.tasks.remove(&task_id).expect("listed above");
+                // The agent is gone, and with it (as far as anyone can
+                // tell) its processes: kill ours so none outlive it.
+                task.process = None;
+                task.pid = None;
+                if is_terminal(task.state) {
+                    framework.completed_tasks.push(task);
+                    continue;
+                }
+                let mut status = master_status(
+                    &task_id,
+                    state,
+                    Reason::AgentRemoved,
+                    message,
+                    Some(agent_id),
+                    task.visible_executor_id(),
+                );
+                status.unreachable_time = Some(time_info(now));
+                task.state = state;
+                task.record(&status);
+                framework.send(&stream::update(status));
+                framework.unreachable_tasks.insert(task_id, task);
+            }
+        }
+        let agent = &mut self.agents[index];
+        agent.used = Resources::default();
+        agent.executors.clear();
+        agent.updates = Default::default();
+
+        let rescinded: Vec<String> = self
+            .offers
+            .values()
+            .filter(|o| o.agent == index)
+            .map(|o| o.id.clone())
+            .collect();
+        for offer_id in rescinded {
+            let offer = self.offers.remove(&offer_id).expect("listed above");
+            if let Some(framework) = self.frameworks.get(&offer.framework_id) {
+                framework.send(&stream::rescind(&offer_id));
+            }
+        }
+        for framework in self.frameworks.values() {
+            framework.send(&stream::agent_lost(agent_id));
+        }
+        true
     }
 }

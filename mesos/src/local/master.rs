@@ -7,9 +7,12 @@
 //! in the order things happen, as Mesos' libprocess actor does, and none
 //! of its code needs a lock.
 //!
-//! This file holds the framework side: SUBSCRIBE, disconnection and
-//! failover, TEARDOWN, UPDATE_FRAMEWORK, reconciliation, losing an agent.
-//! Offers are in `allocator.rs`, tasks and status updates in `tasks.rs`.
+//! This file holds the state, the actor loop, and the framework side:
+//! SUBSCRIBE, the checks every call goes through, disconnection and
+//! failover, TEARDOWN and UPDATE_FRAMEWORK. The rest of `impl Master` is
+//! spread by concern: `allocator.rs` (offers), `launch.rs` (ACCEPT),
+//! `tasks.rs` (kills, status updates), `reconcile.rs`, `agent.rs` (losing
+//! an agent) and `snapshot.rs`.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -29,14 +32,14 @@ use super::{
     executor::{ExecutorReport, ProcessTable, TaskProcess},
     faults::FaultState,
     resources::Resources,
-    snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot},
+    snapshot::Snapshot,
     stream::{self, EventStream},
 };
 use crate::{
     codec::ContentType,
     v1::{
-        Address, FrameworkInfo, MasterInfo, OperationState, OperationStatus, TaskInfo, TaskState,
-        TaskStatus, TimeInfo, framework_info,
+        Address, FrameworkInfo, MasterInfo, TaskInfo, TaskState, TaskStatus, TimeInfo,
+        framework_info,
         scheduler::{Call, Event, call},
         task_status::{Reason, Source},
     },
@@ -760,199 +763,6 @@ impl Master {
             .insert(framework_id.to_string(), framework);
     }
 
-    /// RECONCILE: the latest state of the given tasks, or of all known
-    /// tasks when the list is empty (Mesos' `Master::reconcile`).
-    pub(crate) fn reconcile(&mut self, framework_id: &str, tasks: Vec<(String, Option<String>)>) {
-        let Some(framework) = self.frameworks.get(framework_id) else {
-            return;
-        };
-        let latest = |task: &Task| {
-            master_status(
-                &task.info.task_id.value,
-                task.reported_state(),
-                Reason::Reconciliation,
-                "Reconciliation: Latest task state",
-                Some(&self.agents[task.agent].id),
-                task.visible_executor_id(),
-            )
-        };
-        if tasks.is_empty() {
-            tracing::info!(
-                framework_id,
-                "performing implicit task state reconciliation"
-            );
-            for task in framework.tasks.values() {
-                framework.send(&stream::update(latest(task)));
-            }
-            return;
-        }
-        tracing::info!(
-            framework_id,
-            tasks = tasks.len(),
-            "performing explicit task state reconciliation"
-        );
-        let partition_aware = framework.partition_aware();
-        let or_lost = |state| {
-            if partition_aware {
-                state
-            } else {
-                TaskState::TaskLost
-            }
-        };
-        for (task_id, agent_id) in tasks {
-            let status = if let Some(task) = framework.tasks.get(&task_id) {
-                latest(task)
-            } else if let Some(agent_id) = agent_id
-                .as_deref()
-                .filter(|a| self.agent_index(a).is_some())
-            {
-                master_status(
-                    &task_id,
-                    or_lost(TaskState::TaskGone),
-                    Reason::Reconciliation,
-                    "Reconciliation: Task is unknown to the agent",
-                    Some(agent_id),
-                    None,
-                )
-            } else if let Some((agent_id, since)) = agent_id
-                .as_deref()
-                .and_then(|a| self.unreachable_agents.get_key_value(a))
-            {
-                let mut status = master_status(
-                    &task_id,
-                    or_lost(TaskState::TaskUnreachable),
-                    Reason::Reconciliation,
-                    "Reconciliation: Task is unreachable",
-                    Some(agent_id),
-                    None,
-                );
-                status.unreachable_time = Some(time_info(*since));
-                status
-            } else {
-                master_status(
-                    &task_id,
-                    or_lost(TaskState::TaskUnknown),
-                    Reason::Reconciliation,
-                    "Reconciliation: Task is unknown",
-                    agent_id.as_deref(),
-                    None,
-                )
-            };
-            framework.send(&stream::update(status));
-        }
-    }
-
-    /// RECONCILE_OPERATIONS: no operation ever asks for feedback here, so
-    /// every operation asked about is unknown (Mesos' cases 3, 4, 6, 7).
-    fn reconcile_operations(&mut self, framework_id: &str, reconcile: call::ReconcileOperations) {
-        let Some(framework) = self.frameworks.get(framework_id) else {
-            return;
-        };
-        for operation in reconcile.operations {
-            let agent_id = operation.agent_id.as_ref().map(|a| a.value.clone());
-            let (state, message) = match agent_id.as_deref() {
-                Some(agent) if self.agent_index(agent).is_some() => (
-                    OperationState::OperationUnknown,
-                    "Reconciliation: Operation is unknown",
-                ),
-                Some(agent) if self.unreachable_agents.contains_key(agent) => (
-                    OperationState::OperationUnreachable,
-                    "Reconciliation: Agent is unreachable",
-                ),
-                Some(_) => (
-                    OperationState::OperationUnknown,
-                    "Reconciliation: Both operation and agent are unknown",
-                ),
-                None => (
-                    OperationState::OperationUnknown,
-                    "Reconciliation: Operation is unknown and no 'agent_id' was provided",
-                ),
-            };
-            framework.send(&stream::operation_update(OperationStatus {
-                operation_id: Some(operation.operation_id),
-                state: state as i32,
-                message: Some(message.to_string()),
-                agent_id: operation.agent_id,
-                resource_provider_id: operation.resource_provider_id,
-                ..Default::default()
-            }));
-        }
-    }
-
-    /// An agent stops answering health checks: Mesos marks it unreachable
-    /// and its tasks TASK_UNREACHABLE (or TASK_LOST for frameworks that
-    /// are not partition-aware), rescinds its offers and tells every
-    /// framework with a FAILURE event (`Master::__removeSlave`).
-    fn remove_agent(&mut self, agent_id: &str) -> bool {
-        let Some(index) = self.agent_index(agent_id) else {
-            return false;
-        };
-        let message = "health check timed out";
-        let now = now_secs();
-        tracing::warn!(agent_id, "fault: agent removed ({message})");
-        self.agents[index].active = false;
-        self.unreachable_agents.insert(agent_id.to_string(), now);
-
-        for framework in self.frameworks.values_mut() {
-            let on_agent: Vec<String> = framework
-                .tasks
-                .values()
-                .filter(|t| t.agent == index)
-                .map(|t| t.info.task_id.value.clone())
-                .collect();
-            let state = if framework.partition_aware() {
-                TaskState::TaskUnreachable
-            } else {
-                TaskState::TaskLost
-            };
-            for task_id in on_agent {
-                let mut task = framework.tasks.remove(&task_id).expect("listed above");
-                // The agent is gone, and with it (as far as anyone can
-                // tell) its processes: kill ours so none outlive it.
-                task.process = None;
-                task.pid = None;
-                if is_terminal(task.state) {
-                    framework.completed_tasks.push(task);
-                    continue;
-                }
-                let mut status = master_status(
-                    &task_id,
-                    state,
-                    Reason::AgentRemoved,
-                    message,
-                    Some(agent_id),
-                    task.visible_executor_id(),
-                );
-                status.unreachable_time = Some(time_info(now));
-                task.state = state;
-                task.record(&status);
-                framework.send(&stream::update(status));
-                framework.unreachable_tasks.insert(task_id, task);
-            }
-        }
-        let agent = &mut self.agents[index];
-        agent.used = Resources::default();
-        agent.executors.clear();
-        agent.updates = Default::default();
-
-        let rescinded: Vec<String> = self
-            .offers
-            .values()
-            .filter(|o| o.agent == index)
-            .map(|o| o.id.clone())
-            .collect();
-        for offer_id in rescinded {
-            let offer = self.offers.remove(&offer_id).expect("listed above");
-            if let Some(framework) = self.frameworks.get(&offer.framework_id) {
-                framework.send(&stream::rescind(&offer_id));
-            }
-        }
-        for framework in self.frameworks.values() {
-            framework.send(&stream::agent_lost(agent_id));
-        }
-        true
-    }
-
     /// The index of a registered (not removed) agent.
     pub(crate) fn agent_index(&self, agent_id: &str) -> Option<usize> {
         self.agents
@@ -964,93 +774,6 @@ impl Master {
     fn publish(&self) {
         let snapshot = self.build_snapshot();
         self.snapshot.send_replace(snapshot);
-    }
-
-    fn build_snapshot(&self) -> Snapshot {
-        let mut offered: Vec<Resources> = vec![Resources::default(); self.agents.len()];
-        for offer in self.offers.values() {
-            offered[offer.agent].add(&offer.resources);
-        }
-        let agents = self
-            .agents
-            .iter()
-            .zip(offered)
-            .map(|(agent, offered)| AgentSnapshot {
-                id: agent.id.clone(),
-                pid: agent.pid.clone(),
-                hostname: agent.hostname.clone(),
-                active: agent.active,
-                total: agent.total.clone(),
-                used: agent.used.clone(),
-                offered,
-                registered_time: agent.registered_time,
-            })
-            .collect();
-        let mut frameworks = Vec::new();
-        let mut tasks = Vec::new();
-        let all = self
-            .frameworks
-            .values()
-            .map(|f| (f, false))
-            .chain(self.removed_frameworks.values().map(|f| (f, true)));
-        for (framework, removed) in all {
-            frameworks.push(FrameworkSnapshot {
-                id: framework.id.clone(),
-                info: framework.info.clone(),
-                connected: framework.stream.is_some(),
-                removed,
-                suppressed_roles: framework.suppressed_roles.iter().cloned().collect(),
-                filters: framework.filters.len(),
-                registered_time: framework.registered_time,
-                unregistered_time: framework.unregistered_time,
-            });
-            let groups = [
-                (
-                    framework.completed_tasks.iter().collect::<Vec<_>>(),
-                    true,
-                    false,
-                ),
-                (framework.unreachable_tasks.values().collect(), false, true),
-                (framework.tasks.values().collect(), false, false),
-            ];
-            for (list, completed, unreachable) in groups {
-                for task in list {
-                    tasks.push(TaskSnapshot {
-                        id: task.info.task_id.value.clone(),
-                        name: task.info.name.clone(),
-                        framework_id: task.framework_id.clone(),
-                        agent_id: self.agents[task.agent].id.clone(),
-                        executor_id: task.visible_executor_id(),
-                        state: task.state,
-                        status_update_state: task.status_update.as_ref().map(|(s, _)| *s),
-                        statuses: task.statuses.clone(),
-                        resources: task.resources.clone(),
-                        role: task.role.clone(),
-                        sandbox: task.sandbox.clone(),
-                        pid: task.pid,
-                        completed,
-                        unreachable,
-                    });
-                }
-            }
-        }
-        let offers = self
-            .offers
-            .values()
-            .map(|offer| OfferSnapshot {
-                id: offer.id.clone(),
-                framework_id: offer.framework_id.clone(),
-                agent_id: self.agents[offer.agent].id.clone(),
-                resources: offer.resources.clone(),
-            })
-            .collect();
-        Snapshot {
-            master_id: self.settings.master_id.clone(),
-            agents,
-            frameworks,
-            tasks,
-            offers,
-        }
     }
 }
 

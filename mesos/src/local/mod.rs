@@ -29,19 +29,31 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces, one concern per file: `master.rs` (the actor owning all
-//! state: frameworks, failover, reconciliation), `allocator.rs` (offers),
-//! `tasks.rs` (launching, killing, status updates), `status_updates.rs`
-//! (the agent's reliable delivery), `executor.rs` (processes), `agent.rs`,
-//! `http.rs`, `stream.rs` (event streams and heartbeats), `validation.rs`,
-//! `state_json.rs`, `faults.rs` and [`resources`].
+//! The pieces, one concern per file:
+//!
+//! | file | concern |
+//! |---|---|
+//! | `master.rs` | the actor that owns all state; subscriptions, failover, teardown |
+//! | `allocator.rs` | offers: allocation cycles, DECLINE filters, SUPPRESS/REVIVE |
+//! | `launch.rs` | ACCEPT: checking offers and tasks, launching |
+//! | `tasks.rs` | KILL, SHUTDOWN, status updates and acknowledgements |
+//! | `status_updates.rs` | the agent's reliable, ordered update delivery |
+//! | `reconcile.rs` | RECONCILE and RECONCILE_OPERATIONS answers |
+//! | `agent.rs` | agents, sandboxes, losing an agent |
+//! | `executor.rs` | tasks as processes: spawn, kill, exit status |
+//! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
+//! | `validation.rs` | calls and tasks checked with Mesos' messages |
+//! | `state_json.rs`, `snapshot.rs` | `/master/state`; the state tests look at |
+//! | `faults.rs`, [`resources`] | fault injection; resource syntax and arithmetic |
 
 mod agent;
 mod allocator;
 mod executor;
 mod faults;
 mod http;
+mod launch;
 mod master;
+mod reconcile;
 pub mod resources;
 mod snapshot;
 mod state_json;

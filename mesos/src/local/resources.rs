@@ -149,7 +149,6 @@ impl Resources {
                 .reservations
                 .last()
                 .and_then(|r| r.role.clone())
-                .or_else(|| resource.reservation.as_ref().and(resource.role.clone()))
                 .or_else(|| resource.role.clone())
                 .unwrap_or_else(|| UNRESERVED.to_string());
             result.add_one(Resource {

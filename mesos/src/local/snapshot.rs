@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::resources::Resources;
+use super::{master::Master, resources::Resources};
 use crate::v1::{FrameworkInfo, TaskState, TaskStatus};
 
 /// The cluster as the master sees it at one moment.
@@ -124,5 +124,95 @@ impl Snapshot {
     /// Agents still in the cluster.
     pub fn active_agents(&self) -> Vec<&AgentSnapshot> {
         self.agents.iter().filter(|a| a.active).collect()
+    }
+}
+
+impl Master {
+    /// The snapshot the actor publishes after every change.
+    pub(crate) fn build_snapshot(&self) -> Snapshot {
+        let mut offered: Vec<Resources> = vec![Resources::default(); self.agents.len()];
+        for offer in self.offers.values() {
+            offered[offer.agent].add(&offer.resources);
+        }
+        let agents = self
+            .agents
+            .iter()
+            .zip(offered)
+            .map(|(agent, offered)| AgentSnapshot {
+                id: agent.id.clone(),
+                pid: agent.pid.clone(),
+                hostname: agent.hostname.clone(),
+                active: agent.active,
+                total: agent.total.clone(),
+                used: agent.used.clone(),
+                offered,
+                registered_time: agent.registered_time,
+            })
+            .collect();
+        let mut frameworks = Vec::new();
+        let mut tasks = Vec::new();
+        let all = self
+            .frameworks
+            .values()
+            .map(|f| (f, false))
+            .chain(self.removed_frameworks.values().map(|f| (f, true)));
+        for (framework, removed) in all {
+            frameworks.push(FrameworkSnapshot {
+                id: framework.id.clone(),
+                info: framework.info.clone(),
+                connected: framework.stream.is_some(),
+                removed,
+                suppressed_roles: framework.suppressed_roles.iter().cloned().collect(),
+                filters: framework.filters.len(),
+                registered_time: framework.registered_time,
+                unregistered_time: framework.unregistered_time,
+            });
+            let groups = [
+                (
+                    framework.completed_tasks.iter().collect::<Vec<_>>(),
+                    true,
+                    false,
+                ),
+                (framework.unreachable_tasks.values().collect(), false, true),
+                (framework.tasks.values().collect(), false, false),
+            ];
+            for (list, completed, unreachable) in groups {
+                for task in list {
+                    tasks.push(TaskSnapshot {
+                        id: task.info.task_id.value.clone(),
+                        name: task.info.name.clone(),
+                        framework_id: task.framework_id.clone(),
+                        agent_id: self.agents[task.agent].id.clone(),
+                        executor_id: task.visible_executor_id(),
+                        state: task.state,
+                        status_update_state: task.status_update.as_ref().map(|(s, _)| *s),
+                        statuses: task.statuses.clone(),
+                        resources: task.resources.clone(),
+                        role: task.role.clone(),
+                        sandbox: task.sandbox.clone(),
+                        pid: task.pid,
+                        completed,
+                        unreachable,
+                    });
+                }
+            }
+        }
+        let offers = self
+            .offers
+            .values()
+            .map(|offer| OfferSnapshot {
+                id: offer.id.clone(),
+                framework_id: offer.framework_id.clone(),
+                agent_id: self.agents[offer.agent].id.clone(),
+                resources: offer.resources.clone(),
+            })
+            .collect();
+        Snapshot {
+            master_id: self.settings.master_id.clone(),
+            agents,
+            frameworks,
+            tasks,
+            offers,
+        }
     }
 }

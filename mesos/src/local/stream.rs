@@ -87,6 +87,8 @@ impl EventStream {
         tokio::spawn(async move {
             let start = tokio::time::Instant::now() + interval;
             let mut ticks = tokio::time::interval_at(start, interval);
+            // A late tick is not made up for with a burst of heartbeats.
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
                 let Some(sender) = weak.upgrade() else { return };

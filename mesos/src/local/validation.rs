@@ -80,7 +80,7 @@ pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
             .subscribe
             .as_ref()
             .ok_or("Expecting 'subscribe' to be present")?;
-        if subscribe.framework_info.id != call.framework_id {
+        if id_value(&subscribe.framework_info.id) != id_value(&call.framework_id) {
             return Err("'framework_id' differs from 'subscribe.framework_info.id'".into());
         }
         return Ok(());
@@ -121,10 +121,8 @@ pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
                 .as_ref()
                 .ok_or("Expecting 'acknowledge_operation_status' to be present")?;
             valid_uuid(&acknowledge.uuid)?;
-            present(
-                "acknowledge_operation_status.agent_id",
-                acknowledge.agent_id.is_some(),
-            )
+            // Mesos 1.11 supports feedback only for operations on agents.
+            present("agent_id", acknowledge.agent_id.is_some())
         }
         call::Type::Reconcile => present("reconcile", call.reconcile.is_some()),
         call::Type::ReconcileOperations => {
@@ -137,7 +135,7 @@ pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
                 .update_framework
                 .as_ref()
                 .ok_or("Expecting 'update_framework' to be present")?;
-            if update.framework_info.id != call.framework_id {
+            if id_value(&update.framework_info.id) != id_value(&call.framework_id) {
                 return Err(
                     "'framework_id' differs from 'update_framework.framework_info.id'".into(),
                 );
@@ -146,6 +144,12 @@ pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A proto2 message field reads as its default when unset, so Mesos sees
+/// an unset ID and an empty one as equal.
+fn id_value(id: &Option<crate::v1::FrameworkId>) -> &str {
+    id.as_ref().map_or("", |id| id.value.as_str())
 }
 
 fn valid_uuid(uuid: &[u8]) -> Result<(), String> {

@@ -1,0 +1,147 @@
+//! Reconciliation: telling a framework what the master knows of its tasks.
+//!
+//! Messages between master and framework can be lost, so after every
+//! (re)subscription a framework must ask the master for the state of the
+//! tasks it thinks are alive (`docs/reconciliation.md`). The master answers
+//! from memory, with updates that have no `uuid` (they are not delivered
+//! reliably and must not be acknowledged), reason REASON_RECONCILIATION:
+//!
+//! * a task it knows: its latest state, "Reconciliation: Latest task state";
+//! * a task it does not know: TASK_GONE ("unknown to the agent", when the
+//!   given agent is registered), TASK_UNREACHABLE (the agent is
+//!   unreachable) or TASK_UNKNOWN (no such agent, or none given). Frameworks
+//!   without the PARTITION_AWARE capability get TASK_LOST for all three.
+//!
+//! An empty list (*implicit* reconciliation) asks for every task the master
+//! knows of, which also reveals tasks the framework has forgotten.
+
+use super::{
+    master::{Master, Task, master_status, time_info},
+    stream,
+};
+use crate::v1::{OperationState, OperationStatus, TaskState, scheduler::call, task_status::Reason};
+
+impl Master {
+    /// RECONCILE: the latest state of the given tasks, or of all known
+    /// tasks when the list is empty (Mesos' `Master::reconcile`).
+    pub(crate) fn reconcile(&mut self, framework_id: &str, tasks: Vec<(String, Option<String>)>) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let latest = |task: &Task| {
+            master_status(
+                &task.info.task_id.value,
+                task.reported_state(),
+                Reason::Reconciliation,
+                "Reconciliation: Latest task state",
+                Some(&self.agents[task.agent].id),
+                task.visible_executor_id(),
+            )
+        };
+        if tasks.is_empty() {
+            tracing::info!(
+                framework_id,
+                "performing implicit task state reconciliation"
+            );
+            for task in framework.tasks.values() {
+                framework.send(&stream::update(latest(task)));
+            }
+            return;
+        }
+        tracing::info!(
+            framework_id,
+            tasks = tasks.len(),
+            "performing explicit task state reconciliation"
+        );
+        let partition_aware = framework.partition_aware();
+        let or_lost = |state| {
+            if partition_aware {
+                state
+            } else {
+                TaskState::TaskLost
+            }
+        };
+        for (task_id, agent_id) in tasks {
+            let status = if let Some(task) = framework.tasks.get(&task_id) {
+                latest(task)
+            } else if let Some(agent_id) = agent_id
+                .as_deref()
+                .filter(|a| self.agent_index(a).is_some())
+            {
+                master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskGone),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unknown to the agent",
+                    Some(agent_id),
+                    None,
+                )
+            } else if let Some((agent_id, since)) = agent_id
+                .as_deref()
+                .and_then(|a| self.unreachable_agents.get_key_value(a))
+            {
+                let mut status = master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskUnreachable),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unreachable",
+                    Some(agent_id),
+                    None,
+                );
+                status.unreachable_time = Some(time_info(*since));
+                status
+            } else {
+                master_status(
+                    &task_id,
+                    or_lost(TaskState::TaskUnknown),
+                    Reason::Reconciliation,
+                    "Reconciliation: Task is unknown",
+                    agent_id.as_deref(),
+                    None,
+                )
+            };
+            framework.send(&stream::update(status));
+        }
+    }
+
+    /// RECONCILE_OPERATIONS: no operation ever asks for feedback here, so
+    /// every operation asked about is unknown (Mesos' cases 3, 4, 6, 7).
+    pub(crate) fn reconcile_operations(
+        &mut self,
+        framework_id: &str,
+        reconcile: call::ReconcileOperations,
+    ) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        for operation in reconcile.operations {
+            let agent_id = operation.agent_id.as_ref().map(|a| a.value.clone());
+            let (state, message) = match agent_id.as_deref() {
+                Some(agent) if self.agent_index(agent).is_some() => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Operation is unknown",
+                ),
+                Some(agent) if self.unreachable_agents.contains_key(agent) => (
+                    OperationState::OperationUnreachable,
+                    "Reconciliation: Agent is unreachable",
+                ),
+                Some(_) => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Both operation and agent are unknown",
+                ),
+                None => (
+                    OperationState::OperationUnknown,
+                    "Reconciliation: Operation is unknown and no 'agent_id' was provided",
+                ),
+            };
+            framework.send(&stream::operation_update(OperationStatus {
+                operation_id: Some(operation.operation_id),
+                state: state as i32,
+                message: Some(message.to_string()),
+                agent_id: operation.agent_id,
+                resource_provider_id: operation.resource_provider_id,
+                ..Default::default()
+            }));
+        }
+    }
+}
