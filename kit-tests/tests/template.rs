@@ -74,7 +74,7 @@ async fn a_generated_framework_builds_and_keeps_its_tasks_running() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let _framework = KillOnDrop(framework);
+    let mut framework = KillOnDrop(framework);
 
     let running = |state: &mesos::local::Snapshot| {
         state
@@ -87,17 +87,84 @@ async fn a_generated_framework_builds_and_keeps_its_tasks_running() {
         .wait_for(|state| running(state) == 3, Duration::from_secs(60))
         .await
         .unwrap_or_else(|e| panic!("3 tasks never ran: {e}"));
-    let framework = &state.frameworks[0];
-    assert_eq!(framework.info.name, "awesome-framework");
+    let registered = &state.frameworks[0];
+    assert_eq!(registered.info.name, "awesome-framework");
     for task in state.tasks.iter().filter(|t| !t.completed) {
-        assert_eq!(
-            task.resources.scalar("cpus"),
-            Some(0.25),
-            "the --define'd cpus per task"
-        );
+        assert_eq!(task.resources.cpus(), 0.25, "the --define'd cpus per task");
         assert!(task.id.starts_with("awesome-framework-"), "{}", task.id);
     }
     // It keeps exactly three: no more launches once they run.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(master.state().tasks.len(), 3);
+
+    // Ctrl-C: the framework disconnects and exits cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &framework.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = framework.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "Ctrl-C should end the framework cleanly: {status}"
+    );
+    master
+        .wait_for(
+            |state| state.frameworks.iter().all(|f| !f.connected),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the master sees the framework disconnect");
+}
+
+#[test]
+fn cargo_generate_git_finds_the_template_through_the_root_config() {
+    // `cargo generate --git <this repository>`: the root cargo-generate.toml
+    // points at template/. A local clone stands in for the URL.
+    let temp = tempfile::tempdir().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .arg("generate")
+        .arg("--git")
+        .arg(repo_root())
+        .args([
+            "--name",
+            "from-git",
+            "--silent",
+            "--vcs",
+            "none",
+            "--define",
+            "mesos=../mesos",
+        ])
+        .arg("--destination")
+        .arg(temp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::create_dir(temp.path().join("by-path")).unwrap();
+    let by_path = generate(
+        "from-git",
+        &temp.path().join("by-path"),
+        &[("mesos", "../mesos")],
+    );
+    let differences = tree_differences(&by_path, &temp.path().join("from-git"));
+    assert!(
+        differences.is_empty(),
+        "--git and --path generate different crates: {differences:?}"
+    );
 }

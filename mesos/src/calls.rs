@@ -220,8 +220,10 @@ pub fn reconcile_all() -> Call {
     reconcile(Vec::new())
 }
 
-/// RECONCILE_OPERATIONS: ask for the state of offer operations (the
-/// answer comes in the `200 OK` body, not as events).
+/// RECONCILE_OPERATIONS: ask for the state of offer operations (those
+/// launched with an `id`, i.e. with operation feedback). Mesos 1.11
+/// answers `202 Accepted` with an empty body; the states come on the event
+/// stream, one UPDATE_OPERATION_STATUS event per operation asked about.
 pub fn reconcile_operations(operations: Vec<(OperationId, Option<AgentId>)>) -> Call {
     let operations = operations
         .into_iter()

@@ -89,7 +89,9 @@
 //! For what the syntax cannot express, `Display` adds Mesos' annotations:
 //! `(allocated: web)`, `{REV}`, `<SHARED>`, `[MOUNT:/mnt/a,volume-id]`, and
 //! dynamic reservations as `(reservations: [(DYNAMIC,web,alice)])`. They
-//! are for logs; `parse` rejects them.
+//! are for logs; `parse` rejects them. [`Resources::mesos_format`] writes
+//! exactly what a Mesos master would, for messages that must match its
+//! own.
 //!
 //! # Simplifications
 //!
@@ -109,6 +111,7 @@
 //!   older format (`role`, `reservation`) and the newer one
 //!   (`reservations`). A *reserved* requirement written in one format does
 //!   not match an offer in the other; plain requirements match both.
+//!   [`upgrade_format`] and [`downgrade_format`] convert explicitly.
 //! * Reservations are equal only if all their fields are, labels included.
 //!   A disk's `volume` is ignored when comparing disks, as in Mesos: it says
 //!   where a task mounts the disk, not which disk it is.
@@ -589,6 +592,87 @@ pub fn validate(resource: &Resource) -> Result<(), InvalidResource> {
 }
 
 // ---------------------------------------------------------------------------
+// Reservation formats.
+// ---------------------------------------------------------------------------
+
+/// Converts a resource to the *post-reservation-refinement* format, as a
+/// Mesos master does with every resource it receives (`upgradeResource`):
+/// a reservation in the older fields (`role`, plus `reservation` for a
+/// dynamic one) becomes the one entry of `reservations`, and the older
+/// fields are cleared. A resource already in this format only loses stale
+/// older fields; an unreserved one ends up with no `role` at all.
+///
+/// After this, a reservation written in either format compares equal to
+/// the same reservation written in the other (see the module docs).
+///
+/// ```
+/// use mesos::resources::{Resources, cpus, upgrade_format};
+///
+/// let legacy = mesos::v1::Resource { role: Some("web".into()), ..cpus(1.0) };
+/// assert_eq!(Resources::from(upgrade_format(legacy)), Resources::parse("cpus(web):1")?);
+/// # Ok::<(), mesos::resources::ParseError>(())
+/// ```
+pub fn upgrade_format(mut resource: Resource) -> Resource {
+    let role = resource.role.take();
+    let reservation = resource.reservation.take();
+    if !resource.reservations.is_empty() {
+        return resource;
+    }
+    // A `reservation` without a role is invalid; like an unset role, it
+    // leaves the resource unreserved.
+    if let Some(role) = role.filter(|role| role != "*") {
+        resource.reservations.push(match reservation {
+            None => ReservationInfo {
+                r#type: Some(reservation_info::Type::Static as i32),
+                role: Some(role),
+                ..Default::default()
+            },
+            Some(dynamic) => ReservationInfo {
+                r#type: Some(reservation_info::Type::Dynamic as i32),
+                role: Some(role),
+                principal: dynamic.principal,
+                labels: dynamic.labels,
+            },
+        });
+    }
+    resource
+}
+
+/// Converts a resource to the *pre-reservation-refinement* format, which a
+/// Mesos master sends to frameworks without the RESERVATION_REFINEMENT
+/// capability (`downgradeResource`): `role` is always set (`*` when
+/// unreserved), a dynamic reservation's principal and labels go into
+/// `reservation`, and `reservations` is cleared.
+///
+/// A refined reservation (more than one entry in `reservations`) cannot
+/// be written that way, and is an error.
+pub fn downgrade_format(resource: Resource) -> Result<Resource, InvalidResource> {
+    let mut resource = upgrade_format(resource);
+    if resource.reservations.len() > 1 {
+        return Err(InvalidResource {
+            name: resource.name,
+            reason: "a refined reservation (several `reservations`) has no \
+                     pre-reservation-refinement format"
+                .to_string(),
+        });
+    }
+    match resource.reservations.pop() {
+        None => resource.role = Some("*".to_string()),
+        Some(level) => {
+            if level.r#type() == reservation_info::Type::Dynamic {
+                resource.reservation = Some(ReservationInfo {
+                    principal: level.principal,
+                    labels: level.labels,
+                    ..Default::default()
+                });
+            }
+            resource.role = Some(level.role.unwrap_or_else(|| "*".to_string()));
+        }
+    }
+    Ok(resource)
+}
+
+// ---------------------------------------------------------------------------
 // Resources.
 // ---------------------------------------------------------------------------
 
@@ -891,6 +975,47 @@ impl Resources {
             .collect()
     }
 
+    /// The same resources, allocated to no role: Mesos' `unallocate`, the
+    /// undoing of [`allocated_to`](Resources::allocated_to). This is how a
+    /// master accounts for what a task uses on its agent, whichever role
+    /// the resources were offered to.
+    pub fn unallocated(self) -> Resources {
+        // Collecting again merges pools that differed only in allocation.
+        self.resources
+            .into_iter()
+            .map(|mut resource| {
+                resource.allocation_info = None;
+                resource
+            })
+            .collect()
+    }
+
+    /// Writes the resources in the notation of a Mesos master's logs and
+    /// messages (its `operator<<`), for text that must read exactly like
+    /// a real master's, e.g. in a TASK_ERROR message:
+    ///
+    /// ```
+    /// use mesos::resources::Resources;
+    ///
+    /// let offer = Resources::parse("cpus(web):2;ports:[1-2,4-5]")?.allocated_to("web");
+    /// assert_eq!(
+    ///     offer.mesos_format().to_string(),
+    ///     "cpus(allocated: web)(reservations: [(STATIC,web)]):2; \
+    ///      ports(allocated: web):[1-2, 4-5]"
+    /// );
+    /// # Ok::<(), mesos::resources::ParseError>(())
+    /// ```
+    ///
+    /// Unlike `Display`, which writes the `--resources` syntax where it can,
+    /// this follows Mesos to the letter: pools separated by `; `, the
+    /// allocation before the reservations, every reservation spelled out,
+    /// `, ` between ranges and set items, and scalars as C++ prints a
+    /// `double` (six significant digits, `1e+06` from a million on). It
+    /// does not parse back.
+    pub fn mesos_format(&self) -> MesosFormat<'_> {
+        MesosFormat(self)
+    }
+
     /// The pools for which `keep` is true.
     pub fn filter(&self, mut keep: impl FnMut(&Resource) -> bool) -> Resources {
         Resources {
@@ -1153,6 +1278,90 @@ fn describe_disk(disk: &DiskInfo) -> String {
         parts.push(persistence.id.clone());
     }
     parts.join(",")
+}
+
+/// [`Resources`] in a Mesos master's own notation; see
+/// [`Resources::mesos_format`].
+#[derive(Debug, Clone, Copy)]
+pub struct MesosFormat<'a>(&'a Resources);
+
+impl fmt::Display for MesosFormat<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("{}");
+        }
+        for (i, resource) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(&resource.name)?;
+            if let Some(allocation) = &resource.allocation_info {
+                write!(f, "(allocated: {})", allocation.role())?;
+            }
+            let stack = reservation_stack(resource);
+            if !stack.is_empty() {
+                let levels: Vec<String> = stack
+                    .iter()
+                    .map(|(kind, role, principal)| match principal {
+                        Some(principal) => format!("({},{role},{principal})", kind.as_str_name()),
+                        None => format!("({},{role})", kind.as_str_name()),
+                    })
+                    .collect();
+                write!(f, "(reservations: [{}])", levels.join(","))?;
+            }
+            if let Some(disk) = &resource.disk {
+                write!(f, "[{}]", describe_disk(disk))?;
+            }
+            if resource.revocable.is_some() {
+                f.write_str("{REV}")?;
+            }
+            if resource.shared.is_some() {
+                f.write_str("<SHARED>")?;
+            }
+            match Quantity::of(resource) {
+                Quantity::Scalar(fixed) => write!(f, ":{}", format_double(to_floating(fixed)))?,
+                Quantity::Ranges(list) => {
+                    let list: Vec<String> = list
+                        .iter()
+                        .map(|(begin, end)| format!("{begin}-{end}"))
+                        .collect();
+                    write!(f, ":[{}]", list.join(", "))?;
+                }
+                Quantity::Set(items) => write!(f, ":{{{}}}", items.join(", "))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `double` as a C++ stream writes it by default (`%g`: six significant
+/// digits, no trailing zeros, an exponent below 1e-4 and from 1e6 on):
+/// `2048`, `0.333`, `1e+06`.
+fn format_double(value: f64) -> String {
+    fn trim(digits: &str) -> &str {
+        if digits.contains('.') {
+            digits.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            digits
+        }
+    }
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    // Rounding to six significant digits decides the exponent (999999.5
+    // becomes 1e+06), so round first and read the exponent from that.
+    let scientific = format!("{value:.5e}");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` writes an exponent");
+    let exponent: i32 = exponent.parse().expect("the exponent is an integer");
+    if (-4..6).contains(&exponent) {
+        let decimals = usize::try_from(5 - exponent).expect("at most 9 decimals");
+        trim(&format!("{value:.decimals$}")).to_string()
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exponent.unsigned_abs())
+    }
 }
 
 fn type_name(value_type: ValueType) -> &'static str {
@@ -1952,6 +2161,108 @@ mod tests {
             assert_eq!(parse(text).to_string(), text);
             assert_eq!(parse(&parse(text).to_string()), parse(text));
         }
+    }
+
+    #[test]
+    fn mesos_format_reads_like_the_master() {
+        let offer = parse("cpus:2;mem:2048;disk:4096;ports:[31000-32000]").allocated_to("*");
+        assert_eq!(
+            offer.mesos_format().to_string(),
+            "cpus(allocated: *):2; mem(allocated: *):2048; disk(allocated: *):4096; \
+             ports(allocated: *):[31000-32000]"
+        );
+        let reserved = parse("cpus(web):0.333;s:{a,b};ports:[1-2,4-4]");
+        assert_eq!(
+            reserved.mesos_format().to_string(),
+            "cpus(reservations: [(STATIC,web)]):0.333; s:{a, b}; ports:[1-2, 4-4]"
+        );
+        assert_eq!(Resources::new().mesos_format().to_string(), "{}");
+        for (value, shown) in [
+            (0.001, "0.001"),
+            (0.5, "0.5"),
+            (1234.5, "1234.5"),
+            (123456.789, "123457"),
+            (999999.4, "999999"),
+            (999999.5, "1e+06"),
+            (2048000.0, "2.048e+06"),
+            (1e15, "1e+15"),
+        ] {
+            assert_eq!(format_double(value), shown, "{value}");
+        }
+    }
+
+    #[test]
+    fn unallocated_undoes_allocated_to() {
+        let agent = parse("cpus(web):1;cpus:1;mem:128");
+        let offered = agent.clone().allocated_to("web");
+        assert_ne!(offered, agent);
+        assert!(offered.iter().all(|r| r.allocation_info.is_some()));
+        assert_eq!(offered.unallocated(), agent);
+    }
+
+    #[test]
+    fn reservation_formats_convert_both_ways() {
+        let legacy_static = Resource {
+            role: Some("web".to_string()),
+            ..cpus(1.0)
+        };
+        let legacy_dynamic = Resource {
+            role: Some("web".to_string()),
+            reservation: Some(ReservationInfo {
+                principal: Some("alice".to_string()),
+                ..Default::default()
+            }),
+            ..mem(64.0)
+        };
+        let unreserved = Resource {
+            role: Some("*".to_string()),
+            ..disk(10.0)
+        };
+
+        let upgraded = upgrade_format(legacy_static.clone());
+        assert_eq!(upgraded, reserved(cpus(1.0), "web"));
+        assert_eq!(upgrade_format(upgraded.clone()), upgraded, "idempotent");
+        let dynamic = upgrade_format(legacy_dynamic.clone());
+        assert_eq!(
+            (dynamic.role.as_deref(), dynamic.reservation.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            dynamic.reservations,
+            vec![ReservationInfo {
+                r#type: Some(reservation_info::Type::Dynamic as i32),
+                role: Some("web".to_string()),
+                principal: Some("alice".to_string()),
+                labels: None,
+            }]
+        );
+        assert_eq!(upgrade_format(unreserved.clone()), disk(10.0));
+
+        for resource in [legacy_static, legacy_dynamic, unreserved] {
+            let round_trip = downgrade_format(upgrade_format(resource.clone())).unwrap();
+            assert_eq!(round_trip, resource);
+        }
+        assert_eq!(
+            downgrade_format(cpus(1.0)).unwrap().role.as_deref(),
+            Some("*")
+        );
+
+        // A reservation in one format is the same pool as in the other once
+        // converted.
+        let offer = parse("cpus(web):2");
+        let legacy = Resources::from(downgrade_format(reserved(cpus(1.0), "web")).unwrap());
+        assert!(!offer.contains(&legacy));
+        assert!(offer.contains(&legacy.into_iter().map(upgrade_format).collect()));
+
+        let refined = Resource {
+            reservations: vec![
+                reserved(cpus(1.0), "web").reservations[0].clone(),
+                reserved(cpus(1.0), "web/api").reservations[0].clone(),
+            ],
+            ..cpus(1.0)
+        };
+        let error = downgrade_format(refined).unwrap_err();
+        assert!(error.reason.contains("refined"), "{error}");
     }
 
     // --- find -----------------------------------------------------------

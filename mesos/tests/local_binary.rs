@@ -1,8 +1,12 @@
-//! The `mesos-local` binary: serves the simulated master on a port, and
-//! explains what is wrong with a bad `--resources`.
+//! The `mesos-local` binary: serves the simulated master on a port,
+//! explains what is wrong with a bad `--resources`, and takes its tasks
+//! with it when it is killed.
+
+mod local_support;
 
 use std::{
     io::{BufRead, BufReader},
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -112,18 +116,13 @@ fn mesos_local_serves_the_master_state() {
 #[test]
 fn bad_resources_are_explained() {
     for (resources, reason) in [
-        (
-            "cpus:two",
-            "the value of \"cpus\" is \"two\", which is neither a number",
-        ),
-        (
-            "cpus:1;mem",
-            "expected `name:value` (e.g. cpus:2) but found \"mem\"",
-        ),
+        ("cpus:two", "resource `cpus:two`: `two` is not a number"),
+        ("cpus:1;mem", "resource `mem` has no value"),
         (
             "ports:[32000-31000]",
-            "range 32000-31000 of \"ports\" ends before it begins",
+            "range `32000-31000` ends before it begins",
         ),
+        ("", "no resources given"),
     ] {
         let output = Command::new(BINARY)
             .args(["--port", "0", "--resources", resources])
@@ -137,5 +136,114 @@ fn bad_resources_are_explained() {
             "{stderr}"
         );
         assert!(stderr.contains(reason), "{resources}: {stderr}");
+    }
+}
+
+/// A process that exists and is not a zombie. (A killed task re-parented
+/// to a PID 1 that does not reap stays a zombie: dead all the same.)
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // `pid (comm) S …`: the state follows the last `)`.
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest);
+        !state.is_some_and(|rest| rest.starts_with('Z') || rest.starts_with('X'))
+    })
+}
+
+/// The first file called `name` under `dir`, at any depth.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// SIGKILLs a process group when dropped, so a failing test leaves no
+/// task behind.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("kill -s KILL -- -{} 2>/dev/null", self.0))
+            .status();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_die_with_a_killed_mesos_local() {
+    use local_support::{Framework, command_task, framework_info};
+    use mesos::{
+        Client, ClientOptions,
+        master::{MasterAddr, Scheme},
+        v1::TaskState,
+    };
+
+    let work_dir = tempfile::tempdir().unwrap();
+    let child = Command::new(BINARY)
+        .args([
+            "--port",
+            "0",
+            "--agents",
+            "1",
+            "--allocation_interval",
+            "50ms",
+        ])
+        .arg("--work_dir")
+        .arg(work_dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let address = address(&mut child.0);
+
+    let client = Client::new(ClientOptions {
+        call_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
+    client.set_master(MasterAddr::parse_with_default_scheme(&address, Scheme::Http).unwrap());
+    let framework = Framework::subscribe_client(client, framework_info("orphans", &[], 0.0)).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    // The shell stays the task's process (no `exec` of a last command):
+    // it is the process the kernel must kill.
+    let task = command_task(
+        "forever",
+        &offer.agent_id,
+        "echo $$ > \"$MESOS_SANDBOX/pid\"; while true; do sleep 1; done",
+        "cpus:0.1;mem:32",
+    );
+    framework.launch(&offer, vec![task]).await;
+    framework.follow("forever", TaskState::TaskRunning).await;
+    let mut pid = None;
+    local_support::wait_until(|| {
+        pid = find_file(work_dir.path(), "pid")
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        pid.is_some()
+    })
+    .await;
+    let pid = pid.unwrap();
+    let _cleanup = KillGroup(pid);
+    assert!(running(pid), "the task runs");
+
+    // SIGKILL: mesos-local cannot kill anything itself.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while running(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task process {pid} outlived the SIGKILLed mesos-local by 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

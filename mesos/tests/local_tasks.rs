@@ -6,7 +6,7 @@ mod local_support;
 use local_support::*;
 use mesos::{
     calls,
-    local::Resources,
+    resources::Resources,
     v1::{
         CommandInfo, ContainerInfo, DurationInfo, Environment, ExecutorId, ExecutorInfo,
         KillPolicy, OfferId, TaskGroupInfo, TaskState, container_info, environment, executor_info,
@@ -401,7 +401,7 @@ async fn a_task_group_runs_under_one_executor_and_fails_together() {
         },
         resources: Resources::parse("cpus:0.1;mem:32;disk:10")
             .unwrap()
-            .to_proto(None, false),
+            .into_vec(),
         ..Default::default()
     };
     let tasks = vec![
@@ -493,4 +493,104 @@ async fn shutdown_stops_a_command_tasks_executor() {
         .await;
     let killed = framework.follow("served", TaskState::TaskKilled).await;
     assert_eq!(killed.source(), Source::Executor);
+}
+
+/// One agent with a static reservation for `web`.
+fn reserved_config() -> mesos::local::LocalMasterConfig {
+    mesos::local::LocalMasterConfig {
+        agents: 1,
+        agent_resources: "cpus(web):1;cpus:1;mem:256;disk:100".into(),
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn reserved_resources_in_the_pre_refinement_format() {
+    let master = start(reserved_config()).await;
+    let mut info = framework_info("legacy", &[], 0.0);
+    info.role = Some("web".into());
+    let framework = Framework::subscribe(&master, info).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    // No RESERVATION_REFINEMENT: reservations in `role`, `*` when none; no
+    // MULTI_ROLE: no allocation_info.
+    let roles: Vec<(&str, &str)> = offer
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r.role.as_deref().unwrap_or("unset")))
+        .collect();
+    assert_eq!(
+        roles,
+        [("cpus", "web"), ("cpus", "*"), ("mem", "*"), ("disk", "*")]
+    );
+    assert!(offer.resources.iter().all(|r| r.reservations.is_empty()));
+    assert!(offer.resources.iter().all(|r| r.allocation_info.is_none()));
+    assert_eq!(
+        offered(&offer),
+        Resources::parse("cpus(web):1;cpus:1;mem:256;disk:100").unwrap()
+    );
+
+    // A task names the reserved cpus the way they were offered.
+    let mut task = command_task("reserved", &offer.agent_id, "sleep 30", "mem:32");
+    task.resources.push(mesos::v1::Resource {
+        role: Some("web".into()),
+        ..mesos::resources::cpus(0.5)
+    });
+    framework.launch(&offer, vec![task]).await;
+    framework.follow("reserved", TaskState::TaskRunning).await;
+    let state = master.state();
+    let expected = Resources::parse("cpus(web):0.5;mem:32").unwrap();
+    assert_eq!(state.task("reserved").unwrap().resources, expected);
+    assert_eq!(state.agents[0].used, expected);
+}
+
+#[tokio::test]
+async fn reserved_resources_in_the_refined_format_and_mesos_messages() {
+    let master = start(reserved_config()).await;
+    let mut info = framework_info(
+        "refined",
+        &[Capability::MultiRole, Capability::ReservationRefinement],
+        0.0,
+    );
+    info.roles = vec!["web".into()];
+    let framework = Framework::subscribe(&master, info).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    assert!(offer.resources.iter().all(|r| r.role.is_none()));
+    assert!(
+        offer
+            .resources
+            .iter()
+            .all(|r| r.allocation_info.as_ref().unwrap().role() == "web")
+    );
+    assert_eq!(offer.resources[0].reservations[0].role(), "web");
+
+    // Too much of the reservation: TASK_ERROR, resources printed as Mesos
+    // prints them.
+    let mut greedy = command_task("greedy", &offer.agent_id, "true", "");
+    greedy.resources = Resources::parse("cpus(web):5;mem:32")
+        .unwrap()
+        .allocated_to("web")
+        .into_vec();
+    // The reserved cpus the offer has, as offered, for a good task.
+    let mut good = command_task("good", &offer.agent_id, "sleep 30", "");
+    good.resources = Resources::from(offer.resources.clone())
+        .find(&Resources::parse("cpus:1;mem:32").unwrap())
+        .unwrap()
+        .into_vec();
+    framework.launch(&offer, vec![greedy, good]).await;
+    let error = framework.update("greedy").await;
+    assert_eq!(error.state(), TaskState::TaskError);
+    assert_eq!(
+        error.message.as_deref(),
+        Some(
+            "Total resources cpus(allocated: web)(reservations: [(STATIC,web)]):5; \
+             mem(allocated: web):32 required by task and its executor is more than available \
+             cpus(allocated: web)(reservations: [(STATIC,web)]):1; cpus(allocated: web):1; \
+             mem(allocated: web):256; disk(allocated: web):100"
+        )
+    );
+    framework.follow("good", TaskState::TaskRunning).await;
+    assert_eq!(
+        master.state().task("good").unwrap().resources,
+        Resources::parse("cpus(web):1;mem:32").unwrap()
+    );
 }

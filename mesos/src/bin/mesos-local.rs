@@ -18,7 +18,7 @@
 use std::{io::Write, net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig, Resources};
+use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig};
 
 /// A simulated Apache Mesos master (v1 scheduler HTTP API) whose agents run
 /// tasks as local processes.
@@ -86,9 +86,9 @@ struct Args {
 
 /// Checks `--resources` up front, so a typo is reported as a usage error.
 fn parse_resources(value: &str) -> Result<String, String> {
-    Resources::parse(value)
+    mesos::local::agent_resources(value)
         .map(|_| value.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|reason| format!("invalid resources {value:?}: {reason}"))
 }
 
 /// Mesos' duration syntax: a number and a unit (`ns`, `us`, `ms`, `secs`,

@@ -19,11 +19,13 @@ use std::{
 
 use super::{
     master::{Master, is_terminal, master_status, now_secs, time_info},
-    resources::Resources,
     status_updates::StatusUpdateManager,
     stream,
 };
-use crate::v1::{TaskState, task_status::Reason};
+use crate::{
+    resources::Resources,
+    v1::{TaskState, task_status::Reason},
+};
 
 /// One simulated agent.
 #[derive(Debug)]
@@ -108,9 +110,7 @@ impl Agent {
 
     /// What the agent could offer now, given what is already offered.
     pub(crate) fn available(&self, offered: &Resources) -> Resources {
-        let mut free = self.total.minus(&self.used);
-        free.subtract(offered);
-        free
+        self.total.clone() - &self.used - offered
     }
 }
 

@@ -27,10 +27,12 @@ use tokio::time::Instant;
 
 use super::{
     master::{Framework, Master, Offer},
-    resources::Resources,
     stream,
 };
-use crate::v1::{self, framework_info::capability::Type as Capability, scheduler::call};
+use crate::{
+    resources::{self, Resources},
+    v1::{self, framework_info::capability::Type as Capability, scheduler::call},
+};
 
 /// Resources refused by a framework on one agent, until a deadline.
 #[derive(Debug)]
@@ -66,7 +68,7 @@ impl Master {
 
         let mut offered = vec![Resources::default(); self.agents.len()];
         for offer in self.offers.values() {
-            offered[offer.agent].add(&offer.resources);
+            offered[offer.agent] += &offer.resources;
         }
         let mut new_offers: Vec<(String, v1::Offer)> = Vec::new();
         for (agent, offered) in offered.iter().enumerate() {
@@ -142,7 +144,7 @@ impl Master {
                 path: Some(format!("/{}", agent_info.process_id())),
                 ..Default::default()
             }),
-            resources: resources.to_proto(allocation.as_deref(), refined),
+            resources: offered_resources(&resources, allocation.as_deref(), refined),
             executor_ids,
             allocation_info: allocation
                 .map(|role| v1::resource::AllocationInfo { role: Some(role) }),
@@ -269,6 +271,32 @@ fn offer_role(framework: &Framework) -> Option<String> {
 
 /// Mesos' default `--min_allocatable_resources=cpus:0.01|mem:32`.
 fn allocatable(resources: &Resources) -> bool {
-    resources.scalar("cpus").is_some_and(|c| c >= 0.01)
-        || resources.scalar("mem").is_some_and(|m| m >= 32.0)
+    resources.cpus() >= 0.01 || resources.mem() >= 32.0
+}
+
+/// An agent's resources as an offer carries them: allocated to the
+/// offer's role for MULTI_ROLE frameworks (`allocation_role`), and in the
+/// pre-refinement format (`role` set, even to `*`) for frameworks without
+/// RESERVATION_REFINEMENT, which do not know `reservations`.
+fn offered_resources(
+    resources: &Resources,
+    allocation_role: Option<&str>,
+    refined: bool,
+) -> Vec<v1::Resource> {
+    let allocated = match allocation_role {
+        Some(role) => resources.clone().allocated_to(role),
+        None => resources.clone(),
+    };
+    allocated
+        .into_iter()
+        .map(|resource| {
+            if refined {
+                resource
+            } else {
+                // Agents only have static reservations, one level deep.
+                resources::downgrade_format(resource)
+                    .expect("an agent's reservations are not refined")
+            }
+        })
+        .collect()
 }

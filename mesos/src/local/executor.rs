@@ -14,6 +14,11 @@
 //! the whole group, then SIGKILL after the grace period (the task's
 //! KillPolicy, else 3 s as in Mesos): the group matters because `sh -c`
 //! starts children that must not outlive the task.
+//!
+//! Task processes must not outlive the master either. A `LocalMaster` that
+//! is dropped or shut down kills them all, but a process that is SIGKILLed
+//! (or SIGTERMed without a handler) runs no code at all; on Linux the kernel
+//! then kills the tasks, see [`spawn_task_process`].
 
 use std::{
     collections::HashSet,
@@ -144,7 +149,7 @@ async fn supervise(
     }
     report(Report::Starting);
 
-    let mut command = match build_command(&spec) {
+    let command = match build_command(&spec) {
         Ok(command) => command,
         Err(error) => {
             // Mesos' launcher forks first and then fails to exec: the task
@@ -159,7 +164,7 @@ async fn supervise(
             return;
         }
     };
-    let mut child = match command.spawn() {
+    let mut child = match spawn_task_process(command).await {
         Ok(child) => child,
         Err(error) => {
             append_stderr(
@@ -363,6 +368,89 @@ fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> 
         }
     }
     Ok(command)
+}
+
+/// Starts a task's process, on Linux so that it dies with this process.
+///
+/// The child asks the kernel for a SIGKILL when its parent dies
+/// (`PR_SET_PDEATHSIG`). Without that, a framework running `--master
+/// local`, or `mesos-local`, that is SIGKILLed, or SIGTERMed without a
+/// handler, never gets to kill its tasks: they live on, re-parented to
+/// PID 1. Only the task's own process gets the signal (the shell of `sh
+/// -c`, or the command it execs); what that process started is only
+/// killed with its process group by a master that stops normally.
+///
+/// The caveat: to the kernel the parent is the *thread* that forked, and
+/// the signal comes as soon as that thread exits, while the process lives
+/// on. So the fork must happen on a thread that lives as long as the
+/// process. Not in `spawn_blocking`: idle blocking threads exit after 10 s.
+/// Not reliably on a runtime worker either: a worker that calls
+/// `block_in_place` (as some tests and frameworks do) hands its place to a
+/// new thread and itself ends up in the blocking pool, to exit when idle.
+/// Hence one thread that only forks tasks and never exits.
+#[cfg(target_os = "linux")]
+async fn spawn_task_process(
+    mut command: tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    use std::{io, sync::OnceLock};
+
+    type Request = (
+        tokio::runtime::Handle,
+        tokio::process::Command,
+        tokio::sync::oneshot::Sender<io::Result<tokio::process::Child>>,
+    );
+    static FORKER: OnceLock<Option<std::sync::mpsc::Sender<Request>>> = OnceLock::new();
+
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe functions may be called: prctl and getppid are
+    // plain system calls, and nothing here allocates or takes a lock.
+    unsafe {
+        command.pre_exec(move || {
+            let signal = libc::SIGKILL as libc::c_ulong;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0 as libc::c_ulong) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: no signal would come.
+            if u32::try_from(libc::getppid()) != Ok(parent) {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    let forker = FORKER.get_or_init(|| {
+        let (sender, requests) = std::sync::mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("mesos-local-tasks".into())
+            .spawn(move || {
+                for (runtime, mut command, reply) in requests {
+                    // Tokio's child processes belong to a runtime.
+                    let _runtime = runtime.enter();
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .inspect_err(|error| {
+                tracing::warn!(%error, "no thread to start tasks on; tasks may outlive this process");
+            })
+            .ok()
+            .map(|_| sender)
+    });
+    let Some(forker) = forker else {
+        return command.spawn();
+    };
+    let (reply, child) = tokio::sync::oneshot::channel();
+    let gone = || io::Error::other("the thread that starts tasks is gone");
+    forker
+        .send((tokio::runtime::Handle::current(), command, reply))
+        .map_err(|_| gone())?;
+    child.await.map_err(|_| gone())?
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn spawn_task_process(
+    mut command: tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    command.spawn()
 }
 
 async fn append_stderr(sandbox: &Path, text: &str) {

@@ -23,15 +23,17 @@ use super::{
     agent::GroupExecutor,
     executor::{self, LaunchSpec},
     master::{Master, Task, master_status},
-    resources::Resources,
     stream,
     validation::{self, TaskContext},
 };
-use crate::v1::{
-    ExecutorInfo, OperationState, OperationStatus, TaskInfo, TaskState, container_info,
-    offer::{Operation, operation},
-    scheduler::call,
-    task_status::{Reason, Source},
+use crate::{
+    resources::Resources,
+    v1::{
+        ExecutorInfo, OperationState, OperationStatus, TaskInfo, TaskState, container_info,
+        offer::{Operation, operation},
+        scheduler::call,
+        task_status::{Reason, Source},
+    },
 };
 
 impl Master {
@@ -52,10 +54,7 @@ impl Master {
             .collect();
         let agent = offers[0].agent;
         let role = offers[0].role.clone();
-        let mut remaining = Resources::default();
-        for offer in &offers {
-            remaining.add(&offer.resources);
-        }
+        let mut remaining: Resources = offers.iter().map(|o| o.resources.clone()).sum();
         tracing::info!(framework_id, ?offer_ids, agent_id = %self.agents[agent].id, "processing ACCEPT");
 
         for operation in accept.operations {
@@ -70,7 +69,7 @@ impl Master {
                     for task in tasks {
                         match self.validate_task(framework_id, agent, &role, &task, &remaining) {
                             Ok(resources) => {
-                                remaining.subtract(&resources);
+                                remaining -= &resources;
                                 self.launch(framework_id, agent, task, resources, &role, None);
                             }
                             Err(error) => {
@@ -282,12 +281,12 @@ impl Master {
                 return;
             }
         };
-        remaining.subtract(&executor_resources);
+        *remaining -= &executor_resources;
         if !running {
             let agent_state = &mut self.agents[agent];
             let container = uuid::Uuid::new_v4().to_string();
             let sandbox = agent_state.sandbox(framework_id, &key.1, &container);
-            agent_state.used.add(&executor_resources);
+            agent_state.used += &executor_resources;
             agent_state.executors.insert(
                 key.clone(),
                 GroupExecutor {
@@ -298,7 +297,7 @@ impl Master {
             );
         }
         for (task, resources) in tasks.into_iter().zip(task_resources) {
-            remaining.subtract(&resources);
+            *remaining -= &resources;
             self.launch(framework_id, agent, task, resources, role, Some(&key.1));
         }
     }
@@ -315,7 +314,7 @@ impl Master {
     ) {
         let task_id = info.task_id.value.clone();
         let agent_state = &mut self.agents[agent];
-        agent_state.used.add(&resources);
+        agent_state.used += &resources;
         // A command task runs under a command executor named after it.
         let executor_id = group.unwrap_or(&task_id).to_string();
         let sandbox = match group {

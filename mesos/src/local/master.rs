@@ -31,12 +31,12 @@ use super::{
     allocator::OfferFilter,
     executor::{ExecutorReport, ProcessTable, TaskProcess},
     faults::FaultState,
-    resources::Resources,
     snapshot::Snapshot,
     stream::{self, EventStream},
 };
 use crate::{
     codec::ContentType,
+    resources::Resources,
     v1::{
         Address, FrameworkInfo, MasterInfo, TaskInfo, TaskState, TaskStatus, TimeInfo,
         framework_info,

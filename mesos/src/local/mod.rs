@@ -44,7 +44,12 @@
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
 //! | `state_json.rs`, `snapshot.rs` | `/master/state`; the state tests look at |
-//! | `faults.rs`, [`resources`] | fault injection; resource syntax and arithmetic |
+//! | `faults.rs` | fault injection |
+//!
+//! Resources are [`crate::resources::Resources`], the type frameworks use:
+//! the master keeps them in Mesos' post-refinement format without
+//! allocation, converts what frameworks send (`validation.rs`) and what it
+//! offers (`allocator.rs`), and prints them as Mesos does in its messages.
 
 mod agent;
 mod allocator;
@@ -54,7 +59,6 @@ mod http;
 mod launch;
 mod master;
 mod reconcile;
-pub mod resources;
 mod snapshot;
 mod state_json;
 mod status_updates;
@@ -77,10 +81,12 @@ use tokio::{
 
 pub use faults::Faults;
 pub use master::MESOS_VERSION;
-pub use resources::{ResourceParseError, Resources};
 pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
 
-use crate::master::{MasterAddr, MasterSpec, Scheme};
+use crate::{
+    master::{MasterAddr, MasterSpec, Scheme},
+    resources::Resources,
+};
 use executor::ProcessTable;
 use faults::FaultState;
 use master::{Command, Master, Settings};
@@ -141,8 +147,9 @@ impl Default for LocalMasterConfig {
 /// Why a [`LocalMaster`] could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error(transparent)]
-    Resources(#[from] ResourceParseError),
+    /// `agent_resources` is not in Mesos' syntax, or empty.
+    #[error("invalid resources {input:?}: {reason}")]
+    Resources { input: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -193,7 +200,11 @@ impl LocalMaster {
     /// # Panics
     /// Outside a Tokio runtime.
     pub fn spawn(config: LocalMasterConfig) -> Result<LocalMaster, LocalError> {
-        let agent_resources = Resources::parse(&config.agent_resources)?;
+        let agent_resources =
+            agent_resources(&config.agent_resources).map_err(|reason| LocalError::Resources {
+                input: config.agent_resources.clone(),
+                reason,
+            })?;
         for (name, interval) in [
             ("heartbeat_interval", config.heartbeat_interval),
             ("allocation_interval", config.allocation_interval),
@@ -272,6 +283,9 @@ impl LocalMaster {
             next_offer: 0,
             allocation_round: 0,
         };
+        // The agents are there from the start, not only once the actor has
+        // run: `/master/state` may be asked right after `start` returns.
+        actor.snapshot.send_replace(actor.build_snapshot());
         let actor = tokio::spawn(actor.run(receiver));
 
         let (stop_server, stopped) = watch::channel(false);
@@ -379,6 +393,16 @@ impl LocalMaster {
         }
         // Drop removes the temporary work directory.
     }
+}
+
+/// Parses an agent's resources (`--resources`), which must not be empty:
+/// an agent with nothing to offer is a mistake, not a configuration.
+pub fn agent_resources(text: &str) -> Result<Resources, String> {
+    let resources = Resources::parse(text).map_err(|e| e.to_string())?;
+    if resources.is_empty() {
+        return Err("no resources given (expected e.g. cpus:2;mem:2048)".to_string());
+    }
+    Ok(resources)
 }
 
 impl Drop for LocalMaster {

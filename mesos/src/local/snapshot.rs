@@ -8,10 +8,17 @@
 
 use std::path::PathBuf;
 
-use super::{master::Master, resources::Resources};
-use crate::v1::{FrameworkInfo, TaskState, TaskStatus};
+use super::master::Master;
+use crate::{
+    resources::Resources,
+    v1::{FrameworkInfo, TaskState, TaskStatus},
+};
 
 /// The cluster as the master sees it at one moment.
+///
+/// Resources are as the master accounts for them: without allocation
+/// (`allocation_info`), reservations in the `reservations` field. Offers
+/// carry them allocated to the offer's role.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// The master's ID; agent, framework and offer IDs start with it.
@@ -132,7 +139,7 @@ impl Master {
     pub(crate) fn build_snapshot(&self) -> Snapshot {
         let mut offered: Vec<Resources> = vec![Resources::default(); self.agents.len()];
         for offer in self.offers.values() {
-            offered[offer.agent].add(&offer.resources);
+            offered[offer.agent] += &offer.resources;
         }
         let agents = self
             .agents

@@ -11,10 +11,43 @@ use serde_json::{Value, json};
 
 use super::{
     master::{MESOS_VERSION, Settings},
-    resources::Resources,
     snapshot::{FrameworkSnapshot, Snapshot, TaskSnapshot},
 };
-use crate::{codec, v1::framework_info::capability};
+use crate::{
+    codec,
+    resources::Resources,
+    v1::{framework_info::capability, value::Type as ValueType},
+};
+
+/// Resources as Mesos' state endpoints show them (`json(JSON::ObjectWriter*,
+/// const Resources&)`): one field per name, summed over roles and
+/// reservations; scalars as numbers, with `cpus`, `gpus`, `mem` and
+/// `disk` always present; ranges and sets as their text, e.g.
+/// `{"cpus": 2.0, "ports": "[31000-32000]"}`. (Mesos lists revocable
+/// resources apart, as `cpus_revocable`; agents here have none.)
+fn resources_json(resources: &Resources) -> Value {
+    let mut object = serde_json::Map::new();
+    for name in ["cpus", "gpus", "mem", "disk"] {
+        object.insert(name.to_string(), json!(0.0));
+    }
+    for resource in resources {
+        let name = resource.name.as_str();
+        let value = match resource.r#type() {
+            ValueType::Ranges => {
+                let ranges: Vec<String> = resources
+                    .ranges(name)
+                    .iter()
+                    .map(|(begin, end)| format!("{begin}-{end}"))
+                    .collect();
+                json!(format!("[{}]", ranges.join(", ")))
+            }
+            ValueType::Set => json!(format!("{{{}}}", resources.set(name).join(", "))),
+            _ => json!(resources.scalar(name)),
+        };
+        object.insert(name.to_string(), value);
+    }
+    Value::Object(object)
+}
 
 /// The master's `/state`.
 pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
@@ -29,10 +62,10 @@ pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
                 "hostname": agent.hostname,
                 "port": settings.port,
                 "registered_time": agent.registered_time,
-                "resources": agent.total.to_json(),
-                "used_resources": agent.used.to_json(),
-                "offered_resources": agent.offered.to_json(),
-                "unreserved_resources": agent.total.to_json(),
+                "resources": resources_json(&agent.total),
+                "used_resources": resources_json(&agent.used),
+                "offered_resources": resources_json(&agent.offered),
+                "unreserved_resources": resources_json(&agent.total),
                 "reserved_resources": {},
                 "attributes": {},
                 "active": true,
@@ -83,27 +116,25 @@ fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
             .map(task)
             .collect()
     };
-    let mut used = Resources::default();
-    for t in snapshot
+    let used: Resources = snapshot
         .tasks
         .iter()
         .filter(|t| t.framework_id == framework.id && !t.completed && !t.unreachable)
         .filter(|t| !crate::local::master::is_terminal(t.state))
-    {
-        used.add(&t.resources);
-    }
-    let mut offered = Resources::default();
+        .map(|t| t.resources.clone())
+        .sum();
+    let mut offered = Resources::new();
     let offers: Vec<Value> = snapshot
         .offers
         .iter()
         .filter(|o| o.framework_id == framework.id)
         .map(|o| {
-            offered.add(&o.resources);
+            offered += &o.resources;
             json!({
                 "id": o.id,
                 "framework_id": o.framework_id,
                 "slave_id": o.agent_id,
-                "resources": o.resources.to_json(),
+                "resources": resources_json(&o.resources),
             })
         })
         .collect();
@@ -130,9 +161,9 @@ fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
         "recovered": false,
         "registered_time": framework.registered_time,
         "unregistered_time": framework.unregistered_time.unwrap_or(0.0),
-        "resources": used.to_json(),
-        "used_resources": used.to_json(),
-        "offered_resources": offered.to_json(),
+        "resources": resources_json(&used),
+        "used_resources": resources_json(&used),
+        "offered_resources": resources_json(&offered),
         "tasks": tasks_of(&|t| !t.completed && !t.unreachable),
         "unreachable_tasks": tasks_of(&|t| t.unreachable),
         "completed_tasks": tasks_of(&|t| t.completed),
@@ -163,7 +194,7 @@ fn task(task: &TaskSnapshot) -> Value {
         "executor_id": task.executor_id.clone().unwrap_or_default(),
         "slave_id": task.agent_id,
         "state": task.state.as_str_name(),
-        "resources": task.resources.to_json(),
+        "resources": resources_json(&task.resources),
         "role": task.role,
         "statuses": statuses,
     })
@@ -200,7 +231,7 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
                 "name": format!("Command Executor (Task: {})", t.id),
                 "source": t.id,
                 "directory": directory.map(|d| d.display().to_string()).unwrap_or_default(),
-                "resources": t.resources.to_json(),
+                "resources": resources_json(&t.resources),
                 "tasks": [task(t)],
                 "queued_tasks": [],
                 "completed_tasks": [],
@@ -232,7 +263,7 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
         "id": agent.id,
         "pid": agent.pid,
         "hostname": agent.hostname,
-        "resources": agent.total.to_json(),
+        "resources": resources_json(&agent.total),
         "attributes": {},
         "master_hostname": settings.hostname,
         "start_time": agent.registered_time,
@@ -244,4 +275,32 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
         "frameworks": frameworks,
         "completed_frameworks": [],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_as_the_state_endpoint_shows_them() {
+        let resources = Resources::parse(
+            "cpus:1.5;cpus(web):0.5;mem:2048;ports:[31000-31005,32000-32000];s:{a,b}",
+        )
+        .unwrap();
+        assert_eq!(
+            resources_json(&resources),
+            json!({
+                "cpus": 2.0,
+                "gpus": 0.0,
+                "mem": 2048.0,
+                "disk": 0.0,
+                "ports": "[31000-31005, 32000-32000]",
+                "s": "{a, b}",
+            })
+        );
+        assert_eq!(
+            resources_json(&Resources::new()),
+            json!({"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0})
+        );
+    }
 }

@@ -366,14 +366,14 @@ impl Master {
 /// executor's, once the executor has no task left).
 pub(crate) fn release_resources(agents: &mut [Agent], task: &Task) {
     let agent = &mut agents[task.agent];
-    agent.used.subtract(&task.resources);
+    agent.used -= &task.resources;
     if task.in_group {
         let key = (task.framework_id.clone(), task.executor_id.clone());
         if let Some(executor) = agent.executors.get_mut(&key) {
             executor.live_tasks.remove(&task.info.task_id.value);
             if executor.live_tasks.is_empty() {
                 let executor = agent.executors.remove(&key).expect("just found");
-                agent.used.subtract(&executor.resources);
+                agent.used -= &executor.resources;
             }
         }
     }

@@ -17,11 +17,11 @@ use std::sync::OnceLock;
 
 use prost_reflect::{Cardinality, DescriptorPool, DynamicMessage, Kind, ReflectMessage, Value};
 
-use super::resources::Resources;
 use crate::{
     codec::{self, ContentType},
+    resources::{self, Resources},
     v1::{
-        ExecutorInfo, TaskInfo, container_info, executor_info,
+        self, ExecutorInfo, TaskInfo, container_info, executor_info,
         scheduler::{Call, call},
     },
 };
@@ -208,15 +208,15 @@ pub(crate) fn validate_task(
     }
     let mut total = resources.clone();
     if let Some(executor) = &task.executor {
-        let executor_resources = Resources::from_proto(&executor.resources)
+        let executor_resources = accounted(&executor.resources)
             .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
-        total.add(&executor_resources);
+        total += executor_resources;
     }
     if !available.contains(&total) {
         return Err(format!(
             "Total resources {} required by task and its executor is more than available {}",
-            total.allocated_to(context.role),
-            available.allocated_to(context.role)
+            total.allocated_to(context.role).mesos_format(),
+            available.clone().allocated_to(context.role).mesos_format()
         ));
     }
     Ok(resources)
@@ -249,7 +249,7 @@ fn validate_task_fields(task: &TaskInfo, context: &TaskContext<'_>) -> Result<Re
     if task.resources.is_empty() {
         return Err("Task uses no resources".into());
     }
-    let resources = Resources::from_proto(&task.resources)
+    let resources = accounted(&task.resources)
         .map_err(|e| format!("Task uses invalid resources: Invalid resources: {e}"))?;
     if task
         .command
@@ -313,44 +313,64 @@ pub(crate) fn validate_task_group(
     {
         return Err("Docker ContainerInfo is not supported on the executor".into());
     }
-    let executor_resources = Resources::from_proto(&executor.resources)
+    let executor_resources = accounted(&executor.resources)
         .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
     let describe = |value: Option<f64>| value.map_or("None".to_string(), |v| format!("{v}"));
-    let cpus = executor_resources.scalar("cpus");
+    // Mesos' `Resources::cpus()` and friends: `None` if there are none.
+    let amount = |name: &str| {
+        executor_resources
+            .iter()
+            .any(|r| r.name == name)
+            .then(|| executor_resources.scalar(name))
+    };
+    let cpus = amount("cpus");
     if cpus.is_none_or(|c| c < MIN_EXECUTOR_CPUS) {
         return Err(format!(
             "Executor '{executor_id}' uses less CPUs ({}) than the minimum required ({MIN_EXECUTOR_CPUS})",
             describe(cpus)
         ));
     }
-    let mem = executor_resources.scalar("mem");
+    let mem = amount("mem");
     if mem.is_none_or(|m| m < MIN_EXECUTOR_MEM_MB) {
         return Err(format!(
             "Executor '{executor_id}' uses less memory ({}) than the minimum required (32MB)",
             describe(mem)
         ));
     }
-    if executor_resources.scalar("disk").is_none() {
+    if amount("disk").is_none() {
         return Err(format!("Executor '{executor_id}' uses no disk"));
     }
-    let mut total = Resources::default();
-    for resources in &task_resources {
-        total.add(resources);
-    }
     let executor_needs = if executor_running {
-        Resources::default()
+        Resources::new()
     } else {
         executor_resources
     };
-    total.add(&executor_needs);
+    let total = task_resources.iter().cloned().sum::<Resources>() + &executor_needs;
     if !available.contains(&total) {
         return Err(format!(
             "Total resources {} required by task group and its executor are more than available {}",
-            total.allocated_to(context.role),
-            available.allocated_to(context.role)
+            total.allocated_to(context.role).mesos_format(),
+            available.clone().allocated_to(context.role).mesos_format()
         ));
     }
     Ok((task_resources, executor_needs))
+}
+
+/// Resources a framework sent (in a TaskInfo or ExecutorInfo) as the
+/// master accounts for them against its agents, if all are valid (Mesos
+/// refuses the task otherwise): in the post-refinement format, so that a
+/// reservation reads the same in either format, and without allocation,
+/// like the agents' own resources.
+fn accounted(list: &[v1::Resource]) -> Result<Resources, resources::InvalidResource> {
+    for resource in list {
+        resources::validate(resource)?;
+    }
+    let upgraded: Resources = list
+        .iter()
+        .cloned()
+        .map(resources::upgrade_format)
+        .collect();
+    Ok(upgraded.unallocated())
 }
 
 /// The paths of required fields that are not set, as protobuf's

@@ -16,7 +16,8 @@ use mesos::{
     Client, ClientOptions, calls,
     client::Subscription,
     codec::ContentType,
-    local::{LocalMaster, LocalMasterConfig, Resources},
+    local::{LocalMaster, LocalMasterConfig},
+    resources::{self, Resources},
     v1::{
         self, AgentId, CommandInfo, FrameworkInfo, Offer, TaskId, TaskInfo, TaskState, TaskStatus,
         framework_info::{Capability, capability::Type as CapabilityType},
@@ -73,7 +74,7 @@ pub fn command_task(id: &str, agent_id: &AgentId, command: &str, resources: &str
         name: format!("task {id}"),
         task_id: TaskId { value: id.into() },
         agent_id: agent_id.clone(),
-        resources: Resources::parse(resources).unwrap().to_proto(None, false),
+        resources: Resources::parse(resources).unwrap().into_vec(),
         command: Some(CommandInfo {
             value: Some(command.into()),
             ..Default::default()
@@ -87,8 +88,16 @@ pub fn full_agent() -> Resources {
     Resources::parse(mesos::local::DEFAULT_AGENT_RESOURCES).unwrap()
 }
 
+/// An offer's resources as the master accounts for them: without
+/// allocation, reservations in the post-refinement format.
 pub fn offered(offer: &Offer) -> Resources {
-    Resources::from_proto(&offer.resources).unwrap()
+    let upgraded: Resources = offer
+        .resources
+        .iter()
+        .cloned()
+        .map(resources::upgrade_format)
+        .collect();
+    upgraded.unallocated()
 }
 
 /// A framework for tests: subscribed through the library's `Client`, with
