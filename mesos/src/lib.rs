@@ -19,6 +19,7 @@
 //! | [`recordio`] | how events are framed on the stream |
 //! | [`codec`] | protobuf and JSON encodings of the messages |
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
+//! | [`zookeeper`] | `zk://` addresses, for master detection and state |
 //! | [`resources`], [`offers`] | resource arithmetic and fitting tasks into offers |
 //! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
@@ -48,6 +49,7 @@ mod task_state;
 pub mod testing;
 mod transport;
 pub mod v1;
+pub mod zookeeper;
 
 pub use client::{Client, ClientOptions, Credentials};
 pub use driver::{Driver, DriverConfig, DriverEvent, Scheduler};

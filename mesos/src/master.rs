@@ -15,6 +15,8 @@
 
 use std::{fmt, str::FromStr};
 
+use crate::zookeeper::{InvalidZkUrl, ZkUrl};
+
 /// The default port of a Mesos master.
 pub const DEFAULT_MASTER_PORT: u16 = 5050;
 
@@ -104,7 +106,7 @@ impl MasterAddr {
 }
 
 /// Splits `host:port`, `[v6]:port` or a bare host.
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+pub(crate) fn split_host_port(authority: &str) -> Result<(String, u16), String> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("unclosed [ in IPv6 address")?;
         (host, after.strip_prefix(':'))
@@ -153,31 +155,13 @@ impl FromStr for MasterSpec {
         if trimmed == "local" {
             return Ok(MasterSpec::Local);
         }
-        if let Some(rest) = trimmed.strip_prefix("zk://") {
-            let (servers, path) = rest.split_once('/').ok_or_else(|| {
-                invalid("a zk:// master needs a path, e.g. zk://host:2181/mesos".into())
-            })?;
-            if servers.is_empty() {
-                return Err(invalid("no ZooKeeper servers".into()));
-            }
-            if servers.contains('@') {
-                return Err(invalid(
-                    "ZooKeeper credentials in the URL are not supported".into(),
-                ));
-            }
-            for server in servers.split(',') {
-                split_host_port(server)
-                    .map_err(|e| invalid(format!("ZooKeeper server {server:?}: {e}")))?;
-            }
-            let path = format!("/{}", path.trim_end_matches('/'));
-            if path == "/" {
-                return Err(invalid(
-                    "a zk:// master needs a path, e.g. zk://host:2181/mesos".into(),
-                ));
-            }
+        if trimmed.starts_with("zk://") {
+            let url: ZkUrl = trimmed
+                .parse()
+                .map_err(|e: InvalidZkUrl| invalid(e.reason))?;
             return Ok(MasterSpec::ZooKeeper {
-                servers: servers.to_string(),
-                path,
+                servers: url.servers,
+                path: url.path,
             });
         }
         MasterAddr::parse_with_default_scheme(trimmed, Scheme::Http)

@@ -132,10 +132,12 @@
 //! # }
 //! ```
 
-use std::{collections::BTreeMap, fmt, future::Future, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use zookeeper_client as zk;
+
+pub use crate::zookeeper::{InvalidZkUrl, ZkUrl};
 
 use crate::{
     backoff::Backoff,
@@ -160,108 +162,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const FRAMEWORK_ID: &str = "framework_id";
 const INSTANCES: &str = "instances";
 const TASKS: &str = "tasks";
-
-/// Where a framework keeps its state: `zk://host1:2181,host2:2181/hello-mesos`.
-///
-/// The same form as a `zk://` `--master`, but the path is the framework's
-/// own root, not the masters'.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZkUrl {
-    /// `host1:2181,host2:2181`, as the ZooKeeper client takes it.
-    pub servers: String,
-    /// The framework's root node, such as `/hello-mesos`.
-    pub path: String,
-}
-
-/// A `--zk` value that could not be understood.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid ZooKeeper URL {input:?}: {reason} (expected e.g. zk://10.10.4.2:2181/hello-mesos)"
-)]
-pub struct InvalidZkUrl {
-    pub input: String,
-    pub reason: String,
-}
-
-impl FromStr for ZkUrl {
-    type Err = InvalidZkUrl;
-
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: String| InvalidZkUrl {
-            input: input.to_string(),
-            reason,
-        };
-        let rest = input
-            .trim()
-            .strip_prefix("zk://")
-            .ok_or_else(|| invalid("it must start with zk://".into()))?;
-        let (servers, path) = rest
-            .split_once('/')
-            .ok_or_else(|| invalid("no path after the servers".into()))?;
-        if servers.is_empty() {
-            return Err(invalid("no ZooKeeper servers".into()));
-        }
-        if servers.contains('@') {
-            return Err(invalid(
-                "ZooKeeper credentials in the URL are not supported".into(),
-            ));
-        }
-        for server in servers.split(',') {
-            check_server(server).map_err(|e| invalid(format!("server {server:?}: {e}")))?;
-        }
-        let path = path.trim_end_matches('/');
-        if path.is_empty() {
-            return Err(invalid("no path after the servers".into()));
-        }
-        for segment in path.split('/') {
-            if segment.is_empty() || segment == "." || segment == ".." {
-                return Err(invalid(format!("{segment:?} is not a node name")));
-            }
-            if segment.chars().any(char::is_control) {
-                return Err(invalid("control characters in the path".into()));
-            }
-        }
-        if path.split('/').next() == Some("zookeeper") {
-            return Err(invalid("/zookeeper belongs to ZooKeeper itself".into()));
-        }
-        Ok(ZkUrl {
-            servers: servers.to_string(),
-            path: format!("/{path}"),
-        })
-    }
-}
-
-/// Checks `host`, `host:port` or `[v6]:port`.
-fn check_server(server: &str) -> Result<(), String> {
-    let (host, port) = if let Some(v6) = server.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or("unclosed [ in IPv6 address")?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or("expected :port")?)),
-        }
-    } else {
-        match server.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (server, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    if let Some(port) = port {
-        port.parse::<u16>()
-            .ok()
-            .filter(|port| *port != 0)
-            .ok_or_else(|| format!("invalid port {port:?}"))?;
-    }
-    Ok(())
-}
-
-impl fmt::Display for ZkUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "zk://{}{}", self.servers, self.path)
-    }
-}
 
 /// What the scheduler keeps about one task.
 #[derive(Debug, Clone, PartialEq, Eq)]

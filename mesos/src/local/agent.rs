@@ -18,7 +18,7 @@ use std::{
 };
 
 use super::{
-    master::{Master, is_terminal, master_status, now_secs, time_info},
+    master::{Master, master_status, now_secs, time_info},
     status_updates::StatusUpdateManager,
     stream,
 };
@@ -148,7 +148,7 @@ impl Master {
                 // tell) its processes: kill ours so none outlive it.
                 task.process = None;
                 task.pid = None;
-                if is_terminal(task.state) {
+                if task.state.is_terminal() {
                     framework.completed_tasks.push(task);
                     continue;
                 }

@@ -272,21 +272,6 @@ impl Task {
     }
 }
 
-/// Terminal states: the task is over and its resources are free.
-pub(crate) fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 /// A status update the master itself generates: no uuid (so it is never
 /// acknowledged nor re-sent), source SOURCE_MASTER.
 pub(crate) fn master_status(
@@ -732,7 +717,7 @@ impl Master {
             // Dropping the process handle kills the task's process group.
             task.process = None;
             task.pid = None;
-            if !is_terminal(task.state) {
+            if !task.state.is_terminal() {
                 // Mesos marks them TASK_KILLED without telling anyone: the
                 // framework is gone (`Master::removeFramework`).
                 let status = master_status(

@@ -120,7 +120,7 @@ fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
         .tasks
         .iter()
         .filter(|t| t.framework_id == framework.id && !t.completed && !t.unreachable)
-        .filter(|t| !crate::local::master::is_terminal(t.state))
+        .filter(|t| !t.state.is_terminal())
         .map(|t| t.resources.clone())
         .sum();
     let mut offered = Resources::new();
@@ -239,12 +239,12 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
         };
         let live: Vec<Value> = tasks
             .iter()
-            .filter(|t| !crate::local::master::is_terminal(t.state))
+            .filter(|t| !t.state.is_terminal())
             .map(|t| executor(t))
             .collect();
         let done: Vec<Value> = tasks
             .iter()
-            .filter(|t| crate::local::master::is_terminal(t.state))
+            .filter(|t| t.state.is_terminal())
             .map(|t| executor(t))
             .collect();
         frameworks.push(json!({

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use super::{
     agent::Agent,
     executor::{DEFAULT_KILL_GRACE_PERIOD, ExecutorReport, Report},
-    master::{Master, Task, is_terminal, now_secs},
+    master::{Master, Task, now_secs},
     status_updates::Acknowledged,
     stream,
 };
@@ -72,7 +72,7 @@ impl Master {
         let Some(task) = self.frameworks[framework_id].tasks.get(task_id) else {
             return;
         };
-        if is_terminal(task.state) {
+        if task.state.is_terminal() {
             return;
         }
         let grace = policy
@@ -145,7 +145,7 @@ impl Master {
             tracing::warn!(framework_id, %task_id, "ignoring unexpected status update acknowledgement");
             return;
         };
-        if is_terminal(state) {
+        if state.is_terminal() {
             let framework = self
                 .frameworks
                 .get_mut(framework_id)
@@ -175,7 +175,7 @@ impl Master {
         else {
             return; // framework removed or agent lost: nobody to tell
         };
-        if is_terminal(task.state) || task.agent != agent {
+        if task.state.is_terminal() || task.agent != agent {
             return;
         }
         let (state, source, reason, message) = match report {
@@ -259,7 +259,7 @@ impl Master {
         };
         task.state = state;
         let mut group_failed = None;
-        if is_terminal(state) {
+        if state.is_terminal() {
             task.process = None;
             task.pid = None;
             if task.in_group && state == TaskState::TaskFailed {
@@ -282,7 +282,7 @@ impl Master {
             let siblings: Vec<String> = self.frameworks[framework_id]
                 .tasks
                 .values()
-                .filter(|t| t.in_group && t.executor_id == executor && !is_terminal(t.state))
+                .filter(|t| t.in_group && t.executor_id == executor && !t.state.is_terminal())
                 .map(|t| t.info.task_id.value.clone())
                 .collect();
             for sibling in siblings {
