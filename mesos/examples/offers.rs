@@ -77,6 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    driver.run(&mut events, &mut OfferPrinter, shutdown).await;
+    // An error here means the master made the driver stop (see
+    // `DriverEvent::FailedOver` and `DriverEvent::Refused`).
+    driver.run(&mut events, &mut OfferPrinter, shutdown).await?;
     Ok(())
 }

@@ -238,19 +238,34 @@ impl Client {
     /// Sends any call but SUBSCRIBE, filling in `framework_id` when the call
     /// has none. Returns the body of a `200 OK` (RECONCILE_OPERATIONS has
     /// one), `None` for the usual `202 Accepted`.
-    pub async fn call(&self, mut call: Call) -> Result<Option<Bytes>> {
-        let (stream_id, framework_id) = {
-            let state = self.state();
-            let stream_id = state.stream_id.clone().ok_or(Error::NotSubscribed)?;
-            (stream_id, state.framework_id.clone())
+    pub async fn call(&self, call: Call) -> Result<Option<Bytes>> {
+        self.call_on_stream(call).await.1
+    }
+
+    /// Like [`Client::call`], also returning the `Mesos-Stream-Id` the call
+    /// was sent with, so that the driver can tell whether a refusal is
+    /// about the current subscription or an older one.
+    pub(crate) async fn call_on_stream(
+        &self,
+        call: Call,
+    ) -> (Option<String>, Result<Option<Bytes>>) {
+        let stream_id = self.stream_id();
+        let result = match &stream_id {
+            Some(stream_id) => self.call_with(call, stream_id).await,
+            None => Err(Error::NotSubscribed),
         };
+        (stream_id, result)
+    }
+
+    async fn call_with(&self, mut call: Call, stream_id: &str) -> Result<Option<Bytes>> {
+        let framework_id = self.framework_id();
         if call.framework_id.is_none() {
             call.framework_id = framework_id;
         }
         let body = codec::encode(&call, self.inner.options.format);
         tokio::time::timeout(
             self.inner.options.call_timeout,
-            self.send_call(body, &stream_id),
+            self.send_call(body, stream_id),
         )
         .await
         .map_err(|_| Error::Status {
@@ -279,8 +294,18 @@ impl Client {
             match response.status() {
                 StatusCode::ACCEPTED => return Ok(None),
                 StatusCode::OK => {
-                    let body = response.into_body().collect().await?.to_bytes();
-                    return Ok(Some(body));
+                    // Bounded like the events: a master (or something
+                    // pretending to be one) must not make us buffer
+                    // without limit.
+                    let limit = self.inner.options.max_record_len;
+                    let body = Limited::new(response.into_body(), limit)
+                        .collect()
+                        .await
+                        .map_err(|error| Error::Status {
+                            status: StatusCode::OK,
+                            message: format!("unreadable answer (at most {limit} bytes): {error}"),
+                        })?;
+                    return Ok(Some(body.to_bytes()));
                 }
                 StatusCode::TEMPORARY_REDIRECT => {
                     master = redirect_target(response.headers(), &master)?;
@@ -360,10 +385,19 @@ impl Subscription {
 
     /// The next event, or `None` when the master closed the stream.
     /// Cancel-safe.
+    ///
+    /// An event that does not decode is an [`Error::Codec`], and the
+    /// stream can still be read on: its record was framed correctly, only
+    /// its content is not what we understand. Any other error means the
+    /// stream itself is broken.
     pub async fn next_event(&mut self) -> Result<Option<Event>> {
-        match self.records.next().await? {
-            Some(record) => Ok(Some(codec::decode(&record, self.format)?)),
-            None => Ok(None),
+        loop {
+            match self.records.next().await? {
+                // An empty record (length 0) carries no event.
+                Some(record) if record.is_empty() => continue,
+                Some(record) => return Ok(Some(codec::decode(&record, self.format)?)),
+                None => return Ok(None),
+            }
         }
     }
 }

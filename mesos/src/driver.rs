@@ -13,8 +13,40 @@
 //!   half-open TCP connection delivers nothing and reports no error, so
 //!   silence is the only sign of it: after `missed_heartbeats` intervals
 //!   without any event the stream is treated as dead.
+//! * A call the master refuses because it does not know our subscription
+//!   (after a master failover: [`Error::is_subscription_lost`]) ends the
+//!   subscription too, and the driver subscribes again.
 //! * Between attempts it waits with jittered exponential backoff
 //!   ([`crate::backoff`]), capped at 15 s.
+//!
+//! # When the master says no: ERROR events
+//!
+//! The master answers a SUBSCRIBE it will not take, or tells a subscription
+//! it replaced, with an ERROR event and closes the stream
+//! (`src/master/master.cpp`). Resubscribing is then the right answer once,
+//! and the wrong one otherwise:
+//!
+//! * **"Framework has been removed"**: the framework's failover timeout
+//!   passed while it was disconnected (with Mesos' default of 0, that is the
+//!   moment its connection closed), or it was torn down. The ID is dead for
+//!   good and so are its tasks. The driver forgets the ID, tells the
+//!   framework ([`DriverEvent::FrameworkRemoved`]) and registers a new
+//!   framework.
+//! * **"Framework failed over"**: another scheduler subscribed with our
+//!   framework ID, and the master gave it the framework. Resubscribing would
+//!   take it back, the other one would do the same, and the two would
+//!   displace each other for ever. Mesos' own driver aborts here
+//!   (`src/sched/sched.cpp`), and so does this one: it stops, says so
+//!   ([`DriverEvent::FailedOver`]) and closes the event channel.
+//! * **Anything else** (an invalid FrameworkInfo, a principal that is not
+//!   allowed, …) would be refused again: the driver stops
+//!   ([`DriverEvent::Refused`], with the master's message).
+//!
+//! The master only remembers removed frameworks in memory (at most
+//! `--max_completed_frameworks`, and not across its own failover, after
+//! which an old ID may be accepted silently). So "removed" is a hint, not a
+//! guarantee: reconciliation after every SUBSCRIBED is what really finds
+//! the tasks that are gone.
 //!
 //! The framework sees a channel of [`DriverEvent`]s and sends calls with
 //! [`Driver::call`]. Its scheduler stays a plain function from events to
@@ -25,7 +57,10 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
 
 use crate::{
     backoff::Backoff,
@@ -41,6 +76,19 @@ use crate::{
     },
 };
 
+/// The ERROR message of a SUBSCRIBE with the ID of a removed framework
+/// (`validateFramework` in `src/master/master.cpp`).
+pub const FRAMEWORK_REMOVED: &str = "Framework has been removed";
+
+/// The ERROR message a subscription gets when another scheduler subscribes
+/// with the same framework ID (`Master::failoverFramework`).
+pub const FRAMEWORK_FAILED_OVER: &str = "Framework failed over";
+
+/// The longest silence the driver waits for, whatever heartbeat interval a
+/// master announces: a nonsense interval (infinite, huge) must not leave a
+/// dead connection undetected for ever.
+const MAX_SILENCE: Duration = Duration::from_secs(3600);
+
 /// What the driver tells the framework.
 // Nearly every value is an `Event`; boxing it would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -52,6 +100,37 @@ pub enum DriverEvent {
     /// resubscribing; offers received so far are void, and a SUBSCRIBED
     /// event will say when the framework is back.
     Disconnected { reason: String },
+    /// The master removed the framework: its failover timeout passed while
+    /// no scheduler was subscribed, or it was torn down. Its tasks were
+    /// killed with it, and its ID can never be used again. The driver has
+    /// forgotten the ID and registers a new framework; forget the old
+    /// framework's tasks (and whatever you stored about them).
+    FrameworkRemoved {
+        framework_id: FrameworkId,
+        message: String,
+    },
+    /// Another scheduler subscribed with this framework's ID, and the master
+    /// gave the framework to it. The driver has stopped and the channel
+    /// closes after this event: resubscribing would take the framework back,
+    /// and two schedulers would displace each other for ever.
+    FailedOver { message: String },
+    /// The master refused the subscription with an ERROR event (the
+    /// message says why). The driver has stopped and the channel closes
+    /// after this event: subscribing again would be refused again.
+    Refused { message: String },
+}
+
+impl DriverEvent {
+    /// For the events after which the driver has stopped for good
+    /// ([`DriverEvent::FailedOver`], [`DriverEvent::Refused`]): why, as an
+    /// error.
+    pub fn final_error(&self) -> Option<Error> {
+        match self {
+            DriverEvent::FailedOver { message } => Some(Error::FailedOver(message.clone())),
+            DriverEvent::Refused { message } => Some(Error::Refused(message.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// Settings of a [`Driver`].
@@ -94,11 +173,20 @@ pub trait Scheduler {
     fn on_event(&mut self, event: &DriverEvent) -> Vec<Call>;
 }
 
+/// A call refused because the master does not know the subscription it
+/// was sent on: the subscription loop ends that subscription.
+#[derive(Debug)]
+struct LostSubscription {
+    stream_id: String,
+    reason: String,
+}
+
 /// A running subscription loop and the handle to make calls with.
 pub struct Driver {
     client: Client,
     framework_info: Arc<Mutex<FrameworkInfo>>,
     stop: watch::Sender<bool>,
+    lost: mpsc::UnboundedSender<LostSubscription>,
     task: tokio::task::JoinHandle<()>,
     /// The simulated master of `--master local`, which lives as long as
     /// the driver.
@@ -107,8 +195,9 @@ pub struct Driver {
 
 impl Driver {
     /// Starts subscribing. Events arrive on the returned channel; the
-    /// driver keeps resubscribing until [`Driver::stop`] or until the
-    /// channel's receiver is dropped.
+    /// driver keeps resubscribing until [`Driver::stop`], until the
+    /// channel's receiver is dropped, or until the master makes it stop
+    /// ([`DriverEvent::FailedOver`], [`DriverEvent::Refused`]).
     pub fn start(config: DriverConfig) -> Result<(Driver, mpsc::Receiver<DriverEvent>)> {
         let detector = match &config.master {
             MasterSpec::Local => {
@@ -142,6 +231,7 @@ impl Driver {
         let framework_info = Arc::new(Mutex::new(config.framework_info.clone()));
         let (events, receiver) = mpsc::channel(1024);
         let (stop, stopped) = watch::channel(false);
+        let (lost, lost_subscriptions) = mpsc::unbounded_channel();
         let task = tokio::spawn(
             SubscriptionLoop {
                 client: client.clone(),
@@ -149,6 +239,7 @@ impl Driver {
                 detector,
                 events,
                 stopped,
+                lost: lost_subscriptions,
                 backoff: config.backoff.clone(),
                 missed_heartbeats: config.missed_heartbeats.max(1),
                 subscribe_timeout: config.subscribe_timeout,
@@ -159,6 +250,7 @@ impl Driver {
             client,
             framework_info,
             stop,
+            lost,
             task,
             _local_master: None,
         };
@@ -166,8 +258,20 @@ impl Driver {
     }
 
     /// Sends a call to the master.
+    ///
+    /// A call refused because the master does not know our subscription
+    /// ([`Error::is_subscription_lost`]) also makes the driver subscribe
+    /// again; the call itself is not repeated (after the new SUBSCRIBED,
+    /// reconciliation tells what happened to it).
     pub async fn call(&self, call: Call) -> Result<()> {
-        self.client.call(call).await.map(|_| ())
+        let (stream_id, result) = self.client.call_on_stream(call).await;
+        if let (Some(stream_id), Err(error)) = (stream_id, &result) {
+            if error.is_subscription_lost() {
+                let reason = error.to_string();
+                let _ = self.lost.send(LostSubscription { stream_id, reason });
+            }
+        }
+        result.map(|_| ())
     }
 
     /// Sends calls in order, stopping at the first failure.
@@ -183,10 +287,8 @@ impl Driver {
         self.client.framework_id()
     }
 
-    /// Replaces the framework ID used for the next SUBSCRIBE. `None` makes
-    /// the next subscription register a new framework: what a scheduler
-    /// must do after the master answered ERROR because its failover timeout
-    /// passed and the old framework is gone.
+    /// Replaces the framework ID used for the next SUBSCRIBE; `None` makes
+    /// it register a new framework.
     pub fn set_framework_id(&self, framework_id: Option<FrameworkId>) {
         self.framework_info.lock().expect("framework info lock").id = framework_id.clone();
         self.client.set_framework_id(framework_id);
@@ -205,6 +307,9 @@ impl Driver {
     /// Closes the subscription and stops resubscribing. This does *not*
     /// tear the framework down: the master keeps its tasks for
     /// `failover_timeout`, so a restarted scheduler can take them back.
+    ///
+    /// Returns promptly whatever the driver is doing, even if nobody reads
+    /// the event channel any more.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -213,13 +318,17 @@ impl Driver {
     /// Runs `scheduler` until `shutdown` completes or the driver stops:
     /// each event goes to the scheduler and the calls it returns go to the
     /// master. A failed call is logged; the event stream goes on.
+    ///
+    /// Returns an error if the master made the driver stop
+    /// ([`DriverEvent::FailedOver`], [`DriverEvent::Refused`]).
     pub async fn run<S: Scheduler>(
         self,
         events: &mut mpsc::Receiver<DriverEvent>,
         scheduler: &mut S,
         shutdown: impl std::future::Future<Output = ()>,
-    ) {
+    ) -> Result<()> {
         tokio::pin!(shutdown);
+        let mut outcome = Ok(());
         loop {
             let event = tokio::select! {
                 event = events.recv() => match event {
@@ -228,6 +337,9 @@ impl Driver {
                 },
                 _ = &mut shutdown => break,
             };
+            if let Some(error) = event.final_error() {
+                outcome = Err(error);
+            }
             for call in scheduler.on_event(&event) {
                 if let Err(error) = self.call(call).await {
                     tracing::warn!(%error, "call to the master failed");
@@ -235,6 +347,7 @@ impl Driver {
             }
         }
         self.stop().await;
+        outcome
     }
 }
 
@@ -245,6 +358,7 @@ struct SubscriptionLoop {
     detector: MasterDetector,
     events: mpsc::Sender<DriverEvent>,
     stopped: watch::Receiver<bool>,
+    lost: mpsc::UnboundedReceiver<LostSubscription>,
     backoff: Backoff,
     missed_heartbeats: u32,
     subscribe_timeout: Duration,
@@ -256,42 +370,95 @@ enum StreamEnd {
     Stopped,
     /// The subscription is gone; resubscribe.
     Lost(String),
+    /// ERROR "Framework has been removed": register anew.
+    Removed {
+        framework_id: FrameworkId,
+        message: String,
+    },
+    /// ERROR "Framework failed over": stop for good.
+    FailedOver(String),
+    /// Any other ERROR: the master refused us; stop for good.
+    Refused(String),
 }
 
 impl SubscriptionLoop {
     async fn run(mut self) {
         loop {
+            let mut stopped = self.stopped.clone();
             let master = tokio::select! {
                 master = self.detector.leader() => master,
-                _ = self.stopped.wait_for(|stop| *stop) => return,
+                _ = stopped.wait_for(|stop| *stop) => return,
             };
             self.client.set_master(master.clone());
-            let reason = match self.subscribe().await {
-                Ok(subscription) => match self.read_events(subscription, &master).await {
-                    StreamEnd::Stopped => return,
-                    StreamEnd::Lost(reason) => reason,
-                },
-                Err(error) => format!("subscribing at {master} failed: {error}"),
+            let subscribed = tokio::select! {
+                subscribed = self.subscribe() => subscribed,
+                _ = stopped.wait_for(|stop| *stop) => return,
+            };
+            let end = match subscribed {
+                Ok(subscription) => self.read_events(subscription, &master).await,
+                Err(error) => StreamEnd::Lost(format!("subscribing at {master} failed: {error}")),
             };
             self.client.clear_subscription();
+            let reason = match end {
+                StreamEnd::Stopped => return,
+                StreamEnd::FailedOver(message) => {
+                    tracing::error!(
+                        %message,
+                        "another scheduler subscribed with this framework's ID: stopping"
+                    );
+                    self.emit(DriverEvent::FailedOver { message }).await;
+                    return;
+                }
+                StreamEnd::Refused(message) => {
+                    tracing::error!(%message, "the master refused the subscription: stopping");
+                    self.emit(DriverEvent::Refused { message }).await;
+                    return;
+                }
+                StreamEnd::Removed {
+                    framework_id,
+                    message,
+                } => {
+                    tracing::warn!(
+                        framework_id = %framework_id.value,
+                        "the master removed this framework: registering a new one"
+                    );
+                    self.set_framework_id(None);
+                    let removed = DriverEvent::FrameworkRemoved {
+                        framework_id,
+                        message,
+                    };
+                    if !self.emit(removed).await {
+                        return;
+                    }
+                    // Nothing to wait for: the master answered, and a
+                    // registration without an ID cannot be "removed".
+                    continue;
+                }
+                StreamEnd::Lost(reason) => reason,
+            };
             let delay = self.backoff.next_delay();
             tracing::warn!(%reason, retry_in = ?delay, "disconnected from the master");
-            if self
-                .events
-                .send(DriverEvent::Disconnected { reason })
-                .await
-                .is_err()
-            {
-                return; // nobody listens any more
+            if !self.emit(DriverEvent::Disconnected { reason }).await {
+                return; // stopped, or nobody listens any more
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.stopped.wait_for(|stop| *stop) => return,
+                _ = stopped.wait_for(|stop| *stop) => return,
             }
         }
     }
 
-    async fn subscribe(&mut self) -> Result<Subscription> {
+    /// Passes an event on; false if the driver was stopped or nobody
+    /// listens. Never waits on a full channel once the driver is stopped,
+    /// so that [`Driver::stop`] cannot hang.
+    async fn emit(&mut self, event: DriverEvent) -> bool {
+        tokio::select! {
+            sent = self.events.send(event) => sent.is_ok(),
+            _ = self.stopped.wait_for(|stop| *stop) => false,
+        }
+    }
+
+    async fn subscribe(&self) -> Result<Subscription> {
         let framework_info = self
             .framework_info
             .lock()
@@ -313,7 +480,8 @@ impl SubscriptionLoop {
     }
 
     /// Passes events on until the stream ends, goes silent, the leader
-    /// changes or the framework stops the driver.
+    /// changes, the master refuses a call for not knowing this
+    /// subscription, or the framework stops the driver.
     async fn read_events(
         &mut self,
         mut subscription: Subscription,
@@ -322,12 +490,22 @@ impl SubscriptionLoop {
         // Until SUBSCRIBED tells us the heartbeat interval, allow the
         // subscribe timeout for the first event.
         let mut silence_limit = self.subscribe_timeout;
+        let mut deadline = Instant::now() + silence_limit;
         loop {
             let next = tokio::select! {
-                next = tokio::time::timeout(silence_limit, subscription.next_event()) => next,
+                next = tokio::time::timeout_at(deadline, subscription.next_event()) => next,
                 leader = self.detector.changed_from(master) => {
                     let leader = leader.map(|l| l.to_string()).unwrap_or_else(|| "none".into());
                     return StreamEnd::Lost(format!("leading master changed (now {leader})"));
+                }
+                Some(lost) = self.lost.recv() => {
+                    if lost.stream_id == subscription.stream_id() {
+                        return StreamEnd::Lost(format!(
+                            "the master does not know this subscription any more: {}",
+                            lost.reason
+                        ));
+                    }
+                    continue; // about a subscription that is already gone
                 }
                 _ = self.stopped.wait_for(|stop| *stop) => return StreamEnd::Stopped,
             };
@@ -341,18 +519,54 @@ impl SubscriptionLoop {
                 Ok(Ok(None)) => {
                     return StreamEnd::Lost("the master closed the event stream".into());
                 }
+                // One event we cannot decode is no reason to drop the
+                // subscription: its record was framed correctly, so the
+                // stream is fine, and Mesos' own scheduler library reads
+                // on too (`src/scheduler/scheduler.cpp`).
+                Ok(Err(Error::Codec(error))) => {
+                    tracing::warn!(%error, "skipping an event that cannot be decoded");
+                    deadline = Instant::now() + silence_limit;
+                    continue;
+                }
                 Ok(Err(error)) => return StreamEnd::Lost(format!("event stream failed: {error}")),
             };
+            deadline = Instant::now() + silence_limit;
+            if event.r#type() == event::Type::Error {
+                let message = event.error.map(|e| e.message).unwrap_or_default();
+                return self.on_error(message);
+            }
             if let Some(subscribed) = subscribed(&event) {
                 self.on_subscribed(subscribed);
-                if let Some(interval) = subscribed.heartbeat_interval_seconds.filter(|s| *s > 0.0) {
-                    silence_limit =
-                        Duration::from_secs_f64(interval * f64::from(self.missed_heartbeats));
+                if let Some(limit) = silence_limit_for(
+                    subscribed.heartbeat_interval_seconds,
+                    self.missed_heartbeats,
+                ) {
+                    silence_limit = limit;
+                    deadline = Instant::now() + silence_limit;
                 }
             }
-            if self.events.send(DriverEvent::Event(event)).await.is_err() {
+            if !self.emit(DriverEvent::Event(event)).await {
                 return StreamEnd::Stopped;
             }
+        }
+    }
+
+    /// What an ERROR event means for the subscription (see the module
+    /// docs): the master closes the stream after it in every case.
+    fn on_error(&self, message: String) -> StreamEnd {
+        let framework_id = self
+            .framework_info
+            .lock()
+            .expect("framework info lock")
+            .id
+            .clone();
+        match framework_id {
+            Some(framework_id) if message == FRAMEWORK_REMOVED => StreamEnd::Removed {
+                framework_id,
+                message,
+            },
+            _ if message == FRAMEWORK_FAILED_OVER => StreamEnd::FailedOver(message),
+            _ => StreamEnd::Refused(message),
         }
     }
 
@@ -361,10 +575,23 @@ impl SubscriptionLoop {
     fn on_subscribed(&mut self, subscribed: &event::Subscribed) {
         let framework_id = subscribed.framework_id.clone();
         tracing::info!(framework_id = %framework_id.value, "subscribed");
-        self.framework_info.lock().expect("framework info lock").id = Some(framework_id.clone());
-        self.client.set_framework_id(Some(framework_id));
+        self.set_framework_id(Some(framework_id));
         self.backoff.reset();
     }
+
+    fn set_framework_id(&self, framework_id: Option<FrameworkId>) {
+        self.framework_info.lock().expect("framework info lock").id = framework_id.clone();
+        self.client.set_framework_id(framework_id);
+    }
+}
+
+/// How long a stream may stay silent: `missed` heartbeat intervals, at
+/// most [`MAX_SILENCE`]. `None` for an interval that means nothing (zero,
+/// negative, NaN): then the limit stays as it was.
+fn silence_limit_for(interval_seconds: Option<f64>, missed: u32) -> Option<Duration> {
+    let interval = interval_seconds.filter(|seconds| *seconds > 0.0)?;
+    let limit = Duration::try_from_secs_f64(interval * f64::from(missed)).unwrap_or(MAX_SILENCE);
+    Some(limit.min(MAX_SILENCE))
 }
 
 /// The SUBSCRIBED payload of an event, if it is one.
@@ -373,5 +600,33 @@ fn subscribed(event: &Event) -> Option<&event::Subscribed> {
         event.subscribed.as_ref()
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_heartbeat_interval_gives_a_bounded_silence_limit() {
+        assert_eq!(
+            silence_limit_for(Some(15.0), 5),
+            Some(Duration::from_secs(75))
+        );
+        assert_eq!(silence_limit_for(Some(f64::INFINITY), 5), Some(MAX_SILENCE));
+        assert_eq!(silence_limit_for(Some(1e300), 5), Some(MAX_SILENCE));
+        assert_eq!(
+            silence_limit_for(Some(f64::MAX), u32::MAX),
+            Some(MAX_SILENCE)
+        );
+        for meaningless in [
+            None,
+            Some(0.0),
+            Some(-1.0),
+            Some(f64::NAN),
+            Some(f64::NEG_INFINITY),
+        ] {
+            assert_eq!(silence_limit_for(meaningless, 5), None, "{meaningless:?}");
+        }
     }
 }

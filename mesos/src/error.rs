@@ -10,6 +10,12 @@ use http::StatusCode;
 
 use crate::{codec::CodecError, master::MasterAddr, recordio::ReadError};
 
+/// Mesos' answers to a call from a subscription it does not know
+/// (`src/master/http.cpp`); see [`Error::is_subscription_lost`].
+const FRAMEWORK_NOT_FOUND: &str = "Framework cannot be found";
+const FRAMEWORK_NOT_SUBSCRIBED: &str = "Framework is not subscribed";
+const STALE_STREAM_ID: &str = "The stream ID '";
+
 /// An error from the scheduler API client.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,6 +74,15 @@ pub enum Error {
     /// The request could not be built.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// Another scheduler subscribed with this framework's ID, and the
+    /// master closed our subscription (ERROR "Framework failed over"). The
+    /// driver stopped: see [`crate::DriverEvent::FailedOver`].
+    #[error("another scheduler took over this framework (the master said {0:?}); this one stopped")]
+    FailedOver(String),
+    /// The master refused the subscription with an ERROR event. The driver
+    /// stopped: see [`crate::DriverEvent::Refused`].
+    #[error("the master refused the subscription: {0}")]
+    Refused(String),
 }
 
 impl Error {
@@ -84,12 +99,44 @@ impl Error {
     }
 
     /// Whether trying again later (maybe at another master) can succeed.
-    /// A malformed or forbidden call fails the same way every time.
+    /// A malformed call fails the same way every time; but a call the
+    /// master refused because it does not know the subscription will work
+    /// once the framework has subscribed again.
     pub fn is_retryable(&self) -> bool {
+        if self.is_subscription_lost() {
+            return true;
+        }
         !matches!(
             self,
-            Error::BadRequest(_) | Error::Unauthorized(_) | Error::InvalidRequest(_)
+            Error::BadRequest(_)
+                | Error::Unauthorized(_)
+                | Error::InvalidRequest(_)
+                | Error::FailedOver(_)
+                | Error::Refused(_)
         )
+    }
+
+    /// Whether the master refused a call because it does not know the
+    /// subscription the call came from. Nothing is wrong with the call: the
+    /// framework must subscribe again, then the call can succeed. That
+    /// happens after a master failover (`src/master/http.cpp`,
+    /// `Master::Http::scheduler`):
+    ///
+    /// * 400 "Framework cannot be found": the new leading master does not
+    ///   know the framework until it resubscribes (or an agent running its
+    ///   tasks re-registers);
+    /// * 403 "Framework is not subscribed": it knows the framework (an agent
+    ///   told it) but no scheduler is subscribed;
+    /// * 400 "The stream ID '…' … didn't match …": the call carries the
+    ///   `Mesos-Stream-Id` of a subscription that was replaced.
+    pub fn is_subscription_lost(&self) -> bool {
+        match self {
+            Error::BadRequest(message) => {
+                message == FRAMEWORK_NOT_FOUND || message.starts_with(STALE_STREAM_ID)
+            }
+            Error::Forbidden(message) => message == FRAMEWORK_NOT_SUBSCRIBED,
+            _ => false,
+        }
     }
 }
 

@@ -13,6 +13,10 @@
 //! (or split in the middle of its length). So the decoder keeps the bytes it
 //! has not used yet and hands out a record only when all of it is there.
 //!
+//! A length of 0 is an empty record, as Mesos' own decoder
+//! (`3rdparty/stout/include/stout/recordio.hpp`) reads it: there is nothing
+//! in it to decode, and the stream goes on.
+//!
 //! A master (or a proxy in front of it) can send garbage. A length that is not
 //! a number, or that claims more than [`DEFAULT_MAX_RECORD_LEN`] bytes, is an
 //! error at once: we never buffer without bound waiting for a record that
@@ -35,9 +39,6 @@ pub enum RecordIoError {
     /// The bytes before the line feed are not a decimal number.
     #[error("malformed RecordIO length {0:?}: expected a decimal number of bytes")]
     MalformedLength(String),
-    /// Mesos never writes an empty record (`docs/recordio.md`).
-    #[error("malformed RecordIO length 0: records are never empty")]
-    EmptyRecord,
     /// The length prefix says the record is larger than we accept.
     #[error("RecordIO record of {len} bytes is over the limit of {limit} bytes")]
     RecordTooLarge { len: u64, limit: usize },
@@ -135,9 +136,6 @@ impl Decoder {
             .expect("ASCII digits are UTF-8")
             .parse()
             .unwrap_or(u64::MAX);
-        if len == 0 {
-            return Err(RecordIoError::EmptyRecord);
-        }
         if len > self.max_record_len as u64 {
             return Err(RecordIoError::RecordTooLarge {
                 len,
@@ -287,7 +285,17 @@ mod tests {
     }
 
     #[test]
-    fn negative_and_empty_lengths_are_errors() {
+    fn a_zero_length_record_is_an_empty_record() {
+        // Mesos' own decoder (stout/recordio.hpp) hands out an empty
+        // record for a length of 0, and reads on.
+        let mut decoder = Decoder::new();
+        decoder.feed(b"0\n3\nabc");
+        assert_eq!(decode_all(&mut decoder), vec!["", "abc"]);
+        assert!(decoder.finish().is_ok());
+    }
+
+    #[test]
+    fn negative_and_missing_lengths_are_errors() {
         for input in [&b"-5\nhello"[..], b"\nhello", b" 5\nhello"] {
             let mut decoder = Decoder::new();
             decoder.feed(input);
@@ -296,9 +304,6 @@ mod tests {
                 Err(RecordIoError::MalformedLength(_))
             ));
         }
-        let mut decoder = Decoder::new();
-        decoder.feed(b"0\n");
-        assert_eq!(decoder.next_record(), Err(RecordIoError::EmptyRecord));
     }
 
     #[test]

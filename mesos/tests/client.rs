@@ -313,3 +313,31 @@ async fn a_closed_stream_ends_cleanly() {
         .unwrap();
     assert!(matches!(end, Ok(None)), "{end:?}");
 }
+
+#[tokio::test]
+async fn an_answer_with_a_body_is_read_within_the_limit() {
+    // RECONCILE_OPERATIONS is answered 200 with a body. A master (or
+    // something in its place) must not make us buffer without bound.
+    let master = TestMaster::start(|request| {
+        if is_subscribe(&request.call) {
+            stream(vec![subscribed("fw-b", 15.0)])
+        } else if request.call.r#type() == mesos::v1::scheduler::call::Type::Revive {
+            Reply::Status(StatusCode::OK, "x".repeat(100))
+        } else {
+            Reply::Status(StatusCode::OK, "x".repeat(64 * 1024))
+        }
+    })
+    .await;
+    let options = ClientOptions {
+        max_record_len: 1024,
+        ..ClientOptions::default()
+    };
+    let (client, _subscription) = subscribed_client(&master, options).await;
+    let small = client.call(calls::revive(vec![])).await.unwrap();
+    assert_eq!(small.map(|body| body.len()), Some(100));
+    let error = client.call(calls::suppress(vec![])).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Status { status, message } if *status == StatusCode::OK && message.contains("1024")),
+        "{error}"
+    );
+}

@@ -5,13 +5,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Reply, TestMaster, heartbeat, is_subscribe, subscribed};
+use common::{Recorded, Reply, TestMaster, error, heartbeat, is_subscribe, subscribed};
 use http::StatusCode;
 use mesos::{
-    Driver, DriverConfig, DriverEvent, MasterSpec,
+    Driver, DriverConfig, DriverEvent, Error, MasterSpec, Scheduler,
     backoff::Backoff,
+    calls,
     detector::MasterDetector,
-    v1::{FrameworkInfo, scheduler::event},
+    v1::{
+        FrameworkId, FrameworkInfo,
+        scheduler::{Call, event},
+    },
 };
 use tokio::sync::mpsc;
 
@@ -182,4 +186,286 @@ async fn an_unreachable_master_is_retried_with_backoff() {
         }
     }
     driver.stop().await;
+}
+
+/// The framework ID a recorded SUBSCRIBE carries, in the call and in its
+/// FrameworkInfo (they must agree).
+fn subscribed_with(recorded: &Recorded) -> Option<String> {
+    let in_call = recorded
+        .call
+        .framework_id
+        .as_ref()
+        .map(|id| id.value.clone());
+    let in_info = recorded
+        .call
+        .subscribe
+        .as_ref()
+        .and_then(|s| s.framework_info.id.as_ref())
+        .map(|id| id.value.clone());
+    assert_eq!(in_call, in_info, "both places carry the same ID");
+    in_call
+}
+
+/// Waits until the channel closes: the driver has stopped by itself.
+async fn expect_closed(events: &mut mpsc::Receiver<DriverEvent>) {
+    let closed = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("the channel closes within 10 s");
+    assert_eq!(closed, None, "no event after the driver stopped");
+}
+
+#[tokio::test]
+async fn a_removed_framework_is_forgotten_and_registered_anew() {
+    // This master removed fw-old (its failover timeout passed): a
+    // SUBSCRIBE with that ID gets Mesos' ERROR and a closed stream. One
+    // without an ID registers fw-new.
+    let master = TestMaster::start(|request| {
+        if !is_subscribe(&request.call) {
+            return Reply::Status(StatusCode::ACCEPTED, String::new());
+        }
+        match &request.call.framework_id {
+            Some(id) if id.value == "fw-old" => Reply::Stream {
+                stream_id: "refused".into(),
+                events: vec![error("Framework has been removed")],
+                keep_open: false,
+            },
+            _ => Reply::Stream {
+                stream_id: format!("stream-{}", request.connection),
+                events: vec![subscribed("fw-new", 15.0)],
+                keep_open: true,
+            },
+        }
+    })
+    .await;
+    let mut config = config(&master);
+    config.framework_info.id = Some(FrameworkId {
+        value: "fw-old".into(),
+    });
+    let (driver, mut events) = Driver::start(config).unwrap();
+    match next(&mut events).await {
+        DriverEvent::FrameworkRemoved {
+            framework_id,
+            message,
+        } => {
+            assert_eq!(framework_id.value, "fw-old");
+            assert_eq!(message, "Framework has been removed");
+        }
+        other => panic!("expected FrameworkRemoved, got {other:?}"),
+    }
+    expect_subscribed(&mut events).await;
+    assert_eq!(driver.framework_id().unwrap().value, "fw-new");
+    let subscribes = master.subscribes();
+    assert_eq!(subscribes.len(), 2, "refused once, then registered anew");
+    assert_eq!(subscribed_with(&subscribes[0]).as_deref(), Some("fw-old"));
+    assert_eq!(subscribed_with(&subscribes[1]), None, "a new framework");
+    driver.stop().await;
+}
+
+#[tokio::test]
+async fn failed_over_stops_the_driver_for_good() {
+    let master = master(15.0).await;
+    let (driver, mut events) = Driver::start(config(&master)).unwrap();
+    expect_subscribed(&mut events).await;
+
+    // Another scheduler subscribed with our ID: the master tells us and
+    // closes our stream.
+    master.push_event(&error("Framework failed over"));
+    master.drop_streams();
+    match next(&mut events).await {
+        DriverEvent::FailedOver { message } => assert_eq!(message, "Framework failed over"),
+        other => panic!("expected FailedOver, got {other:?}"),
+    }
+    expect_closed(&mut events).await;
+    assert_eq!(master.subscribes().len(), 1, "it never resubscribed");
+    assert!(matches!(
+        driver.call(calls::revive(vec![])).await,
+        Err(Error::NotSubscribed)
+    ));
+    driver.stop().await;
+}
+
+/// Counts what a scheduler was told.
+#[derive(Default)]
+struct Recorder(Vec<DriverEvent>);
+
+impl Scheduler for Recorder {
+    fn on_event(&mut self, event: &DriverEvent) -> Vec<Call> {
+        self.0.push(event.clone());
+        vec![]
+    }
+}
+
+#[tokio::test]
+async fn a_refused_subscription_stops_the_driver_and_run_says_why() {
+    let message = "The framework failover_timeout (1e+20) is invalid";
+    let master = TestMaster::start(move |request| {
+        if is_subscribe(&request.call) {
+            Reply::Stream {
+                stream_id: "refused".into(),
+                events: vec![error(message)],
+                keep_open: false,
+            }
+        } else {
+            Reply::Status(StatusCode::ACCEPTED, String::new())
+        }
+    })
+    .await;
+    let (driver, mut events) = Driver::start(config(&master)).unwrap();
+    let mut scheduler = Recorder::default();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        driver.run(&mut events, &mut scheduler, std::future::pending()),
+    )
+    .await
+    .expect("run returns once the driver stopped");
+    assert!(
+        matches!(&outcome, Err(Error::Refused(m)) if m == message),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        scheduler.0,
+        [DriverEvent::Refused {
+            message: message.into()
+        }],
+        "the scheduler saw why"
+    );
+    assert_eq!(master.subscribes().len(), 1, "it never subscribed again");
+}
+
+#[tokio::test]
+async fn a_call_refused_for_an_unknown_subscription_leads_to_a_resubscribe() {
+    // What calls get after a master failover (`src/master/http.cpp`).
+    let refusals = [
+        (StatusCode::BAD_REQUEST, "Framework cannot be found"),
+        (StatusCode::FORBIDDEN, "Framework is not subscribed"),
+        (
+            StatusCode::BAD_REQUEST,
+            "The stream ID 'old' included in this request didn't match the stream ID \
+             currently associated with framework ID fw-1",
+        ),
+    ];
+    for (status, message) in refusals {
+        let master = TestMaster::start(move |request| {
+            if is_subscribe(&request.call) {
+                Reply::Stream {
+                    stream_id: format!("stream-{}", request.connection),
+                    events: vec![subscribed("fw-1", 15.0)],
+                    keep_open: true,
+                }
+            } else {
+                Reply::Status(status, message.into())
+            }
+        })
+        .await;
+        let (driver, mut events) = Driver::start(config(&master)).unwrap();
+        expect_subscribed(&mut events).await;
+
+        let refused = driver.call(calls::revive(vec![])).await.unwrap_err();
+        assert!(refused.is_subscription_lost(), "{refused}");
+        assert!(refused.is_retryable(), "{refused}");
+        match next(&mut events).await {
+            DriverEvent::Disconnected { reason } => {
+                assert!(
+                    reason.contains("does not know this subscription"),
+                    "{reason}"
+                );
+                assert!(reason.contains(message), "{reason}");
+            }
+            other => panic!("expected a disconnection, got {other:?}"),
+        }
+        expect_subscribed(&mut events).await;
+        let subscribes = master.subscribes();
+        assert_eq!(subscribes.len(), 2, "{message}");
+        assert_eq!(subscribed_with(&subscribes[1]).as_deref(), Some("fw-1"));
+        driver.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_call_does_not_end_the_subscription() {
+    let master = TestMaster::start(|request| {
+        if is_subscribe(&request.call) {
+            Reply::Stream {
+                stream_id: "stream".into(),
+                events: vec![subscribed("fw-1", 15.0)],
+                keep_open: true,
+            }
+        } else {
+            Reply::Status(
+                StatusCode::BAD_REQUEST,
+                "Failed to validate scheduler::Call: Expecting 'revive' to be present".into(),
+            )
+        }
+    })
+    .await;
+    let (driver, mut events) = Driver::start(config(&master)).unwrap();
+    expect_subscribed(&mut events).await;
+    let refused = driver.call(calls::revive(vec![])).await.unwrap_err();
+    assert!(!refused.is_subscription_lost() && !refused.is_retryable());
+    // The subscription goes on: the next thing the driver passes on is
+    // the master's heartbeat, not a disconnection.
+    master.push_event(&heartbeat());
+    match next(&mut events).await {
+        DriverEvent::Event(e) => assert_eq!(e.r#type(), event::Type::Heartbeat),
+        other => panic!("expected the heartbeat, got {other:?}"),
+    }
+    assert_eq!(master.subscribes().len(), 1);
+    driver.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_that_does_not_decode_is_skipped() {
+    let master = master(15.0).await;
+    let (driver, mut events) = Driver::start(config(&master)).unwrap();
+    expect_subscribed(&mut events).await;
+    // A well-framed record that is no protobuf Event (field 31 with the
+    // invalid wire type 7), an empty record, then a good event.
+    master.push_raw(b"3\n\xff\xff\xff");
+    master.push_raw(b"0\n");
+    master.push_event(&heartbeat());
+    match next(&mut events).await {
+        DriverEvent::Event(e) => assert_eq!(e.r#type(), event::Type::Heartbeat),
+        other => panic!("expected the heartbeat, got {other:?}"),
+    }
+    assert_eq!(master.subscribes().len(), 1, "the subscription was kept");
+    driver.stop().await;
+}
+
+#[tokio::test]
+async fn a_nonsense_heartbeat_interval_does_not_stop_the_driver() {
+    for interval in [f64::INFINITY, 1e300] {
+        let master = master(interval).await;
+        let (driver, mut events) = Driver::start(config(&master)).unwrap();
+        expect_subscribed(&mut events).await;
+        master.drop_streams();
+        match next(&mut events).await {
+            DriverEvent::Disconnected { reason } => assert!(reason.contains("closed"), "{reason}"),
+            other => panic!("expected a disconnection, got {other:?}"),
+        }
+        expect_subscribed(&mut events).await;
+        driver.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn stop_returns_even_when_nobody_reads_the_events() {
+    let master = master(15.0).await;
+    let (driver, mut events) = Driver::start(config(&master)).unwrap();
+    expect_subscribed(&mut events).await;
+    // More events than the channel holds, and nobody reading them: the
+    // driver ends up waiting for room in the channel.
+    for _ in 0..events.max_capacity() + 10 {
+        master.push_event(&heartbeat());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while events.len() < events.max_capacity() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the channel never filled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(10), driver.stop())
+        .await
+        .expect("stop returns within 10 s");
 }

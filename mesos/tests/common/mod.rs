@@ -147,6 +147,21 @@ impl TestMaster {
         }
     }
 
+    /// Sends raw bytes on every open stream: a record of our own making.
+    pub fn push_raw(&self, bytes: &[u8]) {
+        for stream in self.open_streams.lock().unwrap().iter() {
+            let _ = stream.send(Bytes::copy_from_slice(bytes));
+        }
+    }
+
+    /// How many SUBSCRIBE calls arrived so far.
+    pub fn subscribes(&self) -> Vec<Recorded> {
+        self.recorded()
+            .into_iter()
+            .filter(|r| is_subscribe(&r.call))
+            .collect()
+    }
+
     /// Closes every stream still open, as a master that crashed would.
     pub fn drop_streams(&self) {
         self.open_streams.lock().unwrap().clear();
@@ -241,6 +256,17 @@ pub fn subscribed(framework_id: &str, heartbeat_interval_seconds: f64) -> Event 
             },
             heartbeat_interval_seconds: Some(heartbeat_interval_seconds),
             ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An ERROR event, as the master sends before closing a stream.
+pub fn error(message: &str) -> Event {
+    Event {
+        r#type: Some(event::Type::Error as i32),
+        error: Some(event::Error {
+            message: message.into(),
         }),
         ..Default::default()
     }
