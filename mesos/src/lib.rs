@@ -24,7 +24,9 @@
 //! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
 //! | [`state`] | the framework's state in ZooKeeper: framework ID, instances, tasks |
+//! | [`teardown`] | ending a framework for good (TEARDOWN) |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
+//! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
 //!
 //! A framework's own logic is best written as a pure function from events
 //! to calls ([`driver::Scheduler`]): it can then be tested without a master.
@@ -45,6 +47,7 @@ pub mod recordio;
 pub mod resources;
 pub mod state;
 mod task_state;
+pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;

@@ -17,6 +17,21 @@
 //!    including ones the scheduler has forgotten, so they can be killed or
 //!    adopted.
 //!
+//! Two more occasions call for it, besides a (re)subscription
+//! (`docs/reconciliation.md`, `docs/high-availability-framework-guide.md`):
+//!
+//! * **Periodically**: an update can be lost without any disconnection
+//!   (a master failover the scheduler did not notice, a bug anywhere), so
+//!   implicit reconciliation every so often ([`Reconciler::with_interval`])
+//!   bounds how long the scheduler can be wrong.
+//! * **A launch that nobody reported on**: a task launched should be heard
+//!   of within seconds (TASK_STARTING, TASK_RUNNING, or an error). If
+//!   nothing came, the ACCEPT may never have reached the master, and the
+//!   task would stay STAGING in our records for ever. After
+//!   [`Reconciler::with_launch_timeout`], the task is asked about
+//!   explicitly: the master answers with its state, or says it does not
+//!   know it (then the scheduler launches a replacement).
+//!
 //! [`Reconciler`] is that procedure as a state machine. It does no I/O and
 //! reads no clock: the caller passes the time in and sends the calls it
 //! returns, so a test can drive it through any sequence of events.
@@ -42,6 +57,13 @@ pub struct Reconciler {
     delay: Duration,
     initial_delay: Duration,
     max_delay: Duration,
+    /// How often to reconcile implicitly, if at all, and when next.
+    interval: Option<Duration>,
+    next_implicit: Option<Instant>,
+    /// How long a launched task may go unreported, if we watch that, and
+    /// the tasks launched and not heard of yet, with their deadlines.
+    launch_timeout: Option<Duration>,
+    launches: BTreeMap<String, (Option<AgentId>, Instant)>,
 }
 
 impl Default for Reconciler {
@@ -59,7 +81,24 @@ impl Reconciler {
             delay: initial_delay,
             initial_delay,
             max_delay: max_delay.max(initial_delay),
+            interval: None,
+            next_implicit: None,
+            launch_timeout: None,
+            launches: BTreeMap::new(),
         }
+    }
+
+    /// Also reconciles implicitly every `interval` while subscribed.
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Also asks about a task that had no update within `timeout` of its
+    /// launch ([`Reconciler::launched`]).
+    pub fn with_launch_timeout(mut self, timeout: Duration) -> Self {
+        self.launch_timeout = Some(timeout);
+        self
     }
 
     /// Starts reconciling after a (re)subscription, for the non-terminal
@@ -73,6 +112,9 @@ impl Reconciler {
     ) -> Vec<Call> {
         self.pending = tasks.into_iter().collect();
         self.delay = self.initial_delay;
+        // Every task we know is asked about now, launched ones included.
+        self.launches.clear();
+        self.next_implicit = self.interval.map(|interval| now + interval);
         if self.pending.is_empty() {
             self.next_attempt = None;
             return vec![calls::reconcile_all()];
@@ -80,9 +122,34 @@ impl Reconciler {
         self.ask_again(now)
     }
 
+    /// Stops until the next [`start`](Self::start): the subscription is
+    /// gone, and answers would come on a subscription that no longer exists.
+    pub fn stop(&mut self) {
+        self.pending.clear();
+        self.launches.clear();
+        self.next_attempt = None;
+        self.next_implicit = None;
+    }
+
+    /// Notes that `task_id` was just launched, to ask about it if no update
+    /// comes within the launch timeout (if one is set).
+    pub fn launched(&mut self, task_id: &str, agent_id: Option<AgentId>, now: Instant) {
+        if let Some(timeout) = self.launch_timeout {
+            self.launches
+                .insert(task_id.to_string(), (agent_id, now + timeout));
+        }
+    }
+
+    /// Forgets a launch that never went out (the scheduler held it back):
+    /// nobody will report on that task, and nobody needs to.
+    pub fn forget_launch(&mut self, task_id: &str) {
+        self.launches.remove(task_id);
+    }
+
     /// Notes that an update arrived for `task_id`. When that was the last
     /// task waited for, returns the implicit RECONCILE.
     pub fn on_update(&mut self, task_id: &str) -> Vec<Call> {
+        self.launches.remove(task_id);
         if self.pending.remove(task_id).is_some() && self.pending.is_empty() {
             self.next_attempt = None;
             return vec![calls::reconcile_all()];
@@ -90,20 +157,46 @@ impl Reconciler {
         vec![]
     }
 
-    /// Asks again about the tasks still unanswered, if their time has come.
+    /// Whatever is due at `now`: asking again about the tasks still
+    /// unanswered, asking about launches nobody reported on, and the
+    /// periodic implicit reconciliation.
     pub fn on_timer(&mut self, now: Instant) -> Vec<Call> {
-        match self.next_attempt {
-            Some(at) if now >= at && !self.pending.is_empty() => {
-                self.delay = (self.delay * 2).min(self.max_delay);
-                self.ask_again(now)
+        let mut calls = Vec::new();
+        let overdue: Vec<String> = self
+            .launches
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(task_id, _)| task_id.clone())
+            .collect();
+        if !overdue.is_empty() {
+            for task_id in overdue {
+                let (agent_id, _) = self.launches.remove(&task_id).expect("listed above");
+                self.pending.insert(task_id, agent_id);
             }
-            _ => vec![],
+            // Ask now, and from now on with backoff like any unanswered task.
+            self.delay = self.initial_delay;
+            calls.extend(self.ask_again(now));
+        } else if self.next_attempt.is_some_and(|at| now >= at) && !self.pending.is_empty() {
+            self.delay = (self.delay * 2).min(self.max_delay);
+            calls.extend(self.ask_again(now));
         }
+        if let (Some(at), Some(interval)) = (self.next_implicit, self.interval) {
+            if now >= at {
+                self.next_implicit = Some(now + interval);
+                calls.push(calls::reconcile_all());
+            }
+        }
+        calls
     }
 
     /// When [`Reconciler::on_timer`] next has something to do.
     pub fn next_attempt(&self) -> Option<Instant> {
-        self.next_attempt
+        let retry = self.next_attempt.filter(|_| !self.pending.is_empty());
+        let launch = self.launches.values().map(|(_, deadline)| *deadline).min();
+        [retry, launch, self.next_implicit]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The tasks asked about and not yet answered.
@@ -229,6 +322,77 @@ mod tests {
         }
         assert_eq!(waits, [1, 2, 4, 4, 4], "doubling, capped at the maximum");
         assert_eq!(asked(&reconciler.on_update("b")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_launch_with_no_update_within_the_timeout_is_asked_about() {
+        let start = Instant::now();
+        let mut reconciler = Reconciler::new(Duration::from_secs(1), Duration::from_secs(60))
+            .with_launch_timeout(Duration::from_secs(30));
+        assert_eq!(
+            asked(&reconciler.start(vec![], start)),
+            Vec::<String>::new()
+        );
+        let agent = Some(AgentId {
+            value: "agent-1".into(),
+        });
+        reconciler.launched("heard", agent.clone(), start);
+        reconciler.launched("silent", agent.clone(), start);
+        reconciler.launched("never sent", agent.clone(), start);
+        reconciler.forget_launch("never sent");
+        let deadline = start + Duration::from_secs(30);
+        assert_eq!(reconciler.next_attempt(), Some(deadline));
+        assert!(reconciler.on_update("heard").is_empty(), "not asked about");
+        assert!(
+            reconciler
+                .on_timer(deadline - Duration::from_millis(1))
+                .is_empty()
+        );
+
+        let calls = reconciler.on_timer(deadline);
+        assert_eq!(asked(&calls), ["silent"], "only the one nobody reported on");
+        assert_eq!(
+            calls[0].reconcile.as_ref().unwrap().tasks[0].agent_id,
+            agent,
+            "with its agent"
+        );
+        // Unanswered, it is asked again with backoff, like any other.
+        assert_eq!(
+            reconciler.next_attempt(),
+            Some(deadline + Duration::from_secs(1))
+        );
+        assert_eq!(
+            asked(&reconciler.on_timer(deadline + Duration::from_secs(1))),
+            ["silent"]
+        );
+        // The answer ends it, with the implicit reconciliation after.
+        assert_eq!(asked(&reconciler.on_update("silent")), Vec::<String>::new());
+        assert_eq!(reconciler.next_attempt(), None);
+    }
+
+    #[test]
+    fn implicit_reconciliation_repeats_at_the_interval_while_subscribed() {
+        let start = Instant::now();
+        let interval = Duration::from_secs(900);
+        let mut reconciler = Reconciler::default().with_interval(interval);
+        assert_eq!(reconciler.next_attempt(), None, "not before subscribing");
+        reconciler.start(vec![], start);
+        assert_eq!(reconciler.next_attempt(), Some(start + interval));
+        assert!(reconciler.on_timer(start + interval / 2).is_empty());
+        for n in 1..=3 {
+            let at = start + interval * n;
+            assert_eq!(reconciler.next_attempt(), Some(at));
+            assert_eq!(
+                asked(&reconciler.on_timer(at)),
+                Vec::<String>::new(),
+                "implicit"
+            );
+        }
+        // Disconnected: nothing is due until the next subscription.
+        reconciler.launched("t", None, start);
+        reconciler.stop();
+        assert_eq!(reconciler.next_attempt(), None);
+        assert!(reconciler.on_timer(start + interval * 10).is_empty());
     }
 
     #[test]

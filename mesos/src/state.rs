@@ -54,8 +54,33 @@
 //! condition the old one would silently overwrite what the new one wrote.
 //! With it, the second writer gets [`StateError::Conflict`] naming the
 //! node, and nothing changes. A failed write never updates what the store
-//! remembers, so the caller can [`load`](StateStore::load) again and
-//! decide what to write (or, if it is the old leader, stop).
+//! remembers.
+//!
+//! # When someone else writes too: the conflict rule
+//!
+//! A conflict means someone else wrote since we last looked. (Our own
+//! writes never conflict with us: see "When ZooKeeper has trouble".) That
+//! someone may be an operator, or another scheduler instance, maybe a
+//! newer leader. "Last writer wins", reloading and writing our state over
+//! theirs, would delete their task records and undo their changes. So
+//! [`StateStore::reload_after_conflict`] reads the state again and applies
+//! this rule ([`AfterConflict`]):
+//!
+//! * **The instance count** is configuration that others may change (an
+//!   operator with `zkCli.sh`, a web UI): take the stored one.
+//! * **The framework ID**: if ours is unset (we have not registered yet),
+//!   take the stored one with its tasks. If ours is set and the stored one
+//!   differs, or is gone, someone else runs this framework state:
+//!   **stop acting**.
+//! * **The task records**: if someone else changed them, someone else is
+//!   managing these tasks: **stop acting**.
+//!
+//! To notice such changes at all, [`StateStore::save`] *checks* the
+//! framework ID and instance nodes in every multi-op (a ZooKeeper `check`
+//! operation: it writes nothing, and fails the whole multi-op if the node
+//! is no longer at the version we know). Leader election (step 04 of the
+//! workshop) adds one more check, on the leader's own election node, so
+//! that a deposed leader can write nothing at all: fencing.
 //!
 //! # Several nodes change together, in one multi-op
 //!
@@ -81,17 +106,19 @@
 //! write as a conflict. Since a multi-op happens all or nothing, the store
 //! reads the nodes it wrote: if they are as the write leaves them, it
 //! happened; if they are as it found them, it did not, and is sent once
-//! more; anything else means someone else wrote too, a `Conflict`. (And if
-//! even that read fails, the error is returned and nothing is remembered:
-//! should the write have happened after all, the versions moved, and the
-//! next write reports a `Conflict` rather than overwriting anything.)
+//! more; anything else means someone else wrote too, a `Conflict`. If even
+//! that read fails, the write stays *in doubt*, and the store settles
+//! it (by reading the nodes once more) before its next write.
 //!
 //! While ZooKeeper is down, calls fail within seconds, with
 //! [`StateError::Connect`] or [`StateError::ZooKeeper`], so the scheduler
-//! can carry on with its other work (offers, status updates) and save again
-//! at its next event. Because [`StateStore::save_tasks`] writes the
-//! difference from what was *successfully* written, a later call also
-//! writes whatever an earlier failed one missed.
+//! can carry on with what is safe without a record (acknowledging status
+//! updates, declining offers) and save again at its next event. What is
+//! *not* safe is launching: a task launched while its record could not be
+//! stored would be unknown to the next scheduler (write-ahead: store first,
+//! then act). Because [`StateStore::save`] writes the difference from what
+//! was *successfully* written, a later call also writes whatever an earlier
+//! failed one missed.
 //!
 //! # Data we cannot read
 //!
@@ -121,12 +148,12 @@
 //! let mut state = store.load().await?;
 //! let instances = state.instances.unwrap_or(1);
 //!
-//! // A task was launched: record it before the master can report on it.
+//! // A task is about to be launched: record it before the ACCEPT goes out.
 //! state.tasks.insert(
 //!     "hello-1".into(),
 //!     TaskRecord { state: TaskState::TaskStaging, agent_id: Some("agent-7".into()) },
 //! );
-//! store.save_tasks(&state.tasks).await?;
+//! store.save(state.framework_id.as_ref(), Some(instances), &state.tasks).await?;
 //! # let _ = instances;
 //! # Ok(())
 //! # }
@@ -219,6 +246,30 @@ pub enum StateError {
     InvalidValue { node: String, reason: String },
 }
 
+/// What a scheduler must make of state that someone else wrote, after a
+/// [`StateError::Conflict`] (see "When someone else writes too" in the
+/// [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterConflict {
+    /// Someone else changed only what is safe to take: take it into the
+    /// scheduler's state, then save again.
+    Adopt(Adopted),
+    /// Someone else is writing this framework's state, most likely another
+    /// scheduler instance that is newer than us: stop acting on it.
+    Stop { reason: String },
+}
+
+/// What to take from ZooKeeper after a conflict.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adopted {
+    /// The stored instance count: an operator (`zkCli.sh set`) or another
+    /// instance's web UI may have changed it. `None` if none is stored.
+    pub instances: Option<usize>,
+    /// The stored framework ID and its tasks, when the scheduler had no
+    /// framework ID of its own yet.
+    pub framework: Option<(FrameworkId, BTreeMap<String, TaskRecord>)>,
+}
+
 /// A framework's state in ZooKeeper. See the [module docs](self).
 ///
 /// The store remembers the data and version of every node it last read or
@@ -233,6 +284,10 @@ pub struct StateStore {
     /// What we last read from or successfully wrote to each node, by path.
     /// A node missing here is, as far as we know, absent.
     known: BTreeMap<String, Known>,
+    /// A write whose answer was lost and whose outcome we could not read
+    /// back either: settled (by reading the nodes again) before the next
+    /// write, so that our own write is never mistaken for someone else's.
+    in_doubt: Option<Vec<Change>>,
 }
 
 /// The data and version of a node, as last read or written.
@@ -254,6 +309,7 @@ impl StateStore {
                 client: None,
             },
             known: BTreeMap::new(),
+            in_doubt: None,
         };
         let tasks = &store.nodes.tasks;
         store
@@ -287,25 +343,71 @@ impl StateStore {
             .connection
             .read(|client| async move { read_state(&client, nodes).await })
             .await?;
+        // What we read now is what is stored, whatever became of a write
+        // in doubt.
         self.known = known;
+        self.in_doubt = None;
         Ok(state)
     }
 
+    /// Makes the stored state equal to the scheduler's, in one multi-op:
+    /// the framework ID (`None`: absent), the instance count (`None`:
+    /// absent) and one node per task (see [`save_tasks`](Self::save_tasks)).
+    /// Only what changed is written. The framework ID and instance nodes,
+    /// when unchanged, are *checked* in the same multi-op: if someone else
+    /// changed either since we last saw it, nothing is written and the
+    /// answer is a [`StateError::Conflict`] (see "When someone else writes
+    /// too" in the module docs).
+    ///
+    /// This is the write-ahead of a scheduler: it stores a new framework
+    /// ID together with the tasks that belong to it, so that ZooKeeper
+    /// never pairs one framework's ID with another's tasks.
+    pub async fn save(
+        &mut self,
+        framework_id: Option<&FrameworkId>,
+        instances: Option<usize>,
+        tasks: &BTreeMap<String, TaskRecord>,
+    ) -> Result<(), StateError> {
+        let framework_node = self.nodes.framework_id.clone();
+        let instances_node = self.nodes.instances.clone();
+        let mut wanted = self.wanted_tasks(tasks)?;
+        let framework_data = match framework_id {
+            Some(id) => Some(framework_id_data(&framework_node, id)?),
+            None => None,
+        };
+        wanted.insert(framework_node.clone(), framework_data);
+        wanted.insert(
+            instances_node.clone(),
+            instances.map(|n| n.to_string().into_bytes()),
+        );
+        let scope = self.nodes.state.clone();
+        self.write(&scope, wanted, &[framework_node, instances_node])
+            .await
+    }
+
+    /// After a [`StateError::Conflict`]: reads the state again, and says
+    /// what the scheduler whose framework ID is `ours` must make of what
+    /// someone else wrote (the rule is in the module docs). What the store
+    /// remembers is now what ZooKeeper holds, so a [`save`](Self::save)
+    /// after adopting what is safe to adopt writes only the scheduler's own
+    /// changes.
+    pub async fn reload_after_conflict(
+        &mut self,
+        ours: Option<&FrameworkId>,
+    ) -> Result<AfterConflict, StateError> {
+        let before = state_of(&self.nodes, &self.known);
+        let now = self.load().await?;
+        Ok(judge_conflict(&before, now, ours))
+    }
     /// Stores the framework ID; `None` deletes it (when the framework was
     /// torn down and the next scheduler must register anew).
     pub async fn save_framework_id(&mut self, id: Option<&FrameworkId>) -> Result<(), StateError> {
         let node = self.nodes.framework_id.clone();
         let data = match id {
-            Some(id) => {
-                check_framework_id(&id.value).map_err(|reason| StateError::InvalidValue {
-                    node: node.clone(),
-                    reason,
-                })?;
-                Some(id.value.clone().into_bytes())
-            }
+            Some(id) => Some(framework_id_data(&node, id)?),
             None => None,
         };
-        self.write(&node, BTreeMap::from([(node.clone(), data)]))
+        self.write(&node, BTreeMap::from([(node.clone(), data)]), &[])
             .await
     }
 
@@ -313,7 +415,7 @@ impl StateStore {
     pub async fn save_instances(&mut self, instances: usize) -> Result<(), StateError> {
         let node = self.nodes.instances.clone();
         let data = instances.to_string().into_bytes();
-        self.write(&node, BTreeMap::from([(node.clone(), Some(data))]))
+        self.write(&node, BTreeMap::from([(node.clone(), Some(data))]), &[])
             .await
     }
 
@@ -327,6 +429,17 @@ impl StateStore {
         &mut self,
         tasks: &BTreeMap<String, TaskRecord>,
     ) -> Result<(), StateError> {
+        let wanted = self.wanted_tasks(tasks)?;
+        let scope = self.nodes.tasks.clone();
+        self.write(&scope, wanted, &[]).await
+    }
+
+    /// The task nodes as `tasks` wants them: one per task, and the known
+    /// nodes of tasks no longer there absent.
+    fn wanted_tasks(
+        &self,
+        tasks: &BTreeMap<String, TaskRecord>,
+    ) -> Result<BTreeMap<String, Option<Vec<u8>>>, StateError> {
         let mut wanted = BTreeMap::new();
         for (id, record) in tasks {
             let node = self.nodes.task(id);
@@ -340,8 +453,7 @@ impl StateStore {
                 wanted.entry(node.clone()).or_insert(None);
             }
         }
-        let scope = self.nodes.tasks.clone();
-        self.write(&scope, wanted).await
+        Ok(wanted)
     }
 
     /// Deletes every task node this store knows of, in one multi-op.
@@ -351,14 +463,18 @@ impl StateStore {
 
     /// Brings the nodes in `wanted` to the given data (`None`: absent),
     /// writing only those that differ from what we know, all or nothing.
-    /// `scope` names the nodes in errors that concern them all.
+    /// Known nodes in `checked` that are not written are checked at their
+    /// known version in the same multi-op. `scope` names the nodes in errors
+    /// that concern them all.
     async fn write(
         &mut self,
         scope: &str,
         wanted: BTreeMap<String, Option<Vec<u8>>>,
+        checked: &[String],
     ) -> Result<(), StateError> {
-        let changes = plan(&self.known, wanted);
-        if changes.is_empty() {
+        self.settle_doubt(scope).await?;
+        let changes = plan(&self.known, wanted, checked);
+        if !changes.iter().any(Change::writes) {
             return Ok(());
         }
         let planned = &changes;
@@ -380,8 +496,17 @@ impl StateStore {
                 {
                     let outcome = self
                         .connection
-                        .read(|client| async move { find_outcome(&client, scope, planned).await })
-                        .await?;
+                        .read(|client| async move { find_outcome(&client, scope, planned).await });
+                    let outcome = match outcome.await {
+                        Ok(outcome) => outcome,
+                        Err(error) => {
+                            // Even reading back failed: the write may
+                            // still have happened. Settle it before the
+                            // next write.
+                            self.in_doubt = Some(changes);
+                            return Err(error);
+                        }
+                    };
                     tracing::info!(node = %scope, error = %source, ?outcome, "lost the answer to a write");
                     match outcome {
                         Outcome::Applied => break,
@@ -395,6 +520,38 @@ impl StateStore {
         // Only now that ZooKeeper has confirmed the write do we remember
         // it: after a failure, the next write is planned from what is
         // really stored, so it also writes what this one missed.
+        self.remember(changes);
+        Ok(())
+    }
+
+    /// Finds out what became of a write whose outcome is in doubt: if it
+    /// happened, remember it; if not, forget it; if someone else changed
+    /// its nodes since, that is a conflict like any other.
+    async fn settle_doubt(&mut self, scope: &str) -> Result<(), StateError> {
+        let Some(changes) = self.in_doubt.take() else {
+            return Ok(());
+        };
+        let planned = &changes;
+        let outcome = self
+            .connection
+            .read(|client| async move { find_outcome(&client, scope, planned).await })
+            .await;
+        match outcome {
+            Err(error) => {
+                self.in_doubt = Some(changes);
+                Err(error)
+            }
+            Ok(Outcome::Applied) => {
+                self.remember(changes);
+                Ok(())
+            }
+            Ok(Outcome::NotApplied) => Ok(()),
+            Ok(Outcome::Changed { node }) => Err(StateError::Conflict { node }),
+        }
+    }
+
+    /// Remembers the nodes as a confirmed write left them.
+    fn remember(&mut self, changes: Vec<Change>) {
         for change in changes {
             match change {
                 // A new node's data version is 0.
@@ -413,9 +570,9 @@ impl StateStore {
                 Change::Delete { node, .. } => {
                     self.known.remove(&node);
                 }
+                Change::Check { .. } => {}
             }
         }
-        Ok(())
     }
 }
 
@@ -471,6 +628,9 @@ enum Change {
     },
     /// Fails unless the node is still at `version`.
     Delete { node: String, version: i32 },
+    /// Writes nothing; fails the whole multi-op unless the node is still
+    /// at `version`.
+    Check { node: String, version: i32 },
 }
 
 impl Change {
@@ -478,17 +638,26 @@ impl Change {
         match self {
             Change::Create { node, .. }
             | Change::Set { node, .. }
-            | Change::Delete { node, .. } => node,
+            | Change::Delete { node, .. }
+            | Change::Check { node, .. } => node,
         }
+    }
+
+    /// Whether it changes anything (a check does not).
+    fn writes(&self) -> bool {
+        !matches!(self, Change::Check { .. })
     }
 
     /// Whether `now` is the node as this change expects to find it.
     fn finds(&self, now: &Option<Known>) -> bool {
         match (self, now) {
             (Change::Create { .. }, None) => true,
-            (Change::Set { version, .. } | Change::Delete { version, .. }, Some(now)) => {
-                now.version == *version
-            }
+            (
+                Change::Set { version, .. }
+                | Change::Delete { version, .. }
+                | Change::Check { version, .. },
+                Some(now),
+            ) => now.version == *version,
             _ => false,
         }
     }
@@ -501,14 +670,20 @@ impl Change {
                 now.version == version + 1 && now.data == *data
             }
             (Change::Delete { .. }, None) => true,
+            (Change::Check { version, .. }, Some(now)) => now.version == *version,
             _ => false,
         }
     }
 }
 
-/// The writes that turn what we know into what is wanted.
-fn plan(known: &BTreeMap<String, Known>, wanted: BTreeMap<String, Option<Vec<u8>>>) -> Vec<Change> {
-    wanted
+/// The writes that turn what we know into what is wanted, and a check of
+/// each node of `checked` that we know and do not write.
+fn plan(
+    known: &BTreeMap<String, Known>,
+    wanted: BTreeMap<String, Option<Vec<u8>>>,
+    checked: &[String],
+) -> Vec<Change> {
+    let mut changes: Vec<Change> = wanted
         .into_iter()
         .filter_map(|(node, data)| match (known.get(&node), data) {
             (None, Some(data)) => Some(Change::Create { node, data }),
@@ -524,7 +699,18 @@ fn plan(known: &BTreeMap<String, Known>, wanted: BTreeMap<String, Option<Vec<u8>
             // Unchanged, or absent and meant to be.
             _ => None,
         })
-        .collect()
+        .collect();
+    for node in checked {
+        if let Some(known) = known.get(node) {
+            if !changes.iter().any(|change| change.node() == node) {
+                changes.push(Change::Check {
+                    node: node.clone(),
+                    version: known.version,
+                });
+            }
+        }
+    }
+    changes
 }
 
 /// Applies `changes` in one multi-op: all of them or none.
@@ -540,6 +726,7 @@ async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<
                 version,
             } => writer.add_set_data(node, data, Some(*version)),
             Change::Delete { node, version } => writer.add_delete(node, Some(*version)),
+            Change::Check { node, version } => writer.add_check_version(node, *version),
         };
         // The client checks each path before sending anything, so a task ID
         // ZooKeeper cannot take as a node name stops us here.
@@ -699,6 +886,15 @@ fn parse_framework_id(data: &[u8]) -> Result<FrameworkId, String> {
     })
 }
 
+/// The data of the framework ID node, or why `id` cannot be stored.
+fn framework_id_data(node: &str, id: &FrameworkId) -> Result<Vec<u8>, StateError> {
+    check_framework_id(&id.value).map_err(|reason| StateError::InvalidValue {
+        node: node.to_string(),
+        reason,
+    })?;
+    Ok(id.value.clone().into_bytes())
+}
+
 fn check_framework_id(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("an empty framework ID".into());
@@ -731,6 +927,69 @@ fn check_task_id(id: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The conflict rule (module docs): what changed between the state as we
+/// knew it (`before`) and as ZooKeeper holds it (`now`), for a scheduler
+/// running framework `ours`.
+fn judge_conflict(
+    before: &FrameworkState,
+    now: FrameworkState,
+    ours: Option<&FrameworkId>,
+) -> AfterConflict {
+    let id = |id: Option<&FrameworkId>| id.map_or("none".to_string(), |id| id.value.clone());
+    let mut adopted = Adopted {
+        instances: now.instances,
+        framework: None,
+    };
+    if now.framework_id != before.framework_id {
+        match (ours, now.framework_id) {
+            // We have no framework yet: theirs is as good as a new one,
+            // and better, as its tasks already run.
+            (None, Some(theirs)) => {
+                adopted.framework = Some((theirs, now.tasks));
+                return AfterConflict::Adopt(adopted);
+            }
+            (Some(ours), theirs) if theirs.as_ref() != Some(ours) => {
+                return AfterConflict::Stop {
+                    reason: format!(
+                        "ZooKeeper now holds framework ID {} where this scheduler runs {}",
+                        id(theirs.as_ref()),
+                        ours.value
+                    ),
+                };
+            }
+            // Ours after all, or removed while we have none.
+            _ => {}
+        }
+    }
+    if now.tasks != before.tasks {
+        return AfterConflict::Stop {
+            reason: format!(
+                "the task records of framework {} were changed by someone else",
+                id(ours)
+            ),
+        };
+    }
+    AfterConflict::Adopt(adopted)
+}
+
+/// The state that the nodes in `known` hold. They parse: we only remember
+/// nodes we read and parsed, or wrote ourselves.
+fn state_of(nodes: &Layout, known: &BTreeMap<String, Known>) -> FrameworkState {
+    let mut state = FrameworkState::default();
+    for (node, known) in known {
+        if *node == nodes.framework_id {
+            state.framework_id = parse_framework_id(&known.data).ok();
+        } else if *node == nodes.instances {
+            state.instances = parse_instances(&known.data).ok();
+        } else if let Some(id) = node.strip_prefix(&format!("{}/", nodes.tasks)) {
+            if let Ok(record) = TaskRecord::from_json(&known.data) {
+                state.tasks.insert(id.to_string(), record);
+            }
+        }
+    }
+    state
 }
 
 fn bad(node: &str, reason: String) -> StateError {
@@ -999,7 +1258,7 @@ mod tests {
             ("/s/never".to_string(), None),
         ]);
         assert_eq!(
-            plan(&known, wanted),
+            plan(&known, wanted, &[]),
             vec![
                 Change::Set {
                     node: "/s/changed".into(),
@@ -1016,6 +1275,139 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn unchanged_nodes_named_for_checking_are_checked_at_their_version() {
+        let known = BTreeMap::from([
+            ("/s/id".to_string(), known("fw-1", 0)),
+            ("/s/instances".to_string(), known("2", 5)),
+            ("/s/task".to_string(), known("{}", 1)),
+        ]);
+        let wanted = BTreeMap::from([
+            ("/s/id".to_string(), Some(b"fw-1".to_vec())),
+            ("/s/instances".to_string(), Some(b"3".to_vec())),
+            ("/s/task".to_string(), None),
+        ]);
+        let checked = [
+            "/s/id".to_string(),
+            "/s/instances".to_string(),
+            "/s/unknown".to_string(),
+        ];
+        let changes = plan(&known, wanted, &checked);
+        assert_eq!(
+            changes,
+            vec![
+                Change::Set {
+                    node: "/s/instances".into(),
+                    data: b"3".to_vec(),
+                    version: 5
+                },
+                Change::Delete {
+                    node: "/s/task".into(),
+                    version: 1
+                },
+                // Written nodes are checked by their own condition; a
+                // node we do not know cannot be checked.
+                Change::Check {
+                    node: "/s/id".into(),
+                    version: 0
+                },
+            ]
+        );
+        assert!(changes.iter().filter(|c| c.writes()).count() == 2);
+    }
+
+    fn state(id: Option<&str>, instances: Option<usize>, tasks: &[&str]) -> FrameworkState {
+        FrameworkState {
+            framework_id: id.map(|value| FrameworkId {
+                value: value.into(),
+            }),
+            instances,
+            tasks: tasks
+                .iter()
+                .map(|task| {
+                    let record = TaskRecord {
+                        state: TaskState::TaskRunning,
+                        agent_id: None,
+                    };
+                    (task.to_string(), record)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn after_a_conflict_only_the_instance_count_is_taken_from_someone_else() {
+        let fw1 = FrameworkId {
+            value: "fw-1".into(),
+        };
+        let before = state(Some("fw-1"), Some(2), &["a", "b"]);
+        // An operator changed the count.
+        assert_eq!(
+            judge_conflict(
+                &before,
+                state(Some("fw-1"), Some(5), &["a", "b"]),
+                Some(&fw1)
+            ),
+            AfterConflict::Adopt(Adopted {
+                instances: Some(5),
+                framework: None
+            })
+        );
+        // Another scheduler registered another framework: stop.
+        let other = judge_conflict(&before, state(Some("fw-2"), Some(2), &[]), Some(&fw1));
+        assert!(
+            matches!(&other, AfterConflict::Stop { reason } if reason.contains("fw-2") && reason.contains("fw-1")),
+            "{other:?}"
+        );
+        // Someone deleted our framework ID: stop too.
+        let gone = judge_conflict(&before, state(None, Some(2), &["a", "b"]), Some(&fw1));
+        assert!(matches!(gone, AfterConflict::Stop { .. }), "{gone:?}");
+        // Someone else changed the tasks of our framework: stop.
+        let tasks = judge_conflict(
+            &before,
+            state(Some("fw-1"), Some(2), &["a", "c"]),
+            Some(&fw1),
+        );
+        assert!(
+            matches!(&tasks, AfterConflict::Stop { reason } if reason.contains("task records")),
+            "{tasks:?}"
+        );
+        // With no framework of our own, theirs is taken with its tasks.
+        let empty = state(None, Some(2), &[]);
+        let theirs = state(Some("fw-2"), Some(3), &["x"]);
+        assert_eq!(
+            judge_conflict(&empty, theirs.clone(), None),
+            AfterConflict::Adopt(Adopted {
+                instances: Some(3),
+                framework: Some((theirs.framework_id.clone().unwrap(), theirs.tasks.clone()))
+            })
+        );
+    }
+
+    #[test]
+    fn the_state_we_know_is_read_back_from_the_known_nodes() {
+        let nodes = Layout::new("/fw");
+        let record = TaskRecord {
+            state: TaskState::TaskStaging,
+            agent_id: Some("a-1".into()),
+        };
+        let known = BTreeMap::from([
+            (nodes.framework_id.clone(), known("fw-1", 0)),
+            (nodes.instances.clone(), known("4", 2)),
+            (
+                nodes.task("t-1"),
+                Known {
+                    data: record.to_json(),
+                    version: 3,
+                },
+            ),
+        ]);
+        let state = state_of(&nodes, &known);
+        assert_eq!(state.framework_id.unwrap().value, "fw-1");
+        assert_eq!(state.instances, Some(4));
+        assert_eq!(state.tasks, BTreeMap::from([("t-1".to_string(), record)]));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::{
 };
 
 use mesos::{
-    state::{FrameworkState, StateError, StateStore, TaskRecord, ZkUrl},
+    state::{Adopted, AfterConflict, FrameworkState, StateError, StateStore, TaskRecord, ZkUrl},
     testing::{ZooKeeperServer, free_port},
     v1::{FrameworkId, TaskState},
 };
@@ -260,6 +260,194 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
     assert_eq!(
         data(&zk, &node("a")).await,
         br#"{"state":"TASK_RUNNING","agent_id":"agent-1"}"#
+    );
+}
+
+#[tokio::test]
+async fn save_stores_the_framework_id_with_its_tasks_in_one_transaction() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    let id = framework_id("fw-1");
+    let tasks = tasks([("a", task(TaskState::TaskStaging, Some("agent-1")))]);
+    within(store.save(Some(&id), Some(2), &tasks))
+        .await
+        .unwrap();
+
+    let id_node = stat(&zk, "/fw/state/framework_id").await;
+    let instances = stat(&zk, "/fw/state/instances").await;
+    let a = stat(&zk, "/fw/state/tasks/a").await;
+    // One transaction: the same zxid created all three. ZooKeeper never
+    // held the new framework ID without its task, or the other way round.
+    assert_eq!(id_node.czxid, a.czxid);
+    assert_eq!(instances.czxid, a.czxid);
+    assert_eq!(
+        within(store.load()).await.unwrap(),
+        FrameworkState {
+            framework_id: Some(id.clone()),
+            instances: Some(2),
+            tasks: tasks.clone(),
+        }
+    );
+
+    // Nothing changed: nothing written, not even the checks.
+    within(store.save(Some(&id), Some(2), &tasks))
+        .await
+        .unwrap();
+    assert_eq!(stat(&zk, "/fw/state/tasks/a").await, a);
+
+    // The framework is gone (removed by the master): its ID and its tasks
+    // go together too.
+    within(store.save(None, Some(2), &BTreeMap::new()))
+        .await
+        .unwrap();
+    assert!(!exists(&zk, "/fw/state/framework_id").await);
+    assert!(!exists(&zk, "/fw/state/tasks/a").await);
+    assert_eq!(data(&zk, "/fw/state/instances").await, b"2");
+}
+
+#[tokio::test]
+async fn after_a_conflict_the_instance_count_is_adopted_and_the_rest_is_ours() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    let id = framework_id("fw-1");
+    let mut ours = tasks([("a", task(TaskState::TaskStaging, None))]);
+    within(store.save(Some(&id), Some(2), &ours)).await.unwrap();
+
+    // An operator changes the count: `zkCli.sh set .../instances 5`.
+    within(zk.set_data("/fw/state/instances", b"5", None))
+        .await
+        .unwrap();
+    // Our next write changes only a task, yet it checks the count, so it
+    // fails and writes nothing: the operator's change is not undone.
+    ours.insert("a".into(), task(TaskState::TaskRunning, Some("agent-1")));
+    assert_conflict(
+        within(store.save(Some(&id), Some(2), &ours)).await,
+        "/fw/state/instances",
+    );
+    assert_eq!(
+        data(&zk, "/fw/state/tasks/a").await,
+        br#"{"state":"TASK_STAGING","agent_id":null}"#
+    );
+    assert_eq!(
+        within(store.reload_after_conflict(Some(&id)))
+            .await
+            .unwrap(),
+        AfterConflict::Adopt(Adopted {
+            instances: Some(5),
+            framework: None
+        })
+    );
+    // Adopted: the count is theirs, the task update is ours.
+    within(store.save(Some(&id), Some(5), &ours)).await.unwrap();
+    assert_eq!(data(&zk, "/fw/state/instances").await, b"5");
+    assert_eq!(
+        data(&zk, "/fw/state/tasks/a").await,
+        br#"{"state":"TASK_RUNNING","agent_id":"agent-1"}"#
+    );
+}
+
+#[tokio::test]
+async fn after_a_conflict_another_framework_or_other_task_records_mean_stop() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let url = url(&server, "/fw");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    within(store.load()).await.unwrap();
+    let id = framework_id("fw-1");
+    let mut ours = tasks([("a", task(TaskState::TaskRunning, None))]);
+    within(store.save(Some(&id), Some(1), &ours)).await.unwrap();
+
+    // Another scheduler instance registered framework fw-2 here and
+    // stored it with its task.
+    let mut other = within(StateStore::connect(&url)).await.unwrap();
+    within(other.load()).await.unwrap();
+    let theirs = tasks([("x", task(TaskState::TaskStaging, None))]);
+    within(other.save(Some(&framework_id("fw-2")), Some(1), &theirs))
+        .await
+        .unwrap();
+
+    ours.insert("b".into(), task(TaskState::TaskStaging, None));
+    assert_conflict(
+        within(store.save(Some(&id), Some(1), &ours)).await,
+        "/fw/state/framework_id",
+    );
+    match within(store.reload_after_conflict(Some(&id)))
+        .await
+        .unwrap()
+    {
+        AfterConflict::Stop { reason } => {
+            assert!(
+                reason.contains("fw-2") && reason.contains("fw-1"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected Stop, got {other:?}"),
+    }
+    // Nothing of theirs was overwritten.
+    assert_eq!(data(&zk, "/fw/state/framework_id").await, b"fw-2");
+    assert!(exists(&zk, "/fw/state/tasks/x").await);
+    assert!(!exists(&zk, "/fw/state/tasks/b").await);
+
+    // The same framework, but someone else rewrites its task records.
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    let stored = within(store.load()).await.unwrap();
+    let fw2 = stored.framework_id.unwrap();
+    within(zk.set_data(
+        "/fw/state/tasks/x",
+        br#"{"state":"TASK_KILLING","agent_id":null}"#,
+        None,
+    ))
+    .await
+    .unwrap();
+    let mut ours = stored.tasks;
+    ours.insert("x".into(), task(TaskState::TaskRunning, None));
+    assert_conflict(
+        within(store.save(Some(&fw2), Some(1), &ours)).await,
+        "/fw/state/tasks/x",
+    );
+    let after = within(store.reload_after_conflict(Some(&fw2)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&after, AfterConflict::Stop { reason } if reason.contains("task records")),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_scheduler_without_a_framework_adopts_the_stored_one() {
+    let server = ZooKeeperServer::start();
+    let url = url(&server, "/fw");
+    let mut late = within(StateStore::connect(&url)).await.unwrap();
+    within(late.load()).await.unwrap();
+    // Meanwhile, another instance registered and stored its framework.
+    let mut first = within(StateStore::connect(&url)).await.unwrap();
+    within(first.load()).await.unwrap();
+    let theirs = tasks([("x", task(TaskState::TaskRunning, Some("agent-1")))]);
+    within(first.save(Some(&framework_id("fw-1")), Some(1), &theirs))
+        .await
+        .unwrap();
+
+    // The late one, with no framework yet, writes its count: the node
+    // exists already, a conflict, and it adopts what is stored.
+    assert_conflict(
+        within(late.save(None, Some(3), &BTreeMap::new())).await,
+        "/fw/state/instances",
+    );
+    assert_eq!(
+        within(late.reload_after_conflict(None)).await.unwrap(),
+        AfterConflict::Adopt(Adopted {
+            instances: Some(1),
+            framework: Some((framework_id("fw-1"), theirs)),
+        })
     );
 }
 

@@ -1,4 +1,4 @@
-//! Test helpers: a real ZooKeeper server on a free loopback port.
+//! A real ZooKeeper server on a free loopback port.
 //!
 //! Frameworks lean on ZooKeeper for the things that must survive a crash:
 //! the framework ID, task records, leader election. Testing that against a
@@ -6,8 +6,6 @@
 //! `zookeeper` package) in a temporary directory and stop it when done.
 //! If it is not installed, starting fails with a message saying how to
 //! install it: a test that needs ZooKeeper must never pass without one.
-//!
-//! Enabled by the crate's `testing` feature (for dev-dependencies).
 
 use std::{
     io::{Read, Write},
