@@ -151,6 +151,18 @@ impl mesos::Scheduler for Scheduler {
             DriverEvent::Event(event) => event,
             // The driver resubscribes by itself; offers we held are void.
             DriverEvent::Disconnected { .. } => return vec![],
+            // The master removed the framework and killed its tasks: with a
+            // failover_timeout of 0 (Mesos' default), that happens the moment
+            // our connection drops. The driver registers a new framework;
+            // forget the old tasks, and offers bring new ones.
+            DriverEvent::FrameworkRemoved { .. } => {
+                tracing::warn!(forgotten_tasks = self.tasks.len(), "the master removed this framework");
+                self.tasks.clear();
+                return vec![];
+            }
+            // The driver stopped for good (another scheduler took the
+            // framework over, or the master refused it); `main` says why.
+            DriverEvent::FailedOver { .. } | DriverEvent::Refused { .. } => return vec![],
         };
         match event.r#type() {
             event::Type::Subscribed => self.on_subscribed(),
@@ -162,11 +174,6 @@ impl mesos::Scheduler for Scheduler {
                 Some(update) => self.on_update(&update.status),
                 None => vec![],
             },
-            event::Type::Error => {
-                let message = event.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
-                tracing::error!(%message, "the master reported an error");
-                vec![]
-            }
             // HEARTBEAT, RESCIND (an offer we still hold is withdrawn),
             // and the rest need nothing from us.
             _ => vec![],

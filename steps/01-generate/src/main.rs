@@ -91,6 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("Ctrl-C: disconnecting from the master");
     };
-    driver.run(&mut events, &mut scheduler, ctrl_c).await;
+    if let Err(error) = driver.run(&mut events, &mut scheduler, ctrl_c).await {
+        tracing::error!("{error}");
+        std::process::exit(1);
+    }
     Ok(())
 }

@@ -10,6 +10,8 @@
 mod scheduler;
 mod store;
 
+use std::time::Instant;
+
 use clap::Parser;
 use mesos::{Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
 use tracing_subscriber::EnvFilter;
@@ -119,19 +121,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("Ctrl-C: disconnecting from the master");
     };
     tokio::pin!(ctrl_c);
+    let mut failed = false;
     loop {
         let calls = tokio::select! {
             event = events.recv() => match event {
-                Some(event) => scheduler.on_event(&event),
+                Some(event) => {
+                    if let Some(error) = event.final_error() {
+                        tracing::error!("{error}");
+                        failed = true;
+                    }
+                    scheduler.on_event(&event)
+                }
                 None => break, // the driver stopped
             },
+            // A save failed a moment ago: try again, events or not.
+            () = sleep_until(store.retry_at()) => vec![],
             () = &mut ctrl_c => break,
         };
         // Write-ahead: store what the scheduler now knows *before* acting
         // on it. If we crash right after an ACCEPT, the next scheduler
         // finds the launched tasks in ZooKeeper instead of never hearing
-        // of them. If ZooKeeper is down, the calls go out all the same.
-        store.save(&scheduler).await;
+        // of them. While ZooKeeper cannot be written, nothing is launched.
+        let calls = match store.save(&mut scheduler, calls).await {
+            Ok(calls) => calls,
+            Err(reason) => {
+                tracing::error!(
+                    "{reason}: stopping, as two schedulers must not write one framework's state"
+                );
+                failed = true;
+                break;
+            }
+        };
         for call in calls {
             if let Err(error) = driver.call(call).await {
                 tracing::warn!(%error, "call to the master failed");
@@ -139,7 +159,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     driver.stop().await;
+    if failed {
+        std::process::exit(1);
+    }
     Ok(())
+}
+
+/// Completes at `at`, or never if there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The stored count wins over `--instances`: once the framework runs, its

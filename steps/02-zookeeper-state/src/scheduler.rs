@@ -7,7 +7,8 @@
 //!
 //! The state it decides from (the framework ID and a record of each task)
 //! is also what a restarted scheduler needs to carry on, so `main.rs`
-//! stores it in ZooKeeper after every decision (`store.rs`).
+//! stores it in ZooKeeper after every decision, before the calls go out
+//! (`store.rs`). While that fails, the scheduler launches nothing.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +16,10 @@ use mesos::{
     DriverEvent, calls,
     offers::{self, OfferPacker, TaskRequirements},
     resources::{self, Resources},
-    state::TaskRecord,
+    state::{Adopted, TaskRecord},
     v1::{
-        FrameworkId, Offer, TaskInfo, TaskState, TaskStatus,
-        scheduler::{Call, event},
+        FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
+        scheduler::{Call, call, event},
     },
 };
 
@@ -26,6 +27,10 @@ use mesos::{
 /// coming while we need tasks, so a short filter would only make the master
 /// re-offer what we just refused; once all tasks run we suppress offers.
 const REFUSE_SECONDS: f64 = 30.0;
+
+/// How long the master should hold back what we declined because our state
+/// is not stored: short, as we want the offers back once it is.
+const SHORT_REFUSE_SECONDS: f64 = 2.0;
 
 /// What each task runs and needs.
 #[derive(Debug, Clone)]
@@ -50,6 +55,9 @@ pub struct Scheduler {
     tasks: BTreeMap<String, TaskRecord>,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
+    /// Whether what the scheduler knows is stored (`store.rs` says). Until
+    /// it is, nothing is launched: write-ahead.
+    durable: bool,
 }
 
 impl Scheduler {
@@ -67,6 +75,8 @@ impl Scheduler {
             framework_id,
             tasks,
             offers_suppressed: false,
+            // What we start from was just read from the store.
+            durable: true,
         }
     }
 
@@ -115,7 +125,32 @@ impl Scheduler {
         }]
     }
 
+    /// The master removed our framework: the driver says so when it
+    /// resubscribes with the ID (with a failover timeout of 0, the master
+    /// removes the framework the moment its connection drops). Its ID can
+    /// never be used again and its tasks were killed: forget both, here and
+    /// (at the next save) in ZooKeeper. The driver registers a new framework.
+    fn on_framework_removed(&mut self) -> Vec<Call> {
+        tracing::warn!(
+            forgotten_tasks = self.tasks.len(),
+            "the master removed this framework: its tasks are gone"
+        );
+        self.framework_id = None;
+        self.tasks.clear();
+        vec![]
+    }
+
     fn on_offers(&mut self, offers: &[Offer]) -> Vec<Call> {
+        if !self.durable {
+            // Launching needs a record stored first; what we do not launch
+            // we hand back, for a short while only.
+            tracing::info!(
+                offers = offers.len(),
+                "declining offers: the state is not stored in ZooKeeper yet"
+            );
+            let ids = offers.iter().map(|offer| offer.id.clone()).collect();
+            return vec![calls::decline(ids, SHORT_REFUSE_SECONDS)];
+        }
         let mut calls = Vec::new();
         for offer in offers {
             let tasks = self.launch_from(offer);
@@ -158,7 +193,7 @@ impl Scheduler {
                 task.container = Some(offers::docker_container(image));
             }
             tracing::info!(task = %task_id, agent = %offer.hostname, "launching");
-            // Until Mesos tells us otherwise, the task is staging. `main.rs`
+            // Until Mesos tells us otherwise, the task is staging. `store.rs`
             // stores this record before the ACCEPT goes out, so a scheduler
             // that crashes right after sending it still knows of the task.
             let record = TaskRecord {
@@ -191,6 +226,62 @@ impl Scheduler {
         calls
     }
 
+    /// Whether the state is stored: `store.rs` says after every save.
+    pub fn set_durable(&mut self, durable: bool) {
+        if durable && !self.durable {
+            tracing::info!("the state is stored again: launching again");
+        }
+        self.durable = durable;
+    }
+
+    /// The state could not be stored: the launches among `calls` must not
+    /// go out, as the next scheduler would not know of those tasks. Each
+    /// ACCEPT becomes a DECLINE of its offers, its tasks are forgotten, and
+    /// nothing is launched until the state is stored again.
+    pub fn withhold_launches(&mut self, calls: Vec<Call>) -> Vec<Call> {
+        self.durable = false;
+        let mut kept = Vec::new();
+        for call in calls {
+            match call.r#type() {
+                call::Type::Accept => {
+                    let accept = call.accept.unwrap_or_default();
+                    for task_id in launched_tasks(&accept) {
+                        tracing::info!(task = %task_id, "not launching: the state is not stored");
+                        self.tasks.remove(&task_id);
+                    }
+                    kept.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
+                }
+                // These assumed the launches happened: decided again below.
+                call::Type::Suppress => self.offers_suppressed = false,
+                call::Type::Revive => self.offers_suppressed = true,
+                _ => kept.push(call),
+            }
+        }
+        kept.extend(self.suppress_or_revive());
+        kept
+    }
+
+    /// Takes what someone else changed in ZooKeeper and is safe to take
+    /// (the library's conflict rule): the instance count. A framework
+    /// someone else stored is not ours to take: this step registers its own
+    /// at every start. `Err` says why this scheduler must stop.
+    pub fn adopt(&mut self, adopted: Adopted) -> Result<Vec<Call>, String> {
+        if let Some((framework_id, _)) = adopted.framework {
+            return Err(format!(
+                "another scheduler stored framework {} in ZooKeeper",
+                framework_id.value
+            ));
+        }
+        if let Some(instances) = adopted.instances.filter(|n| *n != self.instances) {
+            tracing::info!(
+                instances,
+                "the instance count changed in ZooKeeper: adopting it"
+            );
+            self.instances = instances;
+        }
+        Ok(self.suppress_or_revive())
+    }
+
     /// Offers are only useful while tasks are missing: suppress them when
     /// we have all we need, revive them when we don't.
     fn suppress_or_revive(&mut self) -> Vec<Call> {
@@ -207,6 +298,26 @@ impl Scheduler {
     }
 }
 
+/// The IDs of the tasks an ACCEPT launches.
+fn launched_tasks(accept: &call::Accept) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for operation in &accept.operations {
+        if operation.r#type() == offer::operation::Type::Launch {
+            for task in operation.launch.iter().flat_map(|l| &l.task_infos) {
+                tasks.push(task.task_id.value.clone());
+            }
+        }
+        if operation.r#type() == offer::operation::Type::LaunchGroup {
+            let group = operation
+                .launch_group
+                .iter()
+                .flat_map(|g| &g.task_group.tasks);
+            tasks.extend(group.map(|task| task.task_id.value.clone()));
+        }
+    }
+    tasks
+}
+
 impl Scheduler {
     /// What to do about one event: the calls to send.
     pub fn on_event(&mut self, event: &DriverEvent) -> Vec<Call> {
@@ -214,6 +325,10 @@ impl Scheduler {
             DriverEvent::Event(event) => event,
             // The driver resubscribes by itself; offers we held are void.
             DriverEvent::Disconnected { .. } => return vec![],
+            DriverEvent::FrameworkRemoved { .. } => return self.on_framework_removed(),
+            // The driver stopped for good (another scheduler took the
+            // framework over, or the master refused it); `main` says why.
+            DriverEvent::FailedOver { .. } | DriverEvent::Refused { .. } => return vec![],
         };
         match event.r#type() {
             event::Type::Subscribed => match &event.subscribed {
@@ -228,15 +343,6 @@ impl Scheduler {
                 Some(update) => self.on_update(&update.status),
                 None => vec![],
             },
-            event::Type::Error => {
-                let message = event
-                    .error
-                    .as_ref()
-                    .map(|e| e.message.as_str())
-                    .unwrap_or_default();
-                tracing::error!(%message, "the master reported an error");
-                vec![]
-            }
             // HEARTBEAT, RESCIND (an offer we still hold is withdrawn),
             // and the rest need nothing from us.
             _ => vec![],

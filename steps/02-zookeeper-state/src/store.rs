@@ -5,19 +5,30 @@
 //! launched and where) must outlive it, or its successor starts blind. The
 //! library's `StateStore` keeps that in ZooKeeper, one znode per task, with
 //! compare-and-set writes (`cargo doc -p mesos`, module `state`). This file
-//! only maps the scheduler's state onto it, and decides what to do when
-//! ZooKeeper is in trouble:
+//! maps the scheduler's state onto it, and is the scheduler's write-ahead
+//! gate: what the scheduler decided goes to ZooKeeper *before* the calls
+//! go to the master.
 //!
-//! * at start, state we cannot read stops the scheduler: guessing could
-//!   launch tasks twice or forget running ones;
-//! * while running, a failed write is logged and the scheduler carries on.
-//!   A later save writes what this one missed.
+//! * At start, state we cannot read stops the scheduler: guessing could
+//!   launch tasks twice or forget running ones.
+//! * A save that fails (ZooKeeper is away) is logged and tried again after
+//!   a pause. Until one works, the state is not durable, and launches are
+//!   held back: a task launched without its record would be unknown to the
+//!   next scheduler. Everything else (acknowledgements, declines, kills)
+//!   may go out, as it needs no record.
+//! * A save that conflicts means someone else wrote too. We take what is
+//!   safe to take (the instance count) and save again; anything else means
+//!   another scheduler runs this framework, and we stop (the library's
+//!   conflict rule, module `state`).
 //!
 //! Without `--zk` the state lives in memory only, and dies with the process.
 
 use std::time::{Duration, Instant};
 
-use mesos::state::{FrameworkState, StateError, StateStore, ZkUrl};
+use mesos::{
+    state::{AfterConflict, FrameworkState, StateError, StateStore, ZkUrl},
+    v1::scheduler::Call,
+};
 
 use crate::scheduler::Scheduler;
 
@@ -64,51 +75,71 @@ impl Store {
         Ok((store, state))
     }
 
-    /// Writes whatever changed in the scheduler's state since the last
-    /// successful save, and nothing if nothing did.
+    /// When to try saving again after a failure, if one is pending.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Write-ahead: stores whatever changed in the scheduler's state, then
+    /// returns the `calls` the scheduler decided, if they may go out now.
+    /// If the state could not be stored, the launches among them are held
+    /// back (turned into declines); the rest go out.
     ///
-    /// Errors are logged, not returned. The scheduler must go on
-    /// acknowledging updates and replacing tasks while ZooKeeper is away,
-    /// and the `StateStore` writes the difference from what it last wrote
-    /// *successfully*, so the next save that works catches up on everything
-    /// missed. After a failure, saves are skipped for [`RETRY_PAUSE`].
-    pub async fn save(&mut self, scheduler: &Scheduler) {
+    /// Fails, with the reason, only when someone else writes this
+    /// framework's state: then this scheduler must stop.
+    pub async fn save(
+        &mut self,
+        scheduler: &mut Scheduler,
+        mut calls: Vec<Call>,
+    ) -> Result<Vec<Call>, String> {
         let Some(zookeeper) = &mut self.zookeeper else {
-            return;
+            return Ok(calls);
         };
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
-            return;
+            return Ok(scheduler.withhold_launches(calls));
         }
-        let Err(error) = write(zookeeper, scheduler).await else {
-            if self.retry_at.take().is_some() {
-                tracing::info!("state saved in ZooKeeper again");
+        // Twice at most: once more after adopting what someone else wrote.
+        for _ in 0..2 {
+            let error = match write(zookeeper, scheduler).await {
+                Ok(()) => {
+                    if self.retry_at.take().is_some() {
+                        tracing::info!("state saved in ZooKeeper again");
+                    }
+                    scheduler.set_durable(true);
+                    return Ok(calls);
+                }
+                Err(error) => error,
+            };
+            if !matches!(error, StateError::Conflict { .. }) {
+                tracing::error!(%error, retry_in = ?RETRY_PAUSE, "cannot save the state in ZooKeeper");
+                break;
             }
-            return;
-        };
-        tracing::error!(%error, retry_in = ?RETRY_PAUSE, "cannot save the state in ZooKeeper");
-        self.retry_at = Some(Instant::now() + RETRY_PAUSE);
-        if let StateError::Conflict { .. } = error {
-            // A node is not at the version we last wrote. With one scheduler
-            // at a time, that is our own earlier write: it was applied, but
-            // the connection broke before ZooKeeper could say so. Read the
-            // versions back so that the next save can write again at once.
-            match zookeeper.load().await {
-                Ok(_) => self.retry_at = None,
+            tracing::warn!(%error, "someone else changed the state in ZooKeeper");
+            match zookeeper
+                .reload_after_conflict(scheduler.framework_id())
+                .await
+            {
+                Ok(AfterConflict::Adopt(adopted)) => calls.extend(scheduler.adopt(adopted)?),
+                Ok(AfterConflict::Stop { reason }) => return Err(reason),
                 Err(error) => {
                     tracing::error!(%error, "cannot read the state back from ZooKeeper");
+                    break;
                 }
             }
         }
+        self.retry_at = Some(Instant::now() + RETRY_PAUSE);
+        Ok(scheduler.withhold_launches(calls))
     }
 }
 
-/// The task records first: should the scheduler die between the writes,
-/// ZooKeeper must not pair a new framework ID with the old framework's
-/// tasks.
+/// The framework ID, the instance count and the tasks, in one multi-op:
+/// ZooKeeper never pairs a new framework ID with the old framework's tasks.
 async fn write(zookeeper: &mut StateStore, scheduler: &Scheduler) -> Result<(), StateError> {
-    zookeeper.save_tasks(scheduler.tasks()).await?;
     zookeeper
-        .save_framework_id(scheduler.framework_id())
-        .await?;
-    zookeeper.save_instances(scheduler.instances()).await
+        .save(
+            scheduler.framework_id(),
+            Some(scheduler.instances()),
+            scheduler.tasks(),
+        )
+        .await
 }

@@ -11,10 +11,15 @@
 mod scheduler;
 mod store;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mesos::{Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
+use mesos::{
+    ClientOptions, Driver, DriverConfig, MasterSpec,
+    state::ZkUrl,
+    teardown::{TornDown, teardown},
+    v1::FrameworkInfo,
+};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -77,6 +82,17 @@ struct Args {
     /// A Docker image to run the command in, or `none` for the agent's shell.
     #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
     docker_image: String,
+
+    /// How often, in seconds, to ask the master about all our tasks
+    /// (implicit reconciliation), besides after every subscription.
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900")]
+    reconcile_interval: u64,
+
+    /// Instead of running: end the stored framework for good. The master
+    /// kills its tasks and forgets it; the stored framework ID and task
+    /// records are cleared, so the next start registers a new framework.
+    #[arg(long)]
+    teardown: bool,
 }
 
 #[tokio::main]
@@ -117,6 +133,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         checkpoint: Some(true),
         ..Default::default()
     };
+    if args.teardown {
+        return end_for_good(&args.master, framework_info, &mut store, instances).await;
+    }
     let (driver, mut events) = Driver::start(DriverConfig::new(args.master, framework_info))?;
     let mut scheduler = Scheduler::new(
         instances,
@@ -129,6 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         stored.framework_id,
         stored.tasks,
+        Duration::from_secs(args.reconcile_interval),
     );
 
     // Ctrl-C closes the subscription without a TEARDOWN: for Mesos the
@@ -138,29 +158,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("Ctrl-C: disconnecting from the master");
     };
     tokio::pin!(ctrl_c);
+    let mut failed = false;
     loop {
-        let had_framework_id = scheduler.framework_id().is_some();
         let calls = tokio::select! {
             event = events.recv() => match event {
-                Some(event) => scheduler.on_event(&event, Instant::now()),
+                Some(event) => {
+                    if let Some(error) = event.final_error() {
+                        tracing::error!("{error}");
+                        failed = true;
+                    }
+                    scheduler.on_event(&event, Instant::now())
+                }
                 None => break, // the driver stopped
             },
-            // Time to ask again about tasks reconciliation had no answer for.
+            // Time to ask the master about our tasks again.
             () = sleep_until(scheduler.next_reconciliation()) => {
                 scheduler.on_reconciliation_timer(Instant::now())
             }
+            // A save failed a moment ago: try again, events or not.
+            () = sleep_until(store.retry_at()) => vec![],
             () = &mut ctrl_c => break,
         };
         // Write-ahead: store what the scheduler now knows *before* acting
         // on it. If we crash right after an ACCEPT, the next scheduler
         // finds the launched tasks in ZooKeeper instead of never hearing
-        // of them. If ZooKeeper is down, the calls go out all the same.
-        store.save(&scheduler).await;
-        if had_framework_id && scheduler.framework_id().is_none() {
-            // The master removed the framework, and the scheduler gave up
-            // its ID. The driver would resubscribe with the dead ID for
-            // ever; its next SUBSCRIBE must register a new framework.
-            driver.set_framework_id(None);
+        // of them. While ZooKeeper cannot be written, nothing is launched.
+        let calls = match store.save(&mut scheduler, calls).await {
+            Ok(calls) => calls,
+            Err(reason) => {
+                tracing::error!(
+                    "{reason}: stopping, as two schedulers must not write one framework's state"
+                );
+                failed = true;
+                break;
+            }
+        };
+        if let Some(adopted) = scheduler.take_adopted_framework() {
+            // We had no framework yet, and another instance stored one
+            // (`store.rs`): subscribe with its ID and carry on its tasks.
+            driver.set_framework_id(Some(adopted));
         }
         for call in calls {
             if let Err(error) = driver.call(call).await {
@@ -169,6 +205,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     driver.stop().await;
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `--teardown`: ends the stored framework for good, then forgets it.
+async fn end_for_good(
+    master: &MasterSpec,
+    framework_info: FrameworkInfo,
+    store: &mut Store,
+    instances: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(framework_id) = framework_info.id.clone() else {
+        tracing::info!("no framework ID stored: nothing to tear down");
+        return Ok(());
+    };
+    match teardown(master, framework_info, ClientOptions::default()).await? {
+        TornDown::Now => {
+            tracing::info!(framework_id = %framework_id.value, "framework torn down: its tasks are being killed")
+        }
+        TornDown::AlreadyRemoved => {
+            tracing::info!(framework_id = %framework_id.value, "the master had removed the framework already")
+        }
+    }
+    store.clear_framework(instances).await?;
+    tracing::info!("stored framework ID and task records cleared");
     Ok(())
 }
 

@@ -8,29 +8,35 @@
 //!
 //! The state it decides from (the framework ID and a record of each task)
 //! is also what a restarted scheduler needs to carry on, so `main.rs`
-//! stores it in ZooKeeper after every decision (`store.rs`).
+//! stores it in ZooKeeper after every decision, before the calls go out
+//! (`store.rs`). While that fails, the scheduler launches nothing.
 //!
 //! What it knows may be out of date: while no scheduler was subscribed,
 //! tasks may have ended, agents may have gone with their tasks, a launch
 //! may never have reached the master. So after every (re)subscription it
 //! *reconciles*: it asks the master about each task it knows until each
 //! has been answered, then about all tasks the master has for it
-//! (`docs/reconciliation.md` in Mesos).
+//! (`docs/reconciliation.md` in Mesos). It also reconciles every so often
+//! while subscribed, and asks about any task whose launch nobody reported
+//! on.
 
 #[cfg(test)]
 mod tests;
 
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use mesos::{
     DriverEvent, calls,
     offers::{self, OfferPacker, TaskRequirements},
     reconcile::Reconciler,
     resources::{self, Resources},
-    state::TaskRecord,
+    state::{Adopted, TaskRecord},
     v1::{
-        AgentId, FrameworkId, Offer, TaskInfo, TaskState, TaskStatus,
-        scheduler::{Call, event},
+        AgentId, FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
+        scheduler::{Call, call, event},
     },
 };
 
@@ -39,9 +45,13 @@ use mesos::{
 /// re-offer what we just refused; once all tasks run we suppress offers.
 const REFUSE_SECONDS: f64 = 30.0;
 
-/// The ERROR event's message when we subscribed with the ID of a
-/// framework the master removed.
-const FRAMEWORK_REMOVED: &str = "Framework has been removed";
+/// How long the master should hold back what we declined because our state
+/// is not stored: short, as we want the offers back once it is.
+const SHORT_REFUSE_SECONDS: f64 = 2.0;
+
+/// How long a launched task may go without any status update before we
+/// ask the master about it: TASK_STARTING normally comes within seconds.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What each task runs and needs.
 #[derive(Debug, Clone)]
@@ -66,18 +76,26 @@ pub struct Scheduler {
     tasks: BTreeMap<String, TaskRecord>,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
-    /// Asks the master about our tasks after every (re)subscription.
+    /// Whether what the scheduler knows is stored (`store.rs` says). Until
+    /// it is, nothing is launched: write-ahead.
+    durable: bool,
+    /// Asks the master about our tasks: after every (re)subscription, every
+    /// so often, and about launches nobody reported on.
     reconciler: Reconciler,
+    /// A framework adopted from ZooKeeper, not yet handed to the driver.
+    adopted_framework: Option<FrameworkId>,
 }
 
 impl Scheduler {
     /// A scheduler that carries on from what the last one stored: the
-    /// framework ID and the task records (none on a first start).
+    /// framework ID and the task records (none on a first start). It
+    /// reconciles implicitly every `reconcile_interval` while subscribed.
     pub fn new(
         instances: usize,
         spec: TaskSpec,
         framework_id: Option<FrameworkId>,
         tasks: BTreeMap<String, TaskRecord>,
+        reconcile_interval: Duration,
     ) -> Self {
         Scheduler {
             instances,
@@ -85,7 +103,12 @@ impl Scheduler {
             framework_id,
             tasks,
             offers_suppressed: false,
-            reconciler: Reconciler::default(),
+            // What we start from was just read from the store.
+            durable: true,
+            reconciler: Reconciler::default()
+                .with_interval(reconcile_interval)
+                .with_launch_timeout(LAUNCH_TIMEOUT),
+            adopted_framework: None,
         }
     }
 
@@ -142,25 +165,36 @@ impl Scheduler {
         calls
     }
 
-    /// The master removed our framework: its failover timeout passed with
-    /// no scheduler subscribed, or someone tore it down. Its ID can never
-    /// be used again and its tasks were killed. Forget both: the next
-    /// subscription registers a new framework, and offers bring new tasks.
+    /// The master removed our framework: the driver says so when it
+    /// resubscribes with the ID (with a failover timeout of 0, the master
+    /// removes the framework the moment its connection drops). Its ID can
+    /// never be used again and its tasks were killed: forget both, here and
+    /// (at the next save) in ZooKeeper. The driver registers a new framework.
     fn on_framework_removed(&mut self) -> Vec<Call> {
         tracing::warn!(
             forgotten_tasks = self.tasks.len(),
-            "the master removed this framework: registering a new one"
+            "the master removed this framework: its tasks are gone"
         );
         self.framework_id = None;
         self.tasks.clear();
-        self.reconciler = Reconciler::default();
+        self.reconciler.stop();
         vec![]
     }
 
-    fn on_offers(&mut self, offers: &[Offer]) -> Vec<Call> {
+    fn on_offers(&mut self, offers: &[Offer], now: Instant) -> Vec<Call> {
+        if !self.durable {
+            // Launching needs a record stored first; what we do not launch
+            // we hand back, for a short while only.
+            tracing::info!(
+                offers = offers.len(),
+                "declining offers: the state is not stored in ZooKeeper yet"
+            );
+            let ids = offers.iter().map(|offer| offer.id.clone()).collect();
+            return vec![calls::decline(ids, SHORT_REFUSE_SECONDS)];
+        }
         let mut calls = Vec::new();
         for offer in offers {
-            let tasks = self.launch_from(offer);
+            let tasks = self.launch_from(offer, now);
             if tasks.is_empty() {
                 calls.push(calls::decline(vec![offer.id.clone()], REFUSE_SECONDS));
             } else {
@@ -174,7 +208,7 @@ impl Scheduler {
     }
 
     /// As many tasks as we need and the offer holds.
-    fn launch_from(&mut self, offer: &Offer) -> Vec<TaskInfo> {
+    fn launch_from(&mut self, offer: &Offer, now: Instant) -> Vec<TaskInfo> {
         let needs = TaskRequirements::new(Resources::from([
             resources::cpus(self.spec.cpus),
             resources::mem(self.spec.mem),
@@ -200,14 +234,17 @@ impl Scheduler {
                 task.container = Some(offers::docker_container(image));
             }
             tracing::info!(task = %task_id, agent = %offer.hostname, "launching");
-            // Until Mesos tells us otherwise, the task is staging. `main.rs`
+            // Until Mesos tells us otherwise, the task is staging. `store.rs`
             // stores this record before the ACCEPT goes out, so a scheduler
             // that crashes right after sending it still knows of the task.
             let record = TaskRecord {
                 state: TaskState::TaskStaging,
                 agent_id: Some(offer.agent_id.value.clone()),
             };
-            self.tasks.insert(task_id, record);
+            self.tasks.insert(task_id.clone(), record);
+            // If nobody reports on it, the reconciler will ask.
+            let agent_id = Some(offer.agent_id.clone());
+            self.reconciler.launched(&task_id, agent_id, now);
             tasks.push(task);
         }
         tasks
@@ -257,6 +294,75 @@ impl Scheduler {
         calls
     }
 
+    /// Whether the state is stored: `store.rs` says after every save.
+    pub fn set_durable(&mut self, durable: bool) {
+        if durable && !self.durable {
+            tracing::info!("the state is stored again: launching again");
+        }
+        self.durable = durable;
+    }
+
+    /// The state could not be stored: the launches among `calls` must not
+    /// go out, as the next scheduler would not know of those tasks. Each
+    /// ACCEPT becomes a DECLINE of its offers, its tasks are forgotten, and
+    /// nothing is launched until the state is stored again.
+    pub fn withhold_launches(&mut self, calls: Vec<Call>) -> Vec<Call> {
+        self.durable = false;
+        let mut kept = Vec::new();
+        for call in calls {
+            match call.r#type() {
+                call::Type::Accept => {
+                    let accept = call.accept.unwrap_or_default();
+                    for task_id in launched_tasks(&accept) {
+                        tracing::info!(task = %task_id, "not launching: the state is not stored");
+                        self.tasks.remove(&task_id);
+                        self.reconciler.forget_launch(&task_id);
+                    }
+                    kept.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
+                }
+                // These assumed the launches happened: decided again below.
+                call::Type::Suppress => self.offers_suppressed = false,
+                call::Type::Revive => self.offers_suppressed = true,
+                _ => kept.push(call),
+            }
+        }
+        kept.extend(self.suppress_or_revive());
+        kept
+    }
+
+    /// Takes what someone else changed in ZooKeeper and is safe to take
+    /// (the library's conflict rule): the instance count, and, if we have
+    /// no framework yet, the one another instance stored, with its tasks
+    /// (`main.rs` then subscribes with its ID, see
+    /// [`Scheduler::take_adopted_framework`]). `Err` says why this
+    /// scheduler must stop.
+    pub fn adopt(&mut self, adopted: Adopted) -> Result<Vec<Call>, String> {
+        if let Some(instances) = adopted.instances.filter(|n| *n != self.instances) {
+            tracing::info!(
+                instances,
+                "the instance count changed in ZooKeeper: adopting it"
+            );
+            self.instances = instances;
+        }
+        if let Some((framework_id, tasks)) = adopted.framework {
+            tracing::warn!(
+                framework_id = %framework_id.value,
+                tasks = tasks.len(),
+                "adopting the framework stored in ZooKeeper"
+            );
+            self.framework_id = Some(framework_id.clone());
+            self.adopted_framework = Some(framework_id);
+            self.tasks = tasks;
+        }
+        Ok(self.suppress_or_revive())
+    }
+
+    /// The framework ID adopted from ZooKeeper since the last call, if any:
+    /// the driver must subscribe with it from now on.
+    pub fn take_adopted_framework(&mut self) -> Option<FrameworkId> {
+        self.adopted_framework.take()
+    }
+
     /// Offers are only useful while tasks are missing: suppress them when
     /// we have all we need, revive them when we don't.
     fn suppress_or_revive(&mut self) -> Vec<Call> {
@@ -273,6 +379,26 @@ impl Scheduler {
     }
 }
 
+/// The IDs of the tasks an ACCEPT launches.
+fn launched_tasks(accept: &call::Accept) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for operation in &accept.operations {
+        if operation.r#type() == offer::operation::Type::Launch {
+            for task in operation.launch.iter().flat_map(|l| &l.task_infos) {
+                tasks.push(task.task_id.value.clone());
+            }
+        }
+        if operation.r#type() == offer::operation::Type::LaunchGroup {
+            let group = operation
+                .launch_group
+                .iter()
+                .flat_map(|g| &g.task_group.tasks);
+            tasks.extend(group.map(|task| task.task_id.value.clone()));
+        }
+    }
+    tasks
+}
+
 impl Scheduler {
     /// What to do about one event, at `now`: the calls to send.
     pub fn on_event(&mut self, event: &DriverEvent, now: Instant) -> Vec<Call> {
@@ -282,9 +408,13 @@ impl Scheduler {
             // and answers to reconciliation would come on the subscription
             // that is gone: the next SUBSCRIBED starts it over.
             DriverEvent::Disconnected { .. } => {
-                self.reconciler = Reconciler::default();
+                self.reconciler.stop();
                 return vec![];
             }
+            DriverEvent::FrameworkRemoved { .. } => return self.on_framework_removed(),
+            // The driver stopped for good (another scheduler took the
+            // framework over, or the master refused it); `main` says why.
+            DriverEvent::FailedOver { .. } | DriverEvent::Refused { .. } => return vec![],
         };
         match event.r#type() {
             event::Type::Subscribed => match &event.subscribed {
@@ -292,26 +422,13 @@ impl Scheduler {
                 None => vec![],
             },
             event::Type::Offers => match &event.offers {
-                Some(offers) => self.on_offers(&offers.offers),
+                Some(offers) => self.on_offers(&offers.offers, now),
                 None => vec![],
             },
             event::Type::Update => match &event.update {
                 Some(update) => self.on_update(&update.status),
                 None => vec![],
             },
-            event::Type::Error => {
-                let message = event
-                    .error
-                    .as_ref()
-                    .map(|e| e.message.as_str())
-                    .unwrap_or_default();
-                tracing::error!(%message, "the master reported an error");
-                if message.contains(FRAMEWORK_REMOVED) {
-                    self.on_framework_removed()
-                } else {
-                    vec![]
-                }
-            }
             // HEARTBEAT, RESCIND (an offer we still hold is withdrawn),
             // and the rest need nothing from us.
             _ => vec![],
@@ -323,17 +440,16 @@ impl Scheduler {
         self.reconciler.next_attempt()
     }
 
-    /// Asks again about the tasks the master has not answered for yet.
-    /// The master may not know yet (a master that just failed over learns
-    /// of the tasks as the agents re-register), or an answer got lost.
+    /// Asks the master what is due at `now`: again about the tasks it has
+    /// not answered for yet (a master that just failed over learns of the
+    /// tasks as the agents re-register, or an answer got lost), about
+    /// launches nobody reported on, and the periodic implicit
+    /// reconciliation.
     pub fn on_reconciliation_timer(&mut self, now: Instant) -> Vec<Call> {
         let calls = self.reconciler.on_timer(now);
         if !calls.is_empty() {
             let pending: Vec<_> = self.reconciler.pending().collect();
-            tracing::info!(
-                ?pending,
-                "reconciling: asking again about tasks not answered for"
-            );
+            tracing::info!(?pending, "reconciling: asking the master about our tasks");
         }
         calls
     }

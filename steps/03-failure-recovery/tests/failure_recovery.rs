@@ -1,28 +1,21 @@
 //! The framework recovers from failures: its own crash (`kill -9`), tasks
-//! lost while it was down, the master giving up on it, and ZooKeeper going
-//! away under it. Against a real ZooKeeper and the simulated master, with
-//! the framework's binary killed and restarted as an operator would.
-
-mod common;
+//! lost while it was down, the master giving up on it, ZooKeeper going
+//! away under it; and it can be ended for good (`--teardown`). Against a
+//! real ZooKeeper and the simulated master, with the framework's binary
+//! killed and restarted as an operator would.
 
 use std::collections::BTreeSet;
 
-use common::*;
-use mesos::local::LocalMasterConfig;
+use http::StatusCode;
+use mesos::{local::LocalMasterConfig, testing::*};
 
-/// Kills a task's process, as a crash of the task would.
-fn kill_process(pid: u32) {
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(killed.success(), "kill -KILL {pid}");
-}
+/// The framework under test.
+const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-03");
 
 /// Waits until ZooKeeper holds exactly the tasks `expected`, as running.
 async fn wait_stored_running(cluster: &Cluster, expected: &BTreeSet<String>) {
     eventually("the running tasks stored in ZooKeeper", async || {
-        let stored = read_stored(&cluster.zookeeper_client().await).await;
+        let stored = cluster.stored().await;
         let running = stored
             .tasks
             .values()
@@ -35,7 +28,7 @@ async fn wait_stored_running(cluster: &Cluster, expected: &BTreeSet<String>) {
 
 #[tokio::test]
 async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let mut first = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
     first.kill();
@@ -63,7 +56,7 @@ async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {
         "the same tasks run on the same agents"
     );
     assert_eq!(state.tasks.len(), 2, "no task launched after the restart");
-    let stored = read_stored(&cluster.zookeeper_client().await).await;
+    let stored = cluster.stored().await;
     assert_eq!(stored.framework_id, Some(framework_id));
     assert_eq!(
         stored.tasks.keys().collect::<Vec<_>>(),
@@ -73,7 +66,7 @@ async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {
 
 #[tokio::test]
 async fn a_dropped_connection_and_missed_heartbeats_are_survived() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let framework = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
     let resubscribed = async |times: usize| {
@@ -112,11 +105,14 @@ async fn a_dropped_connection_and_missed_heartbeats_are_survived() {
 #[tokio::test]
 async fn a_task_lost_while_the_scheduler_was_down_is_replaced() {
     // Room for one task per agent: two tasks, and one agent to spare.
-    let cluster = Cluster::start_with(LocalMasterConfig {
-        agents: 3,
-        agent_resources: "cpus:0.5;mem:256;disk:1024;ports:[31000-32000]".into(),
-        ..config()
-    })
+    let cluster = Cluster::start_with(
+        BINARY,
+        LocalMasterConfig {
+            agents: 3,
+            agent_resources: "cpus:0.5;mem:256;disk:1024;ports:[31000-32000]".into(),
+            ..config()
+        },
+    )
     .await;
     let mut first = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
@@ -151,7 +147,7 @@ async fn a_task_lost_while_the_scheduler_was_down_is_replaced() {
 
 #[tokio::test]
 async fn after_the_failover_timeout_a_new_framework_is_registered() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let mut first = cluster.framework(&["--failover-timeout", "1"]);
     let (old_id, old_tasks) = cluster.wait_for_running(2).await;
     first.kill();
@@ -174,7 +170,7 @@ async fn after_the_failover_timeout_a_new_framework_is_registered() {
 
     // ZooKeeper holds the new framework and only its tasks.
     wait_stored_running(&cluster, &new_tasks.into_keys().collect()).await;
-    let stored = read_stored(&cluster.zookeeper_client().await).await;
+    let stored = cluster.stored().await;
     assert_eq!(stored.framework_id, Some(new_id));
 }
 
@@ -182,23 +178,39 @@ async fn after_the_failover_timeout_a_new_framework_is_registered() {
 // master keeps running on another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zookeeper_going_away_under_a_running_scheduler_is_survived() {
-    let mut cluster = Cluster::start().await;
+    let mut cluster = Cluster::start(BINARY).await;
     let mut framework = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
     wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
 
-    // ZooKeeper goes away, and a task fails meanwhile: the scheduler
-    // replaces it all the same.
+    // ZooKeeper goes away, and a task fails meanwhile. The scheduler
+    // acknowledges the failure (that needs no record), but launches no
+    // replacement: its record could not be stored first.
     cluster.zookeeper.stop();
     let (failed_task, _) = tasks.iter().next().unwrap();
-    let pid = cluster
-        .master
-        .state()
-        .task(failed_task)
-        .unwrap()
-        .pid
-        .unwrap();
-    kill_process(pid);
+    cluster.crash_task(failed_task);
+    cluster
+        .wait_for_master("the failure acknowledged", |state| {
+            state.task(failed_task).is_some_and(|task| task.completed)
+        })
+        .await;
+    eventually(
+        "offers declined while the state is not stored",
+        async || {
+            let declined = framework.count_output("declining offers: the state is not stored");
+            (declined >= 2).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        running_tasks(&cluster.master.state(), &framework_id).len(),
+        1,
+        "no replacement yet"
+    );
+
+    // ZooKeeper comes back (same port, same data): the scheduler's next
+    // save writes what it missed, and the replacement is launched.
+    tokio::task::block_in_place(|| cluster.zookeeper.restart());
     let state = cluster
         .wait_for_master("a replacement running", |state| {
             let running = running_tasks(state, &framework_id);
@@ -206,10 +218,94 @@ async fn zookeeper_going_away_under_a_running_scheduler_is_survived() {
         })
         .await;
     let running = running_tasks(&state, &framework_id);
-
-    // ZooKeeper comes back (same port, same data): the scheduler's next
-    // save writes what it missed.
-    tokio::task::block_in_place(|| cluster.zookeeper.restart());
     wait_stored_running(&cluster, &running.into_keys().collect()).await;
     assert!(framework.is_running(), "the scheduler never gave up");
+}
+
+// Several threads: restarting ZooKeeper blocks one while the simulated
+// master keeps running on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framework_id_not_yet_stored_is_never_used_for_tasks() {
+    let mut cluster = Cluster::start(BINARY).await;
+    let faults = cluster.master.faults();
+    faults.fail_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+    let mut first = cluster.framework(&[]);
+    first.wait_for_output("disconnected from the master").await;
+    // ZooKeeper goes away at the moment of the first SUBSCRIBED: the new
+    // framework ID cannot be stored, so no task may be launched under it.
+    cluster.zookeeper.stop();
+    faults.fail_with(None);
+    eventually(
+        "offers declined while the state is not stored",
+        async || {
+            let declined = first.count_output("declining offers: the state is not stored");
+            (declined >= 2).then_some(())
+        },
+    )
+    .await;
+    assert!(cluster.master.state().tasks.is_empty());
+
+    tokio::task::block_in_place(|| cluster.zookeeper.restart());
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    assert_eq!(
+        cluster.stored().await.framework_id,
+        Some(framework_id.clone())
+    );
+
+    // Crash and restart: the same framework, the same tasks, nothing new.
+    first.kill();
+    let second = cluster.framework(&[]);
+    second
+        .wait_for_output("reconciled every task we know")
+        .await;
+    let state = cluster
+        .wait_for_master("the framework back", |state| {
+            state.framework(&framework_id).is_some_and(|f| f.connected)
+        })
+        .await;
+    assert_eq!(state.frameworks.len(), 1, "one framework ID, ever");
+    assert_eq!(running_tasks(&state, &framework_id), tasks);
+    assert_eq!(state.tasks.len(), 2, "exactly N tasks, none launched twice");
+}
+
+#[tokio::test]
+async fn teardown_ends_the_framework_and_clears_what_was_stored() {
+    let cluster = Cluster::start(BINARY).await;
+    let mut running = cluster.framework(&["--instances", "3"]);
+    let (framework_id, tasks) = cluster.wait_for_running(3).await;
+    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    running.kill();
+
+    // The framework outlives its scheduler (a week's failover timeout):
+    // `--teardown` ends it.
+    let mut teardown = cluster.framework(&["--teardown"]);
+    let status = teardown.wait_exit().await;
+    assert!(status.success(), "{status}\n{}", teardown.output());
+    assert!(teardown.output().contains("framework torn down"));
+    let state = cluster
+        .wait_for_master("the framework removed, its tasks killed", |state| {
+            state.framework(&framework_id).is_some_and(|f| f.removed)
+                && state.active_tasks(&framework_id).is_empty()
+        })
+        .await;
+    assert!(
+        tasks
+            .keys()
+            .all(|task| state.task(task).unwrap().state.is_terminal())
+    );
+    let stored = cluster.stored().await;
+    assert_eq!(stored.framework_id, None);
+    assert!(stored.tasks.is_empty());
+    assert_eq!(stored.instances.as_deref(), Some("3"), "the count stays");
+
+    // Again: nothing stored, nothing to do.
+    let mut again = cluster.framework(&["--teardown"]);
+    assert!(again.wait_exit().await.success());
+    assert!(again.output().contains("nothing to tear down"));
+
+    // The next start registers a new framework.
+    let _next = cluster.framework(&[]);
+    let (new_id, _) = cluster.wait_for_running(3).await;
+    assert_ne!(new_id, framework_id);
 }

@@ -3,15 +3,20 @@
 //! and the simulated master, reading the nodes with a plain ZooKeeper
 //! client.
 
-mod common;
+use std::collections::{BTreeMap, BTreeSet};
 
-use std::collections::BTreeMap;
+use http::StatusCode;
+use mesos::testing::*;
 
-use common::*;
+/// The framework under test.
+const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-03");
+
+/// Its root in ZooKeeper, as the tests pass it in `--zk`.
+const ROOT: &str = "/hello-mesos";
 
 #[tokio::test]
 async fn the_framework_id_instances_and_every_task_are_stored() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let _framework = cluster.framework(&["--instances", "2"]);
     let (framework_id, running) = cluster.wait_for_running(2).await;
 
@@ -26,7 +31,7 @@ async fn the_framework_id_instances_and_every_task_are_stored() {
         .collect();
     let zookeeper = cluster.zookeeper_client().await;
     let stored = eventually("the running tasks stored in ZooKeeper", async || {
-        let stored = read_stored(&zookeeper).await;
+        let stored = read_stored(&zookeeper, ROOT).await;
         (stored.tasks == expected).then_some(stored)
     })
     .await;
@@ -36,7 +41,7 @@ async fn the_framework_id_instances_and_every_task_are_stored() {
 
 #[tokio::test]
 async fn the_stored_instance_count_is_used_after_a_restart() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let mut first = cluster.framework(&["--instances", "3"]);
     let (first_id, _) = cluster.wait_for_running(3).await;
     first.kill();
@@ -54,13 +59,13 @@ async fn the_stored_instance_count_is_used_after_a_restart() {
         .await;
     assert!(line.contains("instances=3"), "{line}");
     cluster.wait_for_running(3).await;
-    let stored = read_stored(&cluster.zookeeper_client().await).await;
+    let stored = cluster.stored().await;
     assert_eq!(stored.instances.as_deref(), Some("3"));
 }
 
 #[tokio::test]
 async fn unreadable_state_stops_the_scheduler_and_is_left_as_it_is() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start(BINARY).await;
     let zookeeper = cluster.zookeeper_client().await;
     let spoiled: [(String, &[u8]); 2] = [
         (
@@ -88,4 +93,150 @@ async fn unreadable_state_stops_the_scheduler_and_is_left_as_it_is() {
         cluster.master.state().frameworks.is_empty(),
         "it never subscribed"
     );
+}
+
+/// Waits until ZooKeeper holds `framework_id` and exactly the tasks
+/// `expected`, all running.
+async fn wait_stored_running(cluster: &Cluster, framework_id: &str, expected: &BTreeSet<String>) {
+    eventually("the running tasks stored in ZooKeeper", async || {
+        let stored = cluster.stored().await;
+        let running = stored
+            .tasks
+            .values()
+            .all(|(state, _)| state == "TASK_RUNNING");
+        let ids: BTreeSet<_> = stored.tasks.into_keys().collect();
+        let same_framework = stored.framework_id.as_deref() == Some(framework_id);
+        (running && same_framework && ids == *expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_framework_the_master_removed_is_forgotten_and_registered_anew() {
+    let cluster = Cluster::start(BINARY).await;
+    let framework = cluster.framework(&["--failover-timeout", "0"]);
+    let (old_id, old_tasks) = cluster.wait_for_running(2).await;
+
+    // The connection drops, as when a laptop sleeps. With a failover
+    // timeout of 0 the master removes the framework at once, tasks and all,
+    // and refuses its ID from then on.
+    cluster.master.faults().drop_streams().await;
+    framework
+        .wait_for_output("the master removed this framework")
+        .await;
+    let (new_id, new_tasks) = cluster.wait_for_running(2).await;
+    assert_ne!(new_id, old_id, "a new framework");
+    assert!(new_tasks.keys().all(|task| !old_tasks.contains_key(task)));
+    let removed = cluster.master.state();
+    assert!(removed.framework(&old_id).is_some_and(|f| f.removed));
+
+    // ZooKeeper follows: the new framework ID, and only its tasks.
+    wait_stored_running(&cluster, &new_id, &new_tasks.into_keys().collect()).await;
+}
+
+// Several threads: restarting ZooKeeper blocks one while the simulated
+// master keeps running on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_launched_before_the_state_is_stored() {
+    let mut cluster = Cluster::start(BINARY).await;
+    // The master has no leader at first: the framework reads its state
+    // and keeps trying to subscribe.
+    let faults = cluster.master.faults();
+    faults.fail_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+    let framework = cluster.framework(&[]);
+    framework.wait_for_output("state read from ZooKeeper").await;
+    framework
+        .wait_for_output("disconnected from the master")
+        .await;
+
+    // ZooKeeper goes away at the moment the framework subscribes: the new
+    // framework ID cannot be stored.
+    cluster.zookeeper.stop();
+    faults.fail_with(None);
+    framework
+        .wait_for_output("declining offers: the state is not stored")
+        .await;
+    // Offers keep coming (declined for 2 s only), and are declined again,
+    // across more than one failed attempt to store the state: nothing is
+    // launched while ZooKeeper is away.
+    eventually("offers declined again and again", async || {
+        let failed_saves = framework.count_output("cannot save the state in ZooKeeper");
+        let declined = framework.count_output("declining offers: the state is not stored");
+        (failed_saves >= 2 && declined >= 3).then_some(())
+    })
+    .await;
+    let state = cluster.master.state();
+    let framework_id = subscribed_framework(&state).expect("subscribed");
+    assert!(
+        state.tasks.is_empty(),
+        "launched without a record: {state:#?}"
+    );
+
+    // ZooKeeper is back: the framework ID is stored, then the tasks run.
+    tokio::task::block_in_place(|| cluster.zookeeper.restart());
+    let (running_id, tasks) = cluster.wait_for_running(2).await;
+    assert_eq!(running_id, framework_id);
+    wait_stored_running(&cluster, &framework_id, &tasks.into_keys().collect()).await;
+    assert_eq!(
+        cluster.master.state().tasks.len(),
+        2,
+        "no task launched twice"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_count_changed_in_zookeeper_is_adopted() {
+    let cluster = Cluster::start(BINARY).await;
+    let framework = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    wait_stored_running(&cluster, &framework_id, &tasks.keys().cloned().collect()).await;
+
+    // An operator: `zkCli.sh set /hello-mesos/state/instances 3`.
+    let zookeeper = cluster.zookeeper_client().await;
+    zookeeper
+        .set_data(&format!("{ROOT}/state/instances"), b"3", None)
+        .await
+        .unwrap();
+    // The scheduler notices at its next write: a task fails, and storing
+    // that conflicts with the operator's change.
+    let (failed, _) = tasks.iter().next().unwrap();
+    cluster.crash_task(failed);
+    framework
+        .wait_for_output("the instance count changed in ZooKeeper")
+        .await;
+    let (running_id, running) = cluster.wait_for_running(3).await;
+    assert_eq!(running_id, framework_id);
+    assert!(!running.contains_key(failed));
+    let stored = cluster.stored().await;
+    assert_eq!(stored.instances.as_deref(), Some("3"), "not undone");
+}
+
+#[tokio::test]
+async fn another_scheduler_writing_the_state_stops_this_one() {
+    let cluster = Cluster::start(BINARY).await;
+    let mut framework = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    wait_stored_running(&cluster, &framework_id, &tasks.keys().cloned().collect()).await;
+
+    // Another scheduler (started with the same --zk by mistake) stored
+    // its own framework.
+    let zookeeper = cluster.zookeeper_client().await;
+    let node = format!("{ROOT}/state/framework_id");
+    zookeeper
+        .set_data(&node, b"another-framework", None)
+        .await
+        .unwrap();
+    // Our next write conflicts, and we stop instead of writing over theirs.
+    let (failed, _) = tasks.iter().next().unwrap();
+    cluster.crash_task(failed);
+    let status = framework.wait_exit().await;
+    assert_eq!(status.code(), Some(1), "{status}");
+    let output = framework.output();
+    assert!(
+        output.contains("another-framework") && output.contains("stopping"),
+        "{output}"
+    );
+    let stored = cluster.stored().await;
+    assert_eq!(stored.framework_id.as_deref(), Some("another-framework"));
+    assert!(stored.tasks.contains_key(failed), "their records stay");
 }

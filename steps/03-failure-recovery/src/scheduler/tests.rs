@@ -12,6 +12,9 @@ use super::*;
 
 const FRAMEWORK: &str = "framework-1";
 
+/// The periodic implicit reconciliation: `--reconcile-interval`'s default.
+const INTERVAL: Duration = Duration::from_secs(900);
+
 fn spec() -> TaskSpec {
     TaskSpec {
         name: "hello".into(),
@@ -38,7 +41,7 @@ fn restarted(instances: usize, tasks: &[(&str, &str)]) -> Scheduler {
     let framework_id = FrameworkId {
         value: FRAMEWORK.into(),
     };
-    Scheduler::new(instances, spec(), Some(framework_id), tasks)
+    Scheduler::new(instances, spec(), Some(framework_id), tasks, INTERVAL)
 }
 
 fn event(event: Event) -> DriverEvent {
@@ -90,14 +93,15 @@ fn reliable_update(task: &str, state: TaskState, agent: &str) -> DriverEvent {
     event
 }
 
-fn error(message: &str) -> DriverEvent {
-    event(Event {
-        r#type: Some(event::Type::Error as i32),
-        error: Some(event::Error {
-            message: message.into(),
-        }),
-        ..Default::default()
-    })
+/// What the driver says when the master answered "Framework has been
+/// removed".
+fn removed() -> DriverEvent {
+    DriverEvent::FrameworkRemoved {
+        framework_id: FrameworkId {
+            value: FRAMEWORK.into(),
+        },
+        message: "Framework has been removed".into(),
+    }
 }
 
 /// One offer with room for two tasks.
@@ -167,7 +171,11 @@ fn after_subscribing_it_reconciles_each_task_then_all() {
     );
     let calls = scheduler.on_event(&update("b", TaskState::TaskRunning, "agent-2"), now);
     assert_eq!(reconciled(&calls), Some(vec![]), "then implicit");
-    assert_eq!(scheduler.next_reconciliation(), None);
+    assert_eq!(
+        scheduler.next_reconciliation(),
+        Some(now + INTERVAL),
+        "nothing due until the periodic one"
+    );
 }
 
 #[test]
@@ -242,7 +250,7 @@ fn unknown_tasks_are_adopted_while_instances_are_missing_and_killed_after() {
 fn a_removed_framework_is_forgotten_and_a_new_one_registered() {
     let now = Instant::now();
     let mut scheduler = restarted(2, &[("a", "agent-1"), ("b", "agent-2")]);
-    let calls = scheduler.on_event(&error("Framework has been removed"), now);
+    let calls = scheduler.on_event(&removed(), now);
     assert!(calls.is_empty());
     assert_eq!(scheduler.framework_id(), None);
     assert!(scheduler.tasks().is_empty());
@@ -255,9 +263,174 @@ fn a_removed_framework_is_forgotten_and_a_new_one_registered() {
 }
 
 #[test]
-fn other_errors_change_nothing() {
+fn failed_over_changes_nothing_stored() {
+    // Another scheduler took the framework over: the driver stopped, and
+    // the framework and its tasks are the other one's now. Forgetting
+    // them would only be written over the other's records.
     let mut scheduler = restarted(2, &[("a", "agent-1")]);
-    scheduler.on_event(&error("Framework failed over"), Instant::now());
+    let failed_over = DriverEvent::FailedOver {
+        message: "Framework failed over".into(),
+    };
+    assert!(scheduler.on_event(&failed_over, Instant::now()).is_empty());
     assert_eq!(scheduler.framework_id().unwrap().value, FRAMEWORK);
     assert_eq!(scheduler.tasks().len(), 1);
+}
+
+/// A scheduler subscribed with no tasks, all answered for.
+fn subscribed_empty(instances: usize, now: Instant) -> Scheduler {
+    let mut scheduler = restarted(instances, &[]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    scheduler
+}
+
+fn declined(calls: &[Call]) -> Vec<(String, f64)> {
+    calls
+        .iter()
+        .filter_map(|c| c.decline.as_ref())
+        .flat_map(|d| {
+            let refuse = d
+                .filters
+                .as_ref()
+                .and_then(|f| f.refuse_seconds)
+                .unwrap_or(5.0);
+            d.offer_ids.iter().map(move |id| (id.value.clone(), refuse))
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_is_launched_while_the_state_is_not_stored() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_empty(2, now);
+    scheduler.set_durable(false);
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 0);
+    assert_eq!(
+        declined(&calls),
+        [("offer-agent-1".to_string(), 2.0)],
+        "declined for a short while"
+    );
+    assert!(scheduler.tasks().is_empty());
+
+    scheduler.set_durable(true);
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 2);
+}
+
+#[test]
+fn launches_whose_records_were_not_stored_are_withheld_and_forgotten() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_empty(2, now);
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 2);
+    assert!(
+        types(&calls).contains(&call::Type::Suppress),
+        "all launched"
+    );
+
+    // The save after this decision failed: nothing may be launched.
+    let calls = scheduler.withhold_launches(calls);
+    assert_eq!(launched(&calls), 0, "{calls:?}");
+    assert_eq!(declined(&calls), [("offer-agent-1".to_string(), 2.0)]);
+    assert!(
+        !types(&calls).contains(&call::Type::Suppress),
+        "tasks are missing again: no SUPPRESS"
+    );
+    assert!(
+        scheduler.tasks().is_empty(),
+        "never launched, never recorded"
+    );
+    // Not even asked about later: the master never heard of them.
+    assert_eq!(scheduler.next_reconciliation(), Some(now + INTERVAL));
+
+    scheduler.set_durable(true);
+    let calls = scheduler.on_event(&offer("agent-2"), now);
+    assert_eq!(launched(&calls), 2, "launched once stored");
+}
+
+#[test]
+fn a_launch_nobody_reports_on_is_reconciled() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_empty(1, now);
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 1);
+    let task = scheduler.tasks().keys().next().unwrap().clone();
+
+    let due = scheduler.next_reconciliation().unwrap();
+    assert_eq!(due, now + LAUNCH_TIMEOUT);
+    let calls = scheduler.on_reconciliation_timer(due);
+    assert_eq!(reconciled(&calls), Some(vec![task.clone()]));
+    let asked = &calls[0].reconcile.as_ref().unwrap().tasks[0];
+    assert_eq!(asked.agent_id.as_ref().unwrap().value, "agent-1");
+
+    // The master never heard of it (the ACCEPT was lost): replaced.
+    let calls = scheduler.on_event(&update(&task, TaskState::TaskLost, "agent-1"), due);
+    assert!(!scheduler.tasks().contains_key(&task));
+    assert!(types(&calls).contains(&call::Type::Revive));
+}
+
+#[test]
+fn an_update_in_time_means_no_question_about_the_launch() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_empty(1, now);
+    scheduler.on_event(&offer("agent-1"), now);
+    let task = scheduler.tasks().keys().next().unwrap().clone();
+    scheduler.on_event(
+        &reliable_update(&task, TaskState::TaskStarting, "agent-1"),
+        now,
+    );
+    assert_eq!(scheduler.next_reconciliation(), Some(now + INTERVAL));
+}
+
+#[test]
+fn all_tasks_are_reconciled_implicitly_every_interval() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_empty(0, now);
+    for n in 1..=3 {
+        let at = now + INTERVAL * n;
+        assert_eq!(scheduler.next_reconciliation(), Some(at));
+        assert_eq!(
+            reconciled(&scheduler.on_reconciliation_timer(at)),
+            Some(vec![])
+        );
+    }
+}
+
+#[test]
+fn an_instance_count_changed_in_zookeeper_is_adopted() {
+    let now = Instant::now();
+    let mut scheduler = restarted(1, &[("a", "agent-1")]);
+    let calls = scheduler.on_event(&subscribed(FRAMEWORK), now);
+    assert_eq!(types(&calls)[0], call::Type::Suppress, "all instances run");
+    let adopted = Adopted {
+        instances: Some(3),
+        framework: None,
+    };
+    let calls = scheduler.adopt(adopted).unwrap();
+    assert_eq!(types(&calls), [call::Type::Revive], "two more to launch");
+    assert_eq!(scheduler.instances(), 3);
+    assert_eq!(scheduler.take_adopted_framework(), None);
+}
+
+#[test]
+fn with_no_framework_yet_the_stored_one_is_adopted() {
+    let mut scheduler = Scheduler::new(2, spec(), None, BTreeMap::new(), INTERVAL);
+    let theirs = FrameworkId {
+        value: "framework-9".into(),
+    };
+    let tasks = BTreeMap::from([("x".to_string(), running_on("agent-1"))]);
+    scheduler
+        .adopt(Adopted {
+            instances: Some(2),
+            framework: Some((theirs.clone(), tasks.clone())),
+        })
+        .unwrap();
+    assert_eq!(scheduler.framework_id(), Some(&theirs));
+    assert_eq!(scheduler.tasks(), &tasks);
+    assert_eq!(
+        scheduler.take_adopted_framework(),
+        Some(theirs),
+        "for the driver"
+    );
+    assert_eq!(scheduler.take_adopted_framework(), None, "once");
 }
