@@ -33,6 +33,7 @@ use super::{
     faults::FaultState,
     snapshot::Snapshot,
     stream::{self, EventStream},
+    validation,
 };
 use crate::{
     codec::ContentType,
@@ -425,14 +426,33 @@ impl Master {
             .map(|id| id.value.clone())
             .filter(|id| !id.is_empty());
 
-        if let Some(id) = requested
+        // `Master::validateFramework`, in Mesos' order. A framework removed
+        // after TEARDOWN or its failover timeout can never come back: the
+        // scheduler must register anew.
+        let removed = requested
             .as_ref()
-            .filter(|id| self.removed_frameworks.contains_key(*id))
-        {
-            // A framework removed after TEARDOWN or its failover timeout can
-            // never come back: the scheduler must register anew.
-            tracing::info!(framework_id = %id, "refusing subscription: framework has been removed");
-            stream.send(&stream::error("Framework has been removed"));
+            .is_some_and(|id| self.removed_frameworks.contains_key(id));
+        let invalid = if removed {
+            Err("Framework has been removed".to_string())
+        } else {
+            validation::validate_failover_timeout(&info)
+        };
+        // A known framework may change its FrameworkInfo by resubscribing,
+        // except for what identifies it (`Master::_subscribe`).
+        let invalid = invalid.and_then(|()| {
+            let known = requested.as_ref().and_then(|id| self.frameworks.get(id));
+            match known {
+                Some(framework) => {
+                    validation::preserve_immutable_fields(&framework.info, &mut info);
+                    validation::validate_framework_update(&framework.info, &info)
+                }
+                None => Ok(()),
+            }
+        });
+        if let Err(message) = invalid {
+            tracing::info!(name = %info.name, "refusing subscription of framework: {message}");
+            // The framework's current subscription, if any, is untouched.
+            stream.send(&stream::error(&message));
             // Dropping `stream` here closes the response after the ERROR.
             return SubscribeReply {
                 stream_id,
@@ -459,10 +479,6 @@ impl Master {
                     tracing::info!(%framework_id, "framework failed over to a new subscription");
                     old.send(&stream::error("Framework failed over"));
                 }
-                // user, principal and checkpoint cannot change.
-                info.user = framework.info.user.clone();
-                info.principal = framework.info.principal.clone();
-                info.checkpoint = framework.info.checkpoint;
                 framework.info = info;
                 framework.unregistered_time = None;
             }
@@ -626,18 +642,21 @@ impl Master {
             .frameworks
             .get_mut(framework_id)
             .expect("checked by call()");
-        let mut info = update.framework_info;
-        if info.user != framework.info.user {
+        let info = update.framework_info;
+        // `Master::updateFramework`: the FrameworkInfo is checked as for
+        // SUBSCRIBE, then against the current one, preserving nothing.
+        if let Err(message) = validation::validate_failover_timeout(&info) {
             return CallReply::Error(
                 StatusCode::BAD_REQUEST,
-                format!(
-                    "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
-                    framework.info.user, info.user
-                ),
+                format!("Supplied FrameworkInfo is not valid: {message}"),
             );
         }
-        info.principal = framework.info.principal.clone();
-        info.checkpoint = framework.info.checkpoint;
+        if let Err(message) = validation::validate_framework_update(&framework.info, &info) {
+            return CallReply::Error(
+                StatusCode::BAD_REQUEST,
+                format!("FrameworkInfo update is not valid: {message}"),
+            );
+        }
         framework.info = info;
         framework.suppressed_roles = update.suppressed_roles.into_iter().collect();
         tracing::info!(framework_id, "framework info updated");
@@ -669,9 +688,13 @@ impl Master {
         framework.epoch += 1;
         let epoch = framework.epoch;
         // FrameworkInfo.failover_timeout defaults to 0: without it, a
-        // framework is removed as soon as its connection drops.
-        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 1e9));
+        // framework is removed as soon as its connection drops, and so it is
+        // with a negative one (Mesos accepts those). SUBSCRIBE and
+        // UPDATE_FRAMEWORK refused NaN and timeouts beyond a stout Duration;
+        // should one slip through, a framework's number must not panic the
+        // master: NaN counts as 0, too large as forever.
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
+        let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX);
         tracing::info!(
             framework_id,
             ?timeout,
