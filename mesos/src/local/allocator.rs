@@ -72,7 +72,7 @@ impl Master {
         }
         let mut new_offers: Vec<(String, v1::Offer)> = Vec::new();
         for (agent, offered) in offered.iter().enumerate() {
-            if !self.agents[agent].active {
+            if !self.agents[agent].registered() {
                 continue;
             }
             let available = self.agents[agent].available(offered);
@@ -111,7 +111,7 @@ impl Master {
     fn make_offer(&mut self, framework_id: &str, agent: usize, resources: Resources) -> v1::Offer {
         let framework = &self.frameworks[framework_id];
         let role = offer_role(framework).expect("only frameworks with a role are offered");
-        let id = format!("{}-O{}", self.settings.master_id, self.next_offer);
+        let id = format!("{}-O{}", self.id, self.next_offer);
         self.next_offer += 1;
         // Pre-MULTI_ROLE frameworks get no AllocationInfo (MESOS-8237),
         // pre-RESERVATION_REFINEMENT ones the old `role` field.
