@@ -34,7 +34,7 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `master.rs` | the actor that owns all state; subscriptions, failover, teardown |
+//! | `master.rs` | the actor that owns all state; subscriptions, framework failover, teardown |
 //! | `allocator.rs` | offers: allocation cycles, DECLINE filters, SUPPRESS/REVIVE |
 //! | `launch.rs` | ACCEPT: checking offers and tasks, launching |
 //! | `tasks.rs` | KILL, SHUTDOWN, status updates and acknowledgements |
