@@ -177,6 +177,51 @@ async fn malformed_requests_get_mesos_errors() {
 }
 
 #[tokio::test]
+async fn content_type_must_be_exactly_json_or_protobuf_as_in_mesos() {
+    let master = start(config()).await;
+    let subscribe = calls::subscribe(framework_info("picky", &[], 0.0));
+    let json = codec::encode(&subscribe, ContentType::Json);
+    // Valid media types, but Mesos 1.11 compares the header as a string.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/json;charset=utf-8",
+        "Application/JSON",
+        "APPLICATION/X-PROTOBUF",
+        "application/x-protobuf; proto=mesos.v1.scheduler.Call",
+    ] {
+        let raw = post(&master, &[("Content-Type", content_type)], json.clone()).await;
+        assert_eq!(
+            raw.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+        assert_eq!(
+            raw.text().await,
+            "Expecting 'Content-Type' of application/json or application/x-protobuf",
+            "{content_type}"
+        );
+    }
+    let raw = post(&master, &[], json.clone()).await;
+    assert_eq!(raw.status, StatusCode::BAD_REQUEST);
+    assert_eq!(raw.text().await, "Expecting 'Content-Type' to be present");
+    assert!(
+        master.state().frameworks.is_empty(),
+        "nothing was registered"
+    );
+
+    let raw = post(&master, &[("Content-Type", "application/json")], json).await;
+    assert_eq!(raw.status, StatusCode::OK);
+    let protobuf = codec::encode(&subscribe, ContentType::Protobuf);
+    let raw = post(
+        &master,
+        &[("Content-Type", "application/x-protobuf")],
+        protobuf,
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn calls_need_a_subscribed_framework_and_its_stream_id() {
     let master = start(config()).await;
     let framework = Framework::subscribe(&master, framework_info("calls", &[], 60.0)).await;

@@ -3,14 +3,24 @@
 //! A Mesos agent registers with the master, announcing its resources; the
 //! master's allocator offers whatever is not in use to frameworks. Here
 //! every agent lives in this process and shares this machine: it has an ID
-//! (`<master id>-S<n>`), a libprocess PID `slave(<n+1>)@<ip>:<port>` (the
-//! master's address, where its `/slave(<n+1>)/state` endpoint is served),
-//! the resources it was given, and a work directory under which each task
-//! gets its sandbox, laid out as on a real agent:
+//! (`<first master id>-S<n>`, kept across master failovers), a libprocess
+//! PID `slave(<n+1>)@<ip>:<port>` (the master's address, where its
+//! `/slave(<n+1>)/state` endpoint is served), the resources it was given,
+//! and a work directory under which each task gets its sandbox, laid out
+//! as on a real agent:
 //!
 //! ```text
 //! <work_dir>/slaves/<agent id>/frameworks/<framework id>/executors/<executor id>/runs/<container id>
 //! ```
+//!
+//! An agent is not the master's: it runs its tasks whether or not a master
+//! knows about them. While it is registered, the master's record of a task
+//! is the agent's too (one [`Task`] in the framework's `tasks`). When the
+//! master loses track of an agent (it marked the agent unreachable, or it
+//! failed over), the agent keeps its tasks as [`Agent::unreported_tasks`]:
+//! their processes run on, their executors report, their status updates
+//! queue up, and the agent tells the master about all of it when it
+//! re-registers (`partition.rs`).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -18,14 +28,24 @@ use std::{
 };
 
 use super::{
-    master::{Master, master_status, now_secs, time_info},
+    master::{Master, Task},
     status_updates::StatusUpdateManager,
-    stream,
 };
-use crate::{
-    resources::Resources,
-    v1::{TaskState, task_status::Reason},
-};
+use crate::{resources::Resources, v1::FrameworkInfo};
+
+/// Where an agent stands with the leading master: Mesos' `slaves.registered`,
+/// `slaves.recovered` and `slaves.unreachable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentState {
+    /// Registered: its resources are offered and its tasks known.
+    Registered,
+    /// Known to a newly elected master from the registry, but not
+    /// re-registered yet, so the master does not know what it runs.
+    Recovered,
+    /// Marked unreachable: it stopped answering health checks. Its tasks
+    /// are TASK_UNREACHABLE (or TASK_LOST) to the master, yet they run on.
+    Unreachable,
+}
 
 /// One simulated agent.
 #[derive(Debug)]
@@ -35,11 +55,14 @@ pub(crate) struct Agent {
     pub pid: String,
     pub hostname: String,
     pub total: Resources,
-    /// Resources of running tasks and executors.
+    /// Resources of running tasks and executors, as the agent knows them
+    /// (the master only knows them while the agent is registered).
     pub used: Resources,
-    /// False once the agent is removed (unreachable).
-    pub active: bool,
+    pub state: AgentState,
     pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
+    /// When it was marked unreachable (while it is).
+    pub unreachable_time: Option<f64>,
     /// The agent's own sandbox root: `<work_dir>/slaves/<agent id>`.
     pub root: PathBuf,
     /// Reliable delivery of its tasks' status updates.
@@ -48,6 +71,15 @@ pub(crate) struct Agent {
     /// (framework ID, executor ID). Command tasks have no entry: their
     /// executor lives and dies with the one task.
     pub executors: BTreeMap<(String, String), GroupExecutor>,
+    /// While not registered: the tasks it runs, or ran and whose terminal
+    /// update is not acknowledged yet, by (framework ID, task ID). The
+    /// master does not know them (it lost them with the agent, or failed
+    /// over); the agent reports them when it re-registers.
+    pub unreported_tasks: BTreeMap<(String, String), Task>,
+    /// While not registered: the FrameworkInfo of the frameworks of
+    /// `unreported_tasks`, as the agent last heard of them. It reports
+    /// them too, so a master that failed over can recover the frameworks.
+    pub frameworks: BTreeMap<String, FrameworkInfo>,
 }
 
 /// A default executor running a task group.
@@ -80,11 +112,19 @@ impl Agent {
             hostname: hostname.to_string(),
             total,
             used: Resources::default(),
-            active: true,
+            state: AgentState::Registered,
             registered_time: now,
+            reregistered_time: None,
+            unreachable_time: None,
             updates: StatusUpdateManager::default(),
             executors: BTreeMap::new(),
+            unreported_tasks: BTreeMap::new(),
+            frameworks: BTreeMap::new(),
         }
+    }
+
+    pub(crate) fn registered(&self) -> bool {
+        self.state == AgentState::Registered
     }
 
     /// The name this agent is served under: `slave(N)`.
@@ -114,79 +154,77 @@ impl Agent {
     }
 }
 
-/// Losing an agent (see `Faults::remove_agent`).
+/// The agent's view of its tasks, wherever the record is.
 impl Master {
-    /// An agent stops answering health checks: Mesos marks it unreachable
-    /// and its tasks TASK_UNREACHABLE (or TASK_LOST for frameworks that
-    /// are not partition-aware), rescinds its offers and tells every
-    /// framework with a FAILURE event (`Master::__removeSlave`).
-    pub(crate) fn remove_agent(&mut self, agent_id: &str) -> bool {
-        let Some(index) = self.agent_index(agent_id) else {
-            return false;
-        };
-        let message = "health check timed out";
-        let now = now_secs();
-        tracing::warn!(agent_id, "fault: agent removed ({message})");
-        self.agents[index].active = false;
-        self.unreachable_agents.insert(agent_id.to_string(), now);
-
-        for framework in self.frameworks.values_mut() {
-            let on_agent: Vec<String> = framework
+    /// A task as its agent knows it: the master's record while the agent
+    /// is registered, else the agent's own.
+    pub(crate) fn agent_task(
+        &self,
+        agent: usize,
+        framework_id: &str,
+        task_id: &str,
+    ) -> Option<&Task> {
+        if self.agents[agent].registered() {
+            self.frameworks
+                .get(framework_id)?
                 .tasks
-                .values()
-                .filter(|t| t.agent == index)
-                .map(|t| t.info.task_id.value.clone())
-                .collect();
-            let state = if framework.partition_aware() {
-                TaskState::TaskUnreachable
-            } else {
-                TaskState::TaskLost
-            };
-            for task_id in on_agent {
-                let mut task = framework.tasks.remove(&task_id).expect("listed above");
-                // The agent is gone, and with it (as far as anyone can
-                // tell) its processes: kill ours so none outlive it.
-                task.process = None;
-                task.pid = None;
-                if task.state.is_terminal() {
-                    framework.completed_tasks.push(task);
-                    continue;
-                }
-                let mut status = master_status(
-                    &task_id,
-                    state,
-                    Reason::AgentRemoved,
-                    message,
-                    Some(agent_id),
-                    task.visible_executor_id(),
-                );
-                status.unreachable_time = Some(time_info(now));
-                task.state = state;
-                task.record(&status);
-                framework.send(&stream::update(status));
-                framework.unreachable_tasks.insert(task_id, task);
-            }
+                .get(task_id)
+                .filter(|t| t.agent == agent)
+        } else {
+            self.agents[agent]
+                .unreported_tasks
+                .get(&(framework_id.to_string(), task_id.to_string()))
         }
-        let agent = &mut self.agents[index];
-        agent.used = Resources::default();
-        agent.executors.clear();
-        agent.updates = Default::default();
+    }
 
-        let rescinded: Vec<String> = self
-            .offers
-            .values()
-            .filter(|o| o.agent == index)
-            .map(|o| o.id.clone())
-            .collect();
-        for offer_id in rescinded {
-            let offer = self.offers.remove(&offer_id).expect("listed above");
-            if let Some(framework) = self.frameworks.get(&offer.framework_id) {
-                framework.send(&stream::rescind(&offer_id));
-            }
+    pub(crate) fn agent_task_mut(
+        &mut self,
+        agent: usize,
+        framework_id: &str,
+        task_id: &str,
+    ) -> Option<&mut Task> {
+        if self.agents[agent].registered() {
+            self.frameworks
+                .get_mut(framework_id)?
+                .tasks
+                .get_mut(task_id)
+                .filter(|t| t.agent == agent)
+        } else {
+            self.agents[agent]
+                .unreported_tasks
+                .get_mut(&(framework_id.to_string(), task_id.to_string()))
         }
-        for framework in self.frameworks.values() {
-            framework.send(&stream::agent_lost(agent_id));
+    }
+
+    /// The FrameworkInfo as the agent knows it: the master keeps its
+    /// registered agents up to date (`sendFrameworkUpdates`); an agent
+    /// away from the master has the one it last heard.
+    pub(crate) fn agent_framework_info(
+        &self,
+        agent: usize,
+        framework_id: &str,
+    ) -> Option<&FrameworkInfo> {
+        if self.agents[agent].registered() {
+            self.frameworks.get(framework_id).map(|f| &f.info)
+        } else {
+            self.agents[agent].frameworks.get(framework_id)
         }
-        true
+    }
+
+    /// The tasks of one of an agent's frameworks, as the agent knows them.
+    pub(crate) fn agent_tasks_of(&self, agent: usize, framework_id: &str) -> Vec<&Task> {
+        if self.agents[agent].registered() {
+            self.frameworks
+                .get(framework_id)
+                .map(|f| f.tasks.values().filter(|t| t.agent == agent).collect())
+                .unwrap_or_default()
+        } else {
+            self.agents[agent]
+                .unreported_tasks
+                .iter()
+                .filter(|((f, _), _)| f == framework_id)
+                .map(|(_, task)| task)
+                .collect()
+        }
     }
 }

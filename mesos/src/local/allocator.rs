@@ -13,8 +13,8 @@
 //!
 //! * **DECLINE** (or the unused part of an ACCEPT) installs a *filter*: the
 //!   refused resources are not offered to that framework again for
-//!   `Filters.refuse_seconds` (default 5 s) unless the agent now has more
-//!   to offer than was refused;
+//!   `Filters.refuse_seconds` (default 5 s; 0 for no filter) unless the
+//!   agent now has more to offer than was refused;
 //! * **SUPPRESS** stops offers for some (or all) of its roles until
 //!   **REVIVE**, which also clears its filters.
 //!
@@ -72,7 +72,7 @@ impl Master {
         }
         let mut new_offers: Vec<(String, v1::Offer)> = Vec::new();
         for (agent, offered) in offered.iter().enumerate() {
-            if !self.agents[agent].active {
+            if !self.agents[agent].registered() {
                 continue;
             }
             let available = self.agents[agent].available(offered);
@@ -111,7 +111,7 @@ impl Master {
     fn make_offer(&mut self, framework_id: &str, agent: usize, resources: Resources) -> v1::Offer {
         let framework = &self.frameworks[framework_id];
         let role = offer_role(framework).expect("only frameworks with a role are offered");
-        let id = format!("{}-O{}", self.settings.master_id, self.next_offer);
+        let id = format!("{}-O{}", self.id, self.next_offer);
         self.next_offer += 1;
         // Pre-MULTI_ROLE frameworks get no AllocationInfo (MESOS-8237),
         // pre-RESERVATION_REFINEMENT ones the old `role` field.
@@ -170,7 +170,10 @@ impl Master {
     }
 
     /// Adds a filter: don't offer `resources` of `agent` again for
-    /// `refuse_seconds`.
+    /// `refuse_seconds` (read as Mesos' allocator does, see
+    /// [`refuse_timeout`]), but at least until the next allocation cycle, as
+    /// Mesos does so that a short filter is not gone before the resources
+    /// could have been offered again (MESOS-4302).
     pub(crate) fn add_filter(
         &mut self,
         framework_id: &str,
@@ -178,11 +181,11 @@ impl Master {
         resources: Resources,
         refuse_seconds: f64,
     ) {
-        // Mesos ignores non-positive timeouts and caps them at a year.
-        if resources.is_empty() || refuse_seconds.is_nan() || refuse_seconds <= 0.0 {
+        let refuse = refuse_timeout(refuse_seconds);
+        if resources.is_empty() || refuse.is_zero() {
             return;
         }
-        let refuse = Duration::from_secs_f64(refuse_seconds.min(365.0 * 24.0 * 3600.0));
+        let refuse = refuse.max(self.settings.allocation_interval);
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.filters.push(OfferFilter {
                 agent,
@@ -243,6 +246,24 @@ impl Master {
     }
 }
 
+/// How long a filter lasts, from a framework's `Filters.refuse_seconds`, as
+/// `HierarchicalAllocatorProcess::recoverResources` reads it: more than 365
+/// days is 365 days, a negative value is the default (5 s, not "no
+/// filter"), and 0 is no filter. A value stout's `Duration` cannot hold
+/// falls back to the default too; NaN, which Mesos converts with undefined
+/// behaviour, does the same here.
+fn refuse_timeout(refuse_seconds: f64) -> Duration {
+    const YEAR_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+    let default = Duration::from_secs_f64(DEFAULT_REFUSE_SECONDS);
+    if refuse_seconds > YEAR_SECONDS {
+        Duration::from_secs_f64(YEAR_SECONDS)
+    } else if refuse_seconds < 0.0 {
+        default
+    } else {
+        Duration::try_from_secs_f64(refuse_seconds).unwrap_or(default)
+    }
+}
+
 /// The roles a SUPPRESS or REVIVE applies to, or `None` if one is not a
 /// role of the framework (Mesos then drops the whole call).
 fn checked_roles(framework: &Framework, roles: Vec<String>, call: &str) -> Option<Vec<String>> {
@@ -299,4 +320,21 @@ fn offered_resources(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuse_seconds_are_read_as_mesos_allocator_reads_them() {
+        let seconds = |s: f64| refuse_timeout(s).as_secs_f64();
+        assert_eq!(seconds(0.0), 0.0);
+        assert_eq!(seconds(2.5), 2.5);
+        assert_eq!(seconds(-1.0), DEFAULT_REFUSE_SECONDS);
+        assert_eq!(seconds(f64::NEG_INFINITY), DEFAULT_REFUSE_SECONDS);
+        assert_eq!(seconds(f64::NAN), DEFAULT_REFUSE_SECONDS);
+        assert_eq!(seconds(1e300), 365.0 * 24.0 * 3600.0);
+        assert_eq!(seconds(f64::INFINITY), 365.0 * 24.0 * 3600.0);
+    }
 }

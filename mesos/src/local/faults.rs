@@ -11,8 +11,9 @@
 //! Switches that only change how requests are answered (redirects, 5xx,
 //! heartbeats, update delivery) are shared flags read by the HTTP handlers
 //! and the master. Faults that change cluster state (dropping streams,
-//! losing an agent) are commands to the master's actor, so they happen in
-//! order with everything else the master does.
+//! losing an agent and getting it back, a master failover) are commands to
+//! the master's actor, so they happen in order with everything else the
+//! master does.
 
 use std::{
     sync::{
@@ -60,6 +61,18 @@ impl FaultState {
     }
 }
 
+/// When the agents re-register with a newly elected master
+/// ([`Faults::fail_over`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentReregistration {
+    /// Each agent re-registers by itself after this long, as real agents
+    /// do within seconds of detecting the new leader.
+    After(Duration),
+    /// Agents wait for [`Faults::reregister_agent`], one by one, so a test
+    /// can see the cluster in between.
+    WhenAsked,
+}
+
 /// A handle to inject faults into a running [`LocalMaster`](super::LocalMaster).
 #[derive(Clone)]
 pub struct Faults {
@@ -101,10 +114,16 @@ impl Faults {
         *self.state.failure.lock().expect("fault lock") = status;
     }
 
-    /// Removes an agent as if it had stopped answering the master's health
-    /// checks. Its tasks become TASK_UNREACHABLE (partition-aware
-    /// frameworks) or TASK_LOST (the others), its offers are rescinded and
-    /// frameworks get a FAILURE event. Returns false if no such agent runs.
+    /// Partitions an agent away from the master: the master marks it
+    /// unreachable, as if it had stopped answering health checks. Its tasks
+    /// become TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST
+    /// (the others), its offers are rescinded and frameworks get a FAILURE
+    /// event. The agent itself carries on: its task processes keep running
+    /// and their status updates wait for [`Faults::reregister_agent`]
+    /// (processes die with the `LocalMaster` all the same). An agent not
+    /// re-registered since a [`Faults::fail_over`] is only reported lost.
+    /// Returns false if there is no such agent, or it is unreachable
+    /// already.
     pub async fn remove_agent(&self, agent_id: &str) -> bool {
         let (reply, done) = oneshot::channel();
         let command = Command::RemoveAgent {
@@ -115,6 +134,53 @@ impl Faults {
             return false;
         }
         done.await.unwrap_or(false)
+    }
+
+    /// The agent re-registers with the leading master: after a partition
+    /// ([`Faults::remove_agent`]) or a [`Faults::fail_over`]. It reports its
+    /// tasks, which the master knows again (frameworks hear of them with
+    /// REASON_AGENT_REREGISTERED after a partition), and sends the status
+    /// updates it held back. Tasks of frameworks removed meanwhile are
+    /// killed. Returns false if there is no such agent, or it is registered.
+    pub async fn reregister_agent(&self, agent_id: &str) -> bool {
+        let (reply, done) = oneshot::channel();
+        let command = Command::ReregisterAgent {
+            agent_id: agent_id.to_string(),
+            master_id: None,
+            reply: Some(reply),
+        };
+        if self.commands.send(command).is_err() {
+            return false;
+        }
+        done.await.unwrap_or(false)
+    }
+
+    /// The master fails over: a newly elected master takes over at the
+    /// same address, as when a single mesos-master restarts, and knows only
+    /// what Mesos keeps in its registry. Returns the new master's ID.
+    ///
+    /// * Every event stream closes. The new master has a new ID, no offers,
+    ///   and knows no framework, not even removed ones: calls get `400
+    ///   Framework cannot be found`, and a SUBSCRIBE with an old framework
+    ///   ID is accepted with that ID.
+    /// * Agents keep their IDs and their tasks, which run on, but are only
+    ///   *recovered* until they re-register, as `agents` says. Meanwhile
+    ///   explicit reconciliation of tasks that may be on them is not
+    ///   answered.
+    /// * A re-registering agent reports its tasks; the master *recovers*
+    ///   their frameworks, known but not subscribed (`403 Framework is not
+    ///   subscribed`) until they subscribe again. Then the agent re-sends
+    ///   the status updates not yet acknowledged.
+    pub async fn fail_over(&self, agents: AgentReregistration) -> String {
+        let (reply, done) = oneshot::channel();
+        let command = Command::FailOver {
+            reregistration: agents,
+            reply,
+        };
+        if self.commands.send(command).is_err() {
+            return String::new();
+        }
+        done.await.unwrap_or_default()
     }
 
     /// Holds every task status update for `delay` before it reaches the

@@ -11,11 +11,12 @@
 //!
 //! The handler for the scheduler API does what `Master::Http::scheduler`
 //! does before the master sees a call: redirect if not the leader, pick
-//! the call's format from `Content-Type` and the events' from `Accept`
-//! (JSON when the client does not say), parse and validate the call,
-//! answering `400`/`405`/`406`/`415` with Mesos' messages. Then it hands
-//! the call to the master's actor and turns the answer into `200` (a
-//! SUBSCRIBE stream, or UPDATE_FRAMEWORK), `202` or an error.
+//! the call's format from `Content-Type` (compared exactly, as Mesos does)
+//! and the events' from `Accept` (JSON when the client does not say),
+//! parse and validate the call, answering `400`/`405`/`406`/`415` with
+//! Mesos' messages. Then it hands the call to the master's actor and turns
+//! the answer into `200` (a SUBSCRIBE stream, or UPDATE_FRAMEWORK), `202`
+//! or an error.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -170,11 +171,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
             "Expecting 'Content-Type' to be present",
         );
     };
-    let Some(format) = content_type
-        .to_str()
-        .ok()
-        .and_then(ContentType::from_media_type)
-    else {
+    let Some(format) = call_format(content_type.as_bytes()) else {
         return text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Expecting 'Content-Type' of application/json or application/x-protobuf",
@@ -277,6 +274,18 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
     }
 }
 
+/// The call's format from its `Content-Type`, compared byte for byte as
+/// `Master::Http::scheduler` does (`contentType.get() == APPLICATION_JSON`):
+/// `application/json; charset=utf-8` or `Application/JSON` are valid media
+/// types, yet Mesos 1.11 answers them `415`, so a framework that sends them
+/// must learn it here, not on the cluster. (Responses are read leniently,
+/// with [`ContentType::from_media_type`]: that is the client's side.)
+fn call_format(content_type: &[u8]) -> Option<ContentType> {
+    [ContentType::Protobuf, ContentType::Json]
+        .into_iter()
+        .find(|format| format.media_type().as_bytes() == content_type)
+}
+
 /// Sends a command to the actor and waits for its reply.
 async fn ask<T>(shared: &Shared, command: Command, answer: oneshot::Receiver<T>) -> Option<T> {
     shared.commands.send(command).ok()?;
@@ -376,6 +385,22 @@ mod tests {
             negotiate(Some("application/json;q=0, */*")),
             Some(ContentType::Protobuf)
         );
+    }
+
+    #[test]
+    fn call_formats_are_matched_exactly() {
+        assert_eq!(call_format(b"application/json"), Some(ContentType::Json));
+        assert_eq!(
+            call_format(b"application/x-protobuf"),
+            Some(ContentType::Protobuf)
+        );
+        for lenient in [
+            &b"application/json; charset=utf-8"[..],
+            b"Application/JSON",
+            b"application/x-protobuf;proto=mesos.v1.scheduler.Call",
+        ] {
+            assert_eq!(call_format(lenient), None, "{lenient:?}");
+        }
     }
 
     #[test]

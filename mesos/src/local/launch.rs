@@ -361,6 +361,7 @@ impl Master {
             // The agent cannot start a container for it: TASK_FAILED from
             // the agent, before any executor ran.
             let status = self.agent_status(
+                agent,
                 framework_id,
                 &task_id,
                 TaskState::TaskFailed,

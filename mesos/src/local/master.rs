@@ -11,8 +11,9 @@
 //! SUBSCRIBE, the checks every call goes through, disconnection and
 //! failover, TEARDOWN and UPDATE_FRAMEWORK. The rest of `impl Master` is
 //! spread by concern: `allocator.rs` (offers), `launch.rs` (ACCEPT),
-//! `tasks.rs` (kills, status updates), `reconcile.rs`, `agent.rs` (losing
-//! an agent) and `snapshot.rs`.
+//! `tasks.rs` (kills, status updates), `reconcile.rs`, `agent.rs` (the
+//! agent's view of its tasks), `partition.rs` (losing an agent and getting
+//! it back), `failover.rs` (a new leading master) and `snapshot.rs`.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -30,9 +31,11 @@ use super::{
     agent::Agent,
     allocator::OfferFilter,
     executor::{ExecutorReport, ProcessTable, TaskProcess},
-    faults::FaultState,
+    faults::{AgentReregistration, FaultState},
     snapshot::Snapshot,
     stream::{self, EventStream},
+    tasks::Footprint,
+    validation,
 };
 use crate::{
     codec::ContentType,
@@ -69,23 +72,42 @@ pub(crate) enum Command {
     },
     /// News from a task's supervisor.
     Executor(ExecutorReport),
-    /// Time to re-send a status update if still unacknowledged.
+    /// Time for an agent to re-send a status update if still
+    /// unacknowledged (and not sent again since `sending`).
     RetryUpdate {
         agent: usize,
         framework_id: String,
         task_id: String,
         uuid: Bytes,
-        attempt: u32,
+        sending: u32,
     },
     /// A framework's failover timeout expired (if still disconnected
-    /// since `epoch`).
-    FailoverTimeout { framework_id: String, epoch: u64 },
+    /// since `epoch`, and `master_id` still leads: a master's timers die
+    /// with it).
+    FailoverTimeout {
+        framework_id: String,
+        epoch: u64,
+        master_id: String,
+    },
     /// Fault: close every event stream.
     DropStreams { reply: oneshot::Sender<()> },
     /// Fault: an agent stops answering health checks.
     RemoveAgent {
         agent_id: String,
         reply: oneshot::Sender<bool>,
+    },
+    /// An agent (re-)registers: asked by a test (`reply`), or by itself
+    /// after it detected the newly elected `master_id` (ignored if that
+    /// master no longer leads).
+    ReregisterAgent {
+        agent_id: String,
+        master_id: Option<String>,
+        reply: Option<oneshot::Sender<bool>>,
+    },
+    /// Fault: the master fails over to a new leader; the reply is its ID.
+    FailOver {
+        reregistration: AgentReregistration,
+        reply: oneshot::Sender<String>,
     },
     /// Stop: kill all tasks and end the actor.
     Shutdown { reply: oneshot::Sender<()> },
@@ -110,10 +132,15 @@ pub(crate) enum CallReply {
     Error(StatusCode, String),
 }
 
-/// Fixed facts about this master, shared with the HTTP server.
+/// Fixed facts about this master, shared with the HTTP server. They
+/// survive a master failover: the new leader runs at the same address,
+/// with the same flags.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub master_id: String,
+    /// The ID of the master the cluster started with. Agents registered
+    /// with it and keep their IDs, `<first master id>-S<n>`, across
+    /// failovers; the leading master's own ID is `Master::id`.
+    pub first_master_id: String,
     pub ip: IpAddr,
     pub port: u16,
     pub hostname: String,
@@ -121,7 +148,6 @@ pub(crate) struct Settings {
     pub allocation_interval: Duration,
     pub status_update_retry: Duration,
     pub work_dir: PathBuf,
-    pub start_time: f64,
 }
 
 impl Settings {
@@ -135,8 +161,8 @@ impl Settings {
         format!("master@{}", self.ip_port())
     }
 
-    /// MasterInfo as sent in SUBSCRIBED.
-    pub(crate) fn master_info(&self) -> MasterInfo {
+    /// MasterInfo of the leading master, `master_id`, as sent in SUBSCRIBED.
+    pub(crate) fn master_info(&self, master_id: &str) -> MasterInfo {
         // Mesos packs the IPv4 address in network byte order into the
         // uint32 (MESOS-1201), which reads as little-endian on x86:
         // 127.0.0.1 is 16777343.
@@ -145,7 +171,7 @@ impl Settings {
             IpAddr::V6(_) => 0,
         };
         MasterInfo {
-            id: self.master_id.clone(),
+            id: master_id.to_string(),
             ip,
             port: u32::from(self.port),
             pid: Some(self.pid()),
@@ -186,9 +212,30 @@ pub(crate) struct Framework {
     pub unregistered_time: Option<f64>,
     /// Bumped on every (dis)connection, so a stale failover timer is ignored.
     pub epoch: u64,
+    /// Known to a newly elected master only from an agent that runs its
+    /// tasks: it has not subscribed to this master yet (`failover.rs`).
+    pub recovered: bool,
 }
 
 impl Framework {
+    /// A framework the master has just heard of, not connected yet.
+    pub(crate) fn new(id: &str, info: FrameworkInfo) -> Framework {
+        Framework {
+            id: id.to_string(),
+            info,
+            stream: None,
+            suppressed_roles: BTreeSet::new(),
+            filters: Vec::new(),
+            tasks: BTreeMap::new(),
+            completed_tasks: Vec::new(),
+            unreachable_tasks: BTreeMap::new(),
+            registered_time: now_secs(),
+            unregistered_time: None,
+            epoch: 0,
+            recovered: false,
+        }
+    }
+
     pub(crate) fn has(&self, capability: framework_info::capability::Type) -> bool {
         self.info
             .capabilities
@@ -250,6 +297,28 @@ pub(crate) struct Task {
 }
 
 impl Task {
+    /// A copy for the master's books, without the process: the master's
+    /// record of a task it lost with its agent, while the agent keeps the
+    /// task itself.
+    pub(crate) fn record_without_process(&self) -> Task {
+        Task {
+            info: self.info.clone(),
+            framework_id: self.framework_id.clone(),
+            agent: self.agent,
+            executor_id: self.executor_id.clone(),
+            in_group: self.in_group,
+            resources: self.resources.clone(),
+            role: self.role.clone(),
+            state: self.state,
+            status_update: self.status_update.clone(),
+            statuses: self.statuses.clone(),
+            sandbox: self.sandbox.clone(),
+            pid: None,
+            process: None,
+            killing: self.killing,
+        }
+    }
+
     /// The state the master reports in reconciliation: the one the
     /// framework was last sent, falling back to the latest.
     pub(crate) fn reported_state(&self) -> TaskState {
@@ -317,12 +386,18 @@ pub(crate) struct Master {
     pub commands: mpsc::UnboundedSender<Command>,
     pub snapshot: watch::Sender<Snapshot>,
     pub processes: ProcessTable,
+    /// The leading master's ID: a UUID, new at every failover.
+    pub id: String,
+    /// When it was elected (seconds since the epoch).
+    pub elected_time: f64,
+    /// The agents, registered or not: their IDs and tasks outlive any
+    /// master (the registry keeps which agents exist).
     pub agents: Vec<Agent>,
     pub frameworks: BTreeMap<String, Framework>,
+    /// Removed after TEARDOWN or their failover timeout: Mesos keeps them
+    /// in memory only (`isCompletedFramework`), so a new master forgets.
     pub removed_frameworks: BTreeMap<String, Framework>,
     pub offers: BTreeMap<String, Offer>,
-    /// Removed agents and when they became unreachable.
-    pub unreachable_agents: BTreeMap<String, f64>,
     pub next_framework: u64,
     pub next_offer: u64,
     pub allocation_round: usize,
@@ -358,14 +433,16 @@ impl Master {
                 format,
                 reply,
             } => {
-                let _ = reply.send(self.subscribe(*subscribe, format));
+                let subscription = self.subscribe(*subscribe, format);
+                self.answer(reply, subscription);
             }
             Command::Call {
                 call,
                 stream_id,
                 reply,
             } => {
-                let _ = reply.send(self.call(*call, stream_id));
+                let answer = self.call(*call, stream_id);
+                self.answer(reply, answer);
             }
             Command::StreamClosed {
                 framework_id,
@@ -377,12 +454,17 @@ impl Master {
                 framework_id,
                 task_id,
                 uuid,
-                attempt,
-            } => self.retry_update(agent, &framework_id, &task_id, &uuid, attempt),
+                sending,
+            } => self.retry_update(agent, &framework_id, &task_id, &uuid, sending),
             Command::FailoverTimeout {
                 framework_id,
                 epoch,
-            } => self.failover_timeout(&framework_id, epoch),
+                master_id,
+            } => {
+                if master_id == self.id {
+                    self.failover_timeout(&framework_id, epoch);
+                }
+            }
             Command::DropStreams { reply } => {
                 let connected: Vec<String> = self
                     .frameworks
@@ -394,13 +476,40 @@ impl Master {
                     tracing::info!(%framework_id, "fault: closing the framework's event stream");
                     self.disconnect(&framework_id);
                 }
-                let _ = reply.send(());
+                self.answer(reply, ());
             }
             Command::RemoveAgent { agent_id, reply } => {
-                let _ = reply.send(self.remove_agent(&agent_id));
+                let removed = self.remove_agent(&agent_id);
+                self.answer(reply, removed);
+            }
+            Command::ReregisterAgent {
+                agent_id,
+                master_id,
+                reply,
+            } => {
+                let detected_in_time = master_id.is_none_or(|id| id == self.id);
+                let done = detected_in_time && self.reregister_agent(&agent_id);
+                if let Some(reply) = reply {
+                    self.answer(reply, done);
+                }
+            }
+            Command::FailOver {
+                reregistration,
+                reply,
+            } => {
+                let master_id = self.fail_over(reregistration);
+                self.answer(reply, master_id);
             }
             Command::Shutdown { .. } => unreachable!("handled by run()"),
         }
+    }
+
+    /// Replies to a command once the published state shows what it did, so
+    /// that whoever waited for the reply (a test, an HTTP client) and then
+    /// looks at `LocalMaster::state` or `/master/state` sees it.
+    fn answer<T>(&self, reply: oneshot::Sender<T>, answer: T) {
+        self.publish();
+        let _ = reply.send(answer);
     }
 
     /// Kills every task's process, for shutdown.
@@ -408,6 +517,12 @@ impl Master {
         for framework in self.frameworks.values_mut() {
             framework.stream = None;
             for task in framework.tasks.values_mut() {
+                task.process = None;
+            }
+        }
+        // Agents away from the master die with it too.
+        for agent in &mut self.agents {
+            for task in agent.unreported_tasks.values_mut() {
                 task.process = None;
             }
         }
@@ -425,14 +540,33 @@ impl Master {
             .map(|id| id.value.clone())
             .filter(|id| !id.is_empty());
 
-        if let Some(id) = requested
+        // `Master::validateFramework`, in Mesos' order. A framework removed
+        // after TEARDOWN or its failover timeout can never come back: the
+        // scheduler must register anew.
+        let removed = requested
             .as_ref()
-            .filter(|id| self.removed_frameworks.contains_key(*id))
-        {
-            // A framework removed after TEARDOWN or its failover timeout can
-            // never come back: the scheduler must register anew.
-            tracing::info!(framework_id = %id, "refusing subscription: framework has been removed");
-            stream.send(&stream::error("Framework has been removed"));
+            .is_some_and(|id| self.removed_frameworks.contains_key(id));
+        let invalid = if removed {
+            Err("Framework has been removed".to_string())
+        } else {
+            validation::validate_failover_timeout(&info)
+        };
+        // A known framework may change its FrameworkInfo by resubscribing,
+        // except for what identifies it (`Master::_subscribe`).
+        let invalid = invalid.and_then(|()| {
+            let known = requested.as_ref().and_then(|id| self.frameworks.get(id));
+            match known {
+                Some(framework) => {
+                    validation::preserve_immutable_fields(&framework.info, &mut info);
+                    validation::validate_framework_update(&framework.info, &info)
+                }
+                None => Ok(()),
+            }
+        });
+        if let Err(message) = invalid {
+            tracing::info!(name = %info.name, "refusing subscription of framework: {message}");
+            // The framework's current subscription, if any, is untouched.
+            stream.send(&stream::error(&message));
             // Dropping `stream` here closes the response after the ERROR.
             return SubscribeReply {
                 stream_id,
@@ -442,7 +576,7 @@ impl Master {
         }
 
         let framework_id = requested.unwrap_or_else(|| {
-            let id = format!("{}-{:04}", self.settings.master_id, self.next_framework);
+            let id = format!("{}-{:04}", self.id, self.next_framework);
             self.next_framework += 1;
             id
         });
@@ -451,6 +585,15 @@ impl Master {
         });
 
         match self.frameworks.get_mut(&framework_id) {
+            Some(framework) if framework.recovered => {
+                // Known from its agents since a master failover: it
+                // connects for the first time to this master
+                // (`connectAndActivateRecoveredFramework`).
+                tracing::info!(%framework_id, "recovered framework subscribed");
+                framework.info = info;
+                framework.recovered = false;
+                framework.registered_time = now_secs();
+            }
             Some(framework) => {
                 // The same framework subscribing again: a restarted or
                 // failed-over scheduler. The new connection wins; the old
@@ -459,33 +602,16 @@ impl Master {
                     tracing::info!(%framework_id, "framework failed over to a new subscription");
                     old.send(&stream::error("Framework failed over"));
                 }
-                // user, principal and checkpoint cannot change.
-                info.user = framework.info.user.clone();
-                info.principal = framework.info.principal.clone();
-                info.checkpoint = framework.info.checkpoint;
                 framework.info = info;
                 framework.unregistered_time = None;
             }
             None => {
-                // Either new, or known from before a master failover (Mesos
-                // then "recovers" it from the ID the scheduler presents).
+                // Either new, or unknown to this master since it failed
+                // over: Mesos then "recovers" the framework from the
+                // FrameworkInfo the scheduler presents, ID and all.
                 tracing::info!(%framework_id, name = %info.name, "framework registered");
-                self.frameworks.insert(
-                    framework_id.clone(),
-                    Framework {
-                        id: framework_id.clone(),
-                        info,
-                        stream: None,
-                        suppressed_roles: BTreeSet::new(),
-                        filters: Vec::new(),
-                        tasks: BTreeMap::new(),
-                        completed_tasks: Vec::new(),
-                        unreachable_tasks: BTreeMap::new(),
-                        registered_time: now_secs(),
-                        unregistered_time: None,
-                        epoch: 0,
-                    },
-                );
+                self.frameworks
+                    .insert(framework_id.clone(), Framework::new(&framework_id, info));
             }
         }
         // Offers made to the old connection are void: the scheduler may
@@ -501,14 +627,14 @@ impl Master {
         stream.send(&stream::subscribed(
             &framework_id,
             self.settings.heartbeat_interval,
-            self.settings.master_info(),
+            self.settings.master_info(&self.id),
         ));
         stream.start_heartbeats(self.settings.heartbeat_interval, self.faults.clone());
         framework.stream = Some(stream);
         // Status updates the framework missed while away are sent again at
         // once, instead of at the agents' next retry.
         let missed: Vec<(usize, TaskStatus)> = (0..self.agents.len())
-            .filter(|a| self.agents[*a].active)
+            .filter(|a| self.agents[*a].registered())
             .flat_map(|a| {
                 let updates = self.agents[a].updates.in_flight_of(&framework_id);
                 updates.into_iter().map(move |status| (a, status))
@@ -626,18 +752,21 @@ impl Master {
             .frameworks
             .get_mut(framework_id)
             .expect("checked by call()");
-        let mut info = update.framework_info;
-        if info.user != framework.info.user {
+        let info = update.framework_info;
+        // `Master::updateFramework`: the FrameworkInfo is checked as for
+        // SUBSCRIBE, then against the current one, preserving nothing.
+        if let Err(message) = validation::validate_failover_timeout(&info) {
             return CallReply::Error(
                 StatusCode::BAD_REQUEST,
-                format!(
-                    "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
-                    framework.info.user, info.user
-                ),
+                format!("Supplied FrameworkInfo is not valid: {message}"),
             );
         }
-        info.principal = framework.info.principal.clone();
-        info.checkpoint = framework.info.checkpoint;
+        if let Err(message) = validation::validate_framework_update(&framework.info, &info) {
+            return CallReply::Error(
+                StatusCode::BAD_REQUEST,
+                format!("FrameworkInfo update is not valid: {message}"),
+            );
+        }
         framework.info = info;
         framework.suppressed_roles = update.suppressed_roles.into_iter().collect();
         tracing::info!(framework_id, "framework info updated");
@@ -669,9 +798,13 @@ impl Master {
         framework.epoch += 1;
         let epoch = framework.epoch;
         // FrameworkInfo.failover_timeout defaults to 0: without it, a
-        // framework is removed as soon as its connection drops.
-        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 1e9));
+        // framework is removed as soon as its connection drops, and so it is
+        // with a negative one (Mesos accepts those). SUBSCRIBE and
+        // UPDATE_FRAMEWORK refused NaN and timeouts beyond a stout Duration;
+        // should one slip through, a framework's number must not panic the
+        // master: NaN counts as 0, too large as forever.
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
+        let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX);
         tracing::info!(
             framework_id,
             ?timeout,
@@ -680,11 +813,13 @@ impl Master {
         self.remove_offers_of(framework_id);
         let commands = self.commands.clone();
         let framework_id = framework_id.to_string();
+        let master_id = self.id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             let _ = commands.send(Command::FailoverTimeout {
                 framework_id,
                 epoch,
+                master_id,
             });
         });
     }
@@ -730,13 +865,17 @@ impl Master {
                 );
                 task.state = TaskState::TaskKilled;
                 task.record(&status);
-                super::tasks::release_resources(&mut self.agents, &task);
+                Footprint::of(&task).release(&mut self.agents[task.agent]);
             }
             framework.completed_tasks.push(task);
         }
+        // The master's records of tasks lost with unreachable agents. The
+        // agents still run them: they learn of the removal, and kill them,
+        // when they re-register (`partition.rs`).
         let unreachable = std::mem::take(&mut framework.unreachable_tasks);
         framework.completed_tasks.extend(unreachable.into_values());
-        for agent in &mut self.agents {
+        // Only registered agents hear that the framework is shut down.
+        for agent in self.agents.iter_mut().filter(|a| a.registered()) {
             agent.updates.remove_framework(framework_id);
             agent.executors.retain(|(f, _), _| f != framework_id);
         }
@@ -748,11 +887,11 @@ impl Master {
             .insert(framework_id.to_string(), framework);
     }
 
-    /// The index of a registered (not removed) agent.
+    /// The index of a registered agent.
     pub(crate) fn agent_index(&self, agent_id: &str) -> Option<usize> {
         self.agents
             .iter()
-            .position(|a| a.id == agent_id && a.active)
+            .position(|a| a.id == agent_id && a.registered())
     }
 
     /// Publishes the current state for `LocalMaster::state` and `/state`.

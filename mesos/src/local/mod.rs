@@ -15,7 +15,8 @@
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
 //!   status updates;
 //! * framework failover, reconciliation, heartbeats, `/master/state`;
-//! * [`Faults`] to inject the failures a framework must survive.
+//! * [`Faults`] to inject the failures a framework must survive, among
+//!   them a partitioned agent and a master failover.
 //!
 //! Frameworks in this project run against it with `--master local`, and
 //! the `mesos-local` binary serves it on a port for any client.
@@ -33,13 +34,15 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `master.rs` | the actor that owns all state; subscriptions, failover, teardown |
+//! | `master.rs` | the actor that owns all state; subscriptions, framework failover, teardown |
 //! | `allocator.rs` | offers: allocation cycles, DECLINE filters, SUPPRESS/REVIVE |
 //! | `launch.rs` | ACCEPT: checking offers and tasks, launching |
 //! | `tasks.rs` | KILL, SHUTDOWN, status updates and acknowledgements |
 //! | `status_updates.rs` | the agent's reliable, ordered update delivery |
 //! | `reconcile.rs` | RECONCILE and RECONCILE_OPERATIONS answers |
-//! | `agent.rs` | agents, sandboxes, losing an agent |
+//! | `agent.rs` | agents, sandboxes, the tasks an agent runs unbeknownst to the master |
+//! | `partition.rs` | losing an agent (unreachable) and its re-registration |
+//! | `failover.rs` | master failover: a new leader, recovered agents and frameworks |
 //! | `executor.rs` | tasks as processes: spawn, kill, exit status |
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
@@ -54,10 +57,12 @@
 mod agent;
 mod allocator;
 mod executor;
+mod failover;
 mod faults;
 mod http;
 mod launch;
 mod master;
+mod partition;
 mod reconcile;
 mod snapshot;
 mod state_json;
@@ -79,7 +84,8 @@ use tokio::{
     task::JoinHandle,
 };
 
-pub use faults::Faults;
+pub use agent::AgentState;
+pub use faults::{AgentReregistration, Faults};
 pub use master::MESOS_VERSION;
 pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
 
@@ -237,7 +243,7 @@ impl LocalMaster {
         let master_id = uuid::Uuid::new_v4().to_string();
         let now = master::now_secs();
         let settings = Arc::new(Settings {
-            master_id: master_id.clone(),
+            first_master_id: master_id.clone(),
             ip: config.ip,
             port: local_addr.port(),
             hostname: config
@@ -248,7 +254,6 @@ impl LocalMaster {
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
-            start_time: now,
         });
         let agents = (0..config.agents)
             .map(|index| {
@@ -274,11 +279,12 @@ impl LocalMaster {
             commands: commands.clone(),
             snapshot: snapshot_sender,
             processes: processes.clone(),
+            id: master_id,
+            elected_time: now,
             agents,
             frameworks: BTreeMap::new(),
             removed_frameworks: BTreeMap::new(),
             offers: BTreeMap::new(),
-            unreachable_agents: BTreeMap::new(),
             next_framework: 0,
             next_offer: 0,
             allocation_round: 0,
@@ -336,9 +342,11 @@ impl LocalMaster {
         SocketAddr::new(self.settings.ip, self.settings.port)
     }
 
-    /// The master's ID (a UUID); agent IDs are `<id>-S0`, `<id>-S1`, …
+    /// The ID (a UUID) of the master as started; agent IDs are `<id>-S0`,
+    /// `<id>-S1`, … for good. After a [`Faults::fail_over`] the leading
+    /// master has another ID: [`Snapshot::master_id`].
     pub fn id(&self) -> &str {
-        &self.settings.master_id
+        &self.settings.first_master_id
     }
 
     /// Where agents keep their sandboxes.
@@ -377,8 +385,8 @@ impl LocalMaster {
         }
     }
 
-    /// Stops the master: kills every task, closes every stream and stops
-    /// serving.
+    /// Stops the master and its agents: kills every task, closes every
+    /// stream and stops serving.
     pub async fn shutdown(mut self) {
         let (reply, done) = oneshot::channel();
         if self.commands.send(Command::Shutdown { reply }).is_ok() {

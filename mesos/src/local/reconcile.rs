@@ -7,15 +7,21 @@
 //! reliably and must not be acknowledged), reason REASON_RECONCILIATION:
 //!
 //! * a task it knows: its latest state, "Reconciliation: Latest task state";
-//! * a task it does not know: TASK_GONE ("unknown to the agent", when the
-//!   given agent is registered), TASK_UNREACHABLE (the agent is
-//!   unreachable) or TASK_UNKNOWN (no such agent, or none given). Frameworks
-//!   without the PARTITION_AWARE capability get TASK_LOST for all three.
+//! * a task it does not know, on an agent that has not re-registered since
+//!   a master failover (or with no agent given, while any agent has not):
+//!   *nothing*. The task may well run there; the framework must ask again
+//!   later;
+//! * another task it does not know: TASK_GONE ("unknown to the agent", when
+//!   the given agent is registered), TASK_UNREACHABLE (the agent is
+//!   unreachable) or TASK_UNKNOWN (no such agent, or none given).
+//!   Frameworks without the PARTITION_AWARE capability get TASK_LOST for
+//!   all three.
 //!
 //! An empty list (*implicit* reconciliation) asks for every task the master
 //! knows of, which also reveals tasks the framework has forgotten.
 
 use super::{
+    agent::AgentState,
     master::{Master, Task, master_status, time_info},
     stream,
 };
@@ -64,6 +70,15 @@ impl Master {
         for (task_id, agent_id) in tasks {
             let status = if let Some(task) = framework.tasks.get(&task_id) {
                 latest(task)
+            } else if self.may_be_on_recovered_agent(agent_id.as_deref()) {
+                // Mesos' case (2): no answer until the agent re-registers
+                // (or is marked unreachable).
+                tracing::info!(
+                    framework_id,
+                    %task_id,
+                    "dropping reconciliation of task: its agent has not re-registered yet"
+                );
+                continue;
             } else if let Some(agent_id) = agent_id
                 .as_deref()
                 .filter(|a| self.agent_index(a).is_some())
@@ -78,7 +93,7 @@ impl Master {
                 )
             } else if let Some((agent_id, since)) = agent_id
                 .as_deref()
-                .and_then(|a| self.unreachable_agents.get_key_value(a))
+                .and_then(|a| self.unreachable_since(a).map(|since| (a, since)))
             {
                 let mut status = master_status(
                     &task_id,
@@ -88,7 +103,7 @@ impl Master {
                     Some(agent_id),
                     None,
                 );
-                status.unreachable_time = Some(time_info(*since));
+                status.unreachable_time = Some(time_info(since));
                 status
             } else {
                 master_status(
@@ -104,8 +119,31 @@ impl Master {
         }
     }
 
+    /// Whether an unknown task may be on an agent that has not re-registered
+    /// with this master: the given agent, or any if none is given.
+    fn may_be_on_recovered_agent(&self, agent_id: Option<&str>) -> bool {
+        match agent_id {
+            Some(agent_id) => self.agent_in(agent_id, AgentState::Recovered),
+            None => self.agents.iter().any(|a| a.state == AgentState::Recovered),
+        }
+    }
+
+    fn agent_in(&self, agent_id: &str, state: AgentState) -> bool {
+        self.agents
+            .iter()
+            .any(|a| a.id == agent_id && a.state == state)
+    }
+
+    /// When an unreachable agent was marked so.
+    fn unreachable_since(&self, agent_id: &str) -> Option<f64> {
+        self.agents
+            .iter()
+            .find(|a| a.id == agent_id && a.state == AgentState::Unreachable)
+            .and_then(|a| a.unreachable_time)
+    }
+
     /// RECONCILE_OPERATIONS: no operation ever asks for feedback here, so
-    /// every operation asked about is unknown (Mesos' cases 3, 4, 6, 7).
+    /// every operation asked about is unknown (Mesos' cases 2, 3, 4, 6, 7).
     pub(crate) fn reconcile_operations(
         &mut self,
         framework_id: &str,
@@ -117,11 +155,15 @@ impl Master {
         for operation in reconcile.operations {
             let agent_id = operation.agent_id.as_ref().map(|a| a.value.clone());
             let (state, message) = match agent_id.as_deref() {
+                Some(agent) if self.agent_in(agent, AgentState::Recovered) => (
+                    OperationState::OperationRecovering,
+                    "Reconciliation: Agent is recovered but has not re-registered",
+                ),
                 Some(agent) if self.agent_index(agent).is_some() => (
                     OperationState::OperationUnknown,
                     "Reconciliation: Operation is unknown",
                 ),
-                Some(agent) if self.unreachable_agents.contains_key(agent) => (
+                Some(agent) if self.agent_in(agent, AgentState::Unreachable) => (
                     OperationState::OperationUnreachable,
                     "Reconciliation: Agent is unreachable",
                 ),

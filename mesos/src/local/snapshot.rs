@@ -8,7 +8,10 @@
 
 use std::path::PathBuf;
 
-use super::master::Master;
+use super::{
+    agent::AgentState,
+    master::{Master, Task},
+};
 use crate::{
     resources::Resources,
     v1::{FrameworkInfo, TaskState, TaskStatus},
@@ -21,12 +24,20 @@ use crate::{
 /// carry them allocated to the offer's role.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// The master's ID; agent, framework and offer IDs start with it.
+    /// The leading master's ID; the IDs of the frameworks it registers and
+    /// of its offers start with it. A new one after each
+    /// [`Faults::fail_over`](super::Faults::fail_over); agent IDs start
+    /// with the first one ([`LocalMaster::id`](super::LocalMaster::id)).
     pub master_id: String,
+    /// When the leading master was elected (seconds since the epoch).
+    pub elected_time: f64,
+    /// Every agent, registered or not.
     pub agents: Vec<AgentSnapshot>,
     /// Frameworks the master knows, including removed ones (`removed`).
     pub frameworks: Vec<FrameworkSnapshot>,
     /// Every task the master knows or knew of, including completed ones.
+    /// Tasks an agent runs that the master does not know (since it failed
+    /// over, or while the agent is away) are not here.
     pub tasks: Vec<TaskSnapshot>,
     /// Offers sent and not yet accepted, declined or rescinded.
     pub offers: Vec<OfferSnapshot>,
@@ -35,19 +46,28 @@ pub struct Snapshot {
 /// One agent.
 #[derive(Debug, Clone)]
 pub struct AgentSnapshot {
-    /// `<master id>-S0`, `<master id>-S1`, …
+    /// `<first master id>-S0`, `<first master id>-S1`, …
     pub id: String,
     /// The libprocess PID, `slave(1)@127.0.0.1:5050`: the agent's address.
     pub pid: String,
     pub hostname: String,
-    /// False once the agent was removed (see `Faults::remove_agent`).
+    /// Registered, recovered (after a master failover) or unreachable.
+    pub state: AgentState,
+    /// Registered (`state` is [`AgentState::Registered`]).
     pub active: bool,
     pub total: Resources,
-    /// Used by tasks and executors.
+    /// Used by tasks and executors, as far as the master knows: nothing
+    /// while the agent is not registered.
     pub used: Resources,
     /// In outstanding offers.
     pub offered: Resources,
     pub registered_time: f64,
+    /// When it last re-registered, if it did.
+    pub reregistered_time: Option<f64>,
+    /// While it is not registered: the tasks it runs (or ran, their
+    /// terminal update unacknowledged) that the master does not know, as
+    /// the agent sees them. It reports them when it re-registers.
+    pub unreported_tasks: Vec<TaskSnapshot>,
 }
 
 /// One framework.
@@ -59,6 +79,9 @@ pub struct FrameworkSnapshot {
     pub connected: bool,
     /// Removed after TEARDOWN or its failover timeout.
     pub removed: bool,
+    /// Known to a newly elected master only from an agent running its
+    /// tasks: not subscribed to this master yet.
+    pub recovered: bool,
     /// Roles for which it asked not to get offers (SUPPRESS).
     pub suppressed_roles: Vec<String>,
     /// Active offer filters (from DECLINE or ACCEPT with refuse_seconds).
@@ -128,7 +151,7 @@ impl Snapshot {
             .collect()
     }
 
-    /// Agents still in the cluster.
+    /// Registered agents.
     pub fn active_agents(&self) -> Vec<&AgentSnapshot> {
         self.agents.iter().filter(|a| a.active).collect()
     }
@@ -149,11 +172,22 @@ impl Master {
                 id: agent.id.clone(),
                 pid: agent.pid.clone(),
                 hostname: agent.hostname.clone(),
-                active: agent.active,
+                state: agent.state,
+                active: agent.registered(),
                 total: agent.total.clone(),
-                used: agent.used.clone(),
+                used: if agent.registered() {
+                    agent.used.clone()
+                } else {
+                    Resources::default()
+                },
                 offered,
                 registered_time: agent.registered_time,
+                reregistered_time: agent.reregistered_time,
+                unreported_tasks: agent
+                    .unreported_tasks
+                    .values()
+                    .map(|task| self.task_snapshot(task, false, false))
+                    .collect(),
             })
             .collect();
         let mut frameworks = Vec::new();
@@ -169,6 +203,7 @@ impl Master {
                 info: framework.info.clone(),
                 connected: framework.stream.is_some(),
                 removed,
+                recovered: framework.recovered,
                 suppressed_roles: framework.suppressed_roles.iter().cloned().collect(),
                 filters: framework.filters.len(),
                 registered_time: framework.registered_time,
@@ -185,22 +220,7 @@ impl Master {
             ];
             for (list, completed, unreachable) in groups {
                 for task in list {
-                    tasks.push(TaskSnapshot {
-                        id: task.info.task_id.value.clone(),
-                        name: task.info.name.clone(),
-                        framework_id: task.framework_id.clone(),
-                        agent_id: self.agents[task.agent].id.clone(),
-                        executor_id: task.visible_executor_id(),
-                        state: task.state,
-                        status_update_state: task.status_update.as_ref().map(|(s, _)| *s),
-                        statuses: task.statuses.clone(),
-                        resources: task.resources.clone(),
-                        role: task.role.clone(),
-                        sandbox: task.sandbox.clone(),
-                        pid: task.pid,
-                        completed,
-                        unreachable,
-                    });
+                    tasks.push(self.task_snapshot(task, completed, unreachable));
                 }
             }
         }
@@ -215,11 +235,31 @@ impl Master {
             })
             .collect();
         Snapshot {
-            master_id: self.settings.master_id.clone(),
+            master_id: self.id.clone(),
+            elected_time: self.elected_time,
             agents,
             frameworks,
             tasks,
             offers,
+        }
+    }
+
+    fn task_snapshot(&self, task: &Task, completed: bool, unreachable: bool) -> TaskSnapshot {
+        TaskSnapshot {
+            id: task.info.task_id.value.clone(),
+            name: task.info.name.clone(),
+            framework_id: task.framework_id.clone(),
+            agent_id: self.agents[task.agent].id.clone(),
+            executor_id: task.visible_executor_id(),
+            state: task.state,
+            status_update_state: task.status_update.as_ref().map(|(s, _)| *s),
+            statuses: task.statuses.clone(),
+            resources: task.resources.clone(),
+            role: task.role.clone(),
+            sandbox: task.sandbox.clone(),
+            pid: task.pid,
+            completed,
+            unreachable,
         }
     }
 }

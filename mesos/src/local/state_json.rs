@@ -10,6 +10,7 @@
 use serde_json::{Value, json};
 
 use super::{
+    agent::AgentState,
     master::{MESOS_VERSION, Settings},
     snapshot::{FrameworkSnapshot, Snapshot, TaskSnapshot},
 };
@@ -56,7 +57,7 @@ pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
         .iter()
         .filter(|a| a.active)
         .map(|agent| {
-            json!({
+            let mut slave = json!({
                 "id": agent.id,
                 "pid": agent.pid,
                 "hostname": agent.hostname,
@@ -71,6 +72,25 @@ pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
                 "active": true,
                 "deactivated": false,
                 "version": MESOS_VERSION,
+            });
+            if let Some(time) = agent.reregistered_time {
+                slave["reregistered_time"] = json!(time);
+            }
+            slave
+        })
+        .collect();
+    // Known from the registry, not re-registered: only their SlaveInfo.
+    let recovered_slaves: Vec<Value> = snapshot
+        .agents
+        .iter()
+        .filter(|a| a.state == AgentState::Recovered)
+        .map(|agent| {
+            json!({
+                "id": agent.id,
+                "hostname": agent.hostname,
+                "port": settings.port,
+                "resources": resources_json(&agent.total),
+                "attributes": {},
             })
         })
         .collect();
@@ -79,19 +99,26 @@ pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
     let frameworks: Vec<Value> = registered.iter().map(|f| framework(snapshot, f)).collect();
     let completed: Vec<Value> = removed.iter().map(|f| framework(snapshot, f)).collect();
     let leader_info: Value =
-        serde_json::from_str(&codec::to_json(&settings.master_info())).unwrap_or(Value::Null);
+        serde_json::from_str(&codec::to_json(&settings.master_info(&snapshot.master_id)))
+            .unwrap_or(Value::Null);
+    let unreachable = snapshot
+        .agents
+        .iter()
+        .filter(|a| a.state == AgentState::Unreachable)
+        .count();
     json!({
         "version": MESOS_VERSION,
-        "id": settings.master_id,
+        "id": snapshot.master_id,
         "pid": settings.pid(),
         "hostname": settings.hostname,
-        "start_time": settings.start_time,
-        "elected_time": settings.start_time,
+        // The leading master started when it was elected.
+        "start_time": snapshot.elected_time,
+        "elected_time": snapshot.elected_time,
         "leader": settings.pid(),
         "leader_info": leader_info,
         "activated_slaves": slaves.len(),
         "deactivated_slaves": 0,
-        "unreachable_slaves": snapshot.agents.iter().filter(|a| !a.active).count(),
+        "unreachable_slaves": unreachable,
         "flags": {
             "work_dir": settings.work_dir.display().to_string(),
             "allocation_interval": format!("{}secs", settings.allocation_interval.as_secs_f64()),
@@ -99,6 +126,7 @@ pub(crate) fn master(snapshot: &Snapshot, settings: &Settings) -> Value {
             "hostname": settings.hostname,
         },
         "slaves": slaves,
+        "recovered_slaves": recovered_slaves,
         "frameworks": frameworks,
         "completed_frameworks": completed,
         "orphan_tasks": [],
@@ -158,7 +186,7 @@ fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
         "checkpoint": info.checkpoint.unwrap_or(false),
         "active": framework.connected,
         "connected": framework.connected,
-        "recovered": false,
+        "recovered": framework.recovered,
         "registered_time": framework.registered_time,
         "unregistered_time": framework.unregistered_time.unwrap_or(0.0),
         "resources": resources_json(&used),

@@ -35,8 +35,11 @@ pub(crate) struct StatusUpdateManager {
 struct Stream {
     /// The front is in flight (sent, not yet acknowledged).
     pending: VecDeque<TaskStatus>,
-    /// How many times the front has been sent.
+    /// How many times the front has been sent since its backoff (re)started.
     attempts: u32,
+    /// Every sending of any update of the stream, numbered, so that a retry
+    /// timer set for an earlier sending knows it is stale.
+    sendings: u32,
 }
 
 impl StatusUpdateManager {
@@ -94,18 +97,18 @@ impl StatusUpdateManager {
         }
     }
 
-    /// The update in flight for a task, if it is still the one sent as
-    /// `attempt` (a later sending makes older retry timers stale).
+    /// The update in flight for a task, if its latest sending is still
+    /// `sending` (a later sending makes older retry timers stale).
     pub(crate) fn in_flight(
         &self,
         framework_id: &str,
         task_id: &str,
         uuid: &Bytes,
-        attempt: u32,
+        sending: u32,
     ) -> Option<&TaskStatus> {
         self.streams
             .get(&(framework_id.to_string(), task_id.to_string()))
-            .filter(|s| s.attempts == attempt)
+            .filter(|s| s.sendings == sending)
             .and_then(|s| s.pending.front())
             .filter(|s| s.uuid.as_ref() == Some(uuid))
     }
@@ -121,9 +124,25 @@ impl StatusUpdateManager {
             .collect()
     }
 
+    /// The agent (re-)registered with a master, after it could not reach
+    /// one: the update in flight of every stream, with its framework, to be
+    /// sent again at once, their backoff starting over
+    /// (`StatusUpdateManagerProcess::resume`). While the agent had no
+    /// master, nothing was sent: updates only queued up.
+    pub(crate) fn resume(&mut self) -> Vec<(String, TaskStatus)> {
+        let mut in_flight = Vec::new();
+        for ((framework_id, _), stream) in &mut self.streams {
+            if let Some(status) = stream.pending.front() {
+                stream.attempts = 0;
+                in_flight.push((framework_id.clone(), status.clone()));
+            }
+        }
+        in_flight
+    }
+
     /// Counts one more sending of the update in flight. Returns how long to
     /// wait before the next (`base`, doubling, capped at 10 minutes) and
-    /// the number of this attempt.
+    /// the number of this sending.
     pub(crate) fn next_retry(
         &mut self,
         framework_id: &str,
@@ -138,13 +157,14 @@ impl StatusUpdateManager {
         };
         let factor = 2u32.saturating_pow(stream.attempts.min(20));
         stream.attempts = stream.attempts.saturating_add(1);
+        stream.sendings = stream.sendings.wrapping_add(1);
         let delay = base
             .saturating_mul(factor)
             .min(MAX_RETRY_INTERVAL.max(base));
-        (delay, stream.attempts)
+        (delay, stream.sendings)
     }
 
-    /// Forgets every stream of a framework (it was removed).
+    /// Forgets every stream of a framework (it was removed, or shut down).
     pub(crate) fn remove_framework(&mut self, framework_id: &str) {
         self.streams.retain(|(f, _), _| f != framework_id);
     }
@@ -223,5 +243,24 @@ mod tests {
         for _ in 0..20 {
             assert!(manager.next_retry("f", "t", base).0 <= MAX_RETRY_INTERVAL);
         }
+    }
+
+    #[test]
+    fn resuming_resends_what_is_in_flight_with_a_fresh_backoff() {
+        let mut manager = StatusUpdateManager::default();
+        let running = status(TaskState::TaskRunning, 1);
+        manager.update("f", "t", running.clone());
+        manager.update("f", "t", status(TaskState::TaskFinished, 2));
+        let base = Duration::from_secs(10);
+        let (_, stale) = manager.next_retry("f", "t", base);
+        manager.next_retry("f", "t", base);
+        let uuid = running.uuid.clone().unwrap();
+        assert!(manager.in_flight("f", "t", &uuid, stale).is_none());
+
+        assert_eq!(manager.resume(), vec![("f".to_string(), running.clone())]);
+        let (delay, sending) = manager.next_retry("f", "t", base);
+        assert_eq!(delay, base, "the backoff starts over");
+        assert_eq!(manager.in_flight("f", "t", &uuid, sending), Some(&running));
+        assert!(manager.in_flight("f", "t", &uuid, stale).is_none());
     }
 }

@@ -26,11 +26,14 @@ use super::{
     status_updates::Acknowledged,
     stream,
 };
-use crate::v1::{
-    KillPolicy, TaskState, TaskStatus,
-    framework_info::capability::Type as Capability,
-    scheduler::call,
-    task_status::{Reason, Source},
+use crate::{
+    resources::Resources,
+    v1::{
+        KillPolicy, TaskState, TaskStatus,
+        framework_info::capability::Type as Capability,
+        scheduler::call,
+        task_status::{Reason, Source},
+    },
 };
 
 impl Master {
@@ -49,32 +52,43 @@ impl Master {
             return;
         }
         // The default executor kills the whole group when one task is killed.
+        let agent = task.agent;
         let targets: Vec<String> = if task.in_group {
             let executor = task.executor_id.clone();
             self.frameworks[framework_id]
                 .tasks
                 .values()
-                .filter(|t| t.in_group && t.executor_id == executor && t.agent == task.agent)
+                .filter(|t| t.in_group && t.executor_id == executor && t.agent == agent)
                 .map(|t| t.info.task_id.value.clone())
                 .collect()
         } else {
             vec![task_id]
         };
         for target in targets {
-            self.kill_task(framework_id, &target, kill.kill_policy.as_ref());
+            self.kill_task(agent, framework_id, &target, kill.kill_policy.as_ref());
         }
     }
 
     /// Asks a task's executor to kill it: TASK_KILLING first if the
     /// framework understands it, then SIGTERM, SIGKILL after the grace
-    /// period (the KILL's policy, else the task's, else 3 s).
-    fn kill_task(&mut self, framework_id: &str, task_id: &str, policy: Option<&KillPolicy>) {
-        let Some(task) = self.frameworks[framework_id].tasks.get(task_id) else {
+    /// period (the KILL's policy, else the task's, else 3 s). This happens
+    /// on the agent, which may be away from the master (a task group's
+    /// default executor kills the group when one of its tasks fails).
+    fn kill_task(
+        &mut self,
+        agent: usize,
+        framework_id: &str,
+        task_id: &str,
+        policy: Option<&KillPolicy>,
+    ) {
+        let Some(task) = self.agent_task(agent, framework_id, task_id) else {
             return;
         };
         if task.state.is_terminal() {
             return;
         }
+        // A negative grace period (a task's is refused at launch, a KILL's
+        // is not checked) means no grace at all.
         let grace = policy
             .or(task.info.kill_policy.as_ref())
             .and_then(|p| p.grace_period.as_ref())
@@ -82,13 +96,20 @@ impl Master {
                 Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))
             });
         let first_kill = !task.killing && task.process.is_some();
-        let agent = task.agent;
+        let killing_capable = self
+            .agent_framework_info(agent, framework_id)
+            .is_some_and(|info| {
+                info.capabilities
+                    .iter()
+                    .any(|c| c.r#type == Some(Capability::TaskKillingState as i32))
+            });
         let announce = first_kill
-            && self.frameworks[framework_id].has(Capability::TaskKillingState)
+            && killing_capable
             && matches!(task.state, TaskState::TaskStarting | TaskState::TaskRunning);
         tracing::info!(framework_id, task_id, ?grace, "killing task");
         if announce {
             let status = self.agent_status(
+                agent,
                 framework_id,
                 task_id,
                 TaskState::TaskKilling,
@@ -98,11 +119,7 @@ impl Master {
             );
             self.task_changed(agent, framework_id, status);
         }
-        if let Some(task) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.tasks.get_mut(task_id))
-        {
+        if let Some(task) = self.agent_task_mut(agent, framework_id, task_id) {
             task.killing = true;
             if let Some(process) = &task.process {
                 process.kill(grace);
@@ -125,7 +142,7 @@ impl Master {
             .collect();
         tracing::info!(framework_id, executor_id = %executor, tasks = targets.len(), "shutting down executor");
         for task_id in targets {
-            self.kill_task(framework_id, &task_id, None);
+            self.kill_task(agent, framework_id, &task_id, None);
         }
     }
 
@@ -160,7 +177,8 @@ impl Master {
         }
     }
 
-    /// News from a task's supervisor becomes a status update.
+    /// News from a task's supervisor becomes a status update, whether or
+    /// not the agent can reach the master right now.
     pub(crate) fn executor_report(&mut self, report: ExecutorReport) {
         let ExecutorReport {
             agent,
@@ -168,14 +186,10 @@ impl Master {
             task_id,
             report,
         } = report;
-        let Some(task) = self
-            .frameworks
-            .get_mut(&framework_id)
-            .and_then(|f| f.tasks.get_mut(&task_id))
-        else {
-            return; // framework removed or agent lost: nobody to tell
+        let Some(task) = self.agent_task_mut(agent, &framework_id, &task_id) else {
+            return; // framework removed, or shut down on the agent
         };
-        if task.state.is_terminal() || task.agent != agent {
+        if task.state.is_terminal() {
             return;
         }
         let (state, source, reason, message) = match report {
@@ -211,14 +225,24 @@ impl Master {
                 )
             }
         };
-        let status = self.agent_status(&framework_id, &task_id, state, source, reason, message);
+        let status = self.agent_status(
+            agent,
+            &framework_id,
+            &task_id,
+            state,
+            source,
+            reason,
+            message,
+        );
         self.task_changed(agent, &framework_id, status);
     }
 
     /// A status update born on the agent (from its executor or itself):
     /// with a uuid, to be delivered reliably.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn agent_status(
         &self,
+        agent: usize,
         framework_id: &str,
         task_id: &str,
         state: TaskState,
@@ -226,19 +250,21 @@ impl Master {
         reason: Option<Reason>,
         message: Option<String>,
     ) -> TaskStatus {
-        let task = &self.frameworks[framework_id].tasks[task_id];
+        let executor_id = self
+            .agent_task(agent, framework_id, task_id)
+            .map_or_else(|| task_id.to_string(), |t| t.executor_id.clone());
         TaskStatus {
-            task_id: task.info.task_id.clone(),
+            task_id: crate::v1::TaskId {
+                value: task_id.to_string(),
+            },
             state: state as i32,
             message,
             source: Some(source as i32),
             reason: reason.map(|r| r as i32),
             agent_id: Some(crate::v1::AgentId {
-                value: self.agents[task.agent].id.clone(),
+                value: self.agents[agent].id.clone(),
             }),
-            executor_id: Some(crate::v1::ExecutorId {
-                value: task.executor_id.clone(),
-            }),
+            executor_id: Some(crate::v1::ExecutorId { value: executor_id }),
             timestamp: Some(now_secs()),
             uuid: Some(Bytes::copy_from_slice(uuid::Uuid::new_v4().as_bytes())),
             ..Default::default()
@@ -250,25 +276,22 @@ impl Master {
     pub(crate) fn task_changed(&mut self, agent: usize, framework_id: &str, status: TaskStatus) {
         let task_id = status.task_id.value.clone();
         let state = status.state();
-        let Some(task) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.tasks.get_mut(&task_id))
-        else {
+        let Some(task) = self.agent_task_mut(agent, framework_id, &task_id) else {
             return;
         };
         task.state = state;
         let mut group_failed = None;
+        let mut released = None;
         if state.is_terminal() {
             task.process = None;
             task.pid = None;
             if task.in_group && state == TaskState::TaskFailed {
                 group_failed = Some(task.executor_id.clone());
             }
-            release_resources(
-                &mut self.agents,
-                &self.frameworks[framework_id].tasks[&task_id],
-            );
+            released = Some(Footprint::of(task));
+        }
+        if let Some(footprint) = released {
+            footprint.release(&mut self.agents[agent]);
         }
         let to_send = self.agents[agent]
             .updates
@@ -279,14 +302,14 @@ impl Master {
         // The default executor's policy: when a task of a group fails, the
         // rest of the group is killed.
         if let Some(executor) = group_failed {
-            let siblings: Vec<String> = self.frameworks[framework_id]
-                .tasks
-                .values()
+            let siblings: Vec<String> = self
+                .agent_tasks_of(agent, framework_id)
+                .into_iter()
                 .filter(|t| t.in_group && t.executor_id == executor && !t.state.is_terminal())
                 .map(|t| t.info.task_id.value.clone())
                 .collect();
             for sibling in siblings {
-                self.kill_task(framework_id, &sibling, None);
+                self.kill_task(agent, framework_id, &sibling, None);
             }
         }
     }
@@ -294,7 +317,13 @@ impl Master {
     /// The agent sends an update (again); the master records what the
     /// framework was told and forwards it if the framework is connected.
     /// A retry is scheduled either way: only an acknowledgement stops it.
+    ///
+    /// An agent away from the master sends nothing: its updates wait in its
+    /// status update manager until it re-registers (`partition.rs`).
     pub(crate) fn send_update(&mut self, agent: usize, framework_id: &str, status: TaskStatus) {
+        if !self.agents[agent].registered() {
+            return;
+        }
         let task_id = status.task_id.value.clone();
         let uuid = status.uuid.clone().unwrap_or_default();
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
@@ -320,7 +349,7 @@ impl Master {
                 }
             }
         }
-        let (retry, attempt) = self.agents[agent].updates.next_retry(
+        let (retry, sending) = self.agents[agent].updates.next_retry(
             framework_id,
             &task_id,
             self.settings.status_update_retry,
@@ -334,7 +363,7 @@ impl Master {
                 framework_id,
                 task_id,
                 uuid,
-                attempt,
+                sending,
             });
         });
     }
@@ -346,14 +375,14 @@ impl Master {
         framework_id: &str,
         task_id: &str,
         uuid: &Bytes,
-        attempt: u32,
+        sending: u32,
     ) {
-        if !self.agents[agent].active {
+        if !self.agents[agent].registered() {
             return;
         }
         let pending = self.agents[agent]
             .updates
-            .in_flight(framework_id, task_id, uuid, attempt)
+            .in_flight(framework_id, task_id, uuid, sending)
             .cloned();
         if let Some(status) = pending {
             tracing::debug!(framework_id, task_id, state = ?status.state(), "re-sending unacknowledged status update");
@@ -362,18 +391,37 @@ impl Master {
     }
 }
 
-/// Gives a finished task's resources back to its agent (and its group
-/// executor's, once the executor has no task left).
-pub(crate) fn release_resources(agents: &mut [Agent], task: &Task) {
-    let agent = &mut agents[task.agent];
-    agent.used -= &task.resources;
-    if task.in_group {
-        let key = (task.framework_id.clone(), task.executor_id.clone());
-        if let Some(executor) = agent.executors.get_mut(&key) {
-            executor.live_tasks.remove(&task.info.task_id.value);
-            if executor.live_tasks.is_empty() {
-                let executor = agent.executors.remove(&key).expect("just found");
-                agent.used -= &executor.resources;
+/// What a task takes from its agent: its resources, and a share in its
+/// group executor's.
+pub(crate) struct Footprint {
+    framework_id: String,
+    task_id: String,
+    executor_id: Option<String>,
+    resources: Resources,
+}
+
+impl Footprint {
+    pub(crate) fn of(task: &Task) -> Footprint {
+        Footprint {
+            framework_id: task.framework_id.clone(),
+            task_id: task.info.task_id.value.clone(),
+            executor_id: task.in_group.then(|| task.executor_id.clone()),
+            resources: task.resources.clone(),
+        }
+    }
+
+    /// Gives a finished task's resources back to its agent (and its group
+    /// executor's, once the executor has no task left).
+    pub(crate) fn release(self, agent: &mut Agent) {
+        agent.used -= &self.resources;
+        if let Some(executor_id) = self.executor_id {
+            let key = (self.framework_id, executor_id);
+            if let Some(executor) = agent.executors.get_mut(&key) {
+                executor.live_tasks.remove(&self.task_id);
+                if executor.live_tasks.is_empty() {
+                    let executor = agent.executors.remove(&key).expect("just found");
+                    agent.used -= &executor.resources;
+                }
             }
         }
     }

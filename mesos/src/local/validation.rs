@@ -6,6 +6,10 @@
 //!   does not parse, misses required fields, or lacks the nested message
 //!   its type needs is answered `400 Bad Request` at once, and nothing
 //!   happens;
+//! * **frameworks** (`Master::validateFramework`, `validation::framework`):
+//!   a SUBSCRIBE with a bad FrameworkInfo is answered `200` all the same,
+//!   with an ERROR event on the stream, which then closes; UPDATE_FRAMEWORK
+//!   gets a `400`;
 //! * **tasks** (`validation::task`): a LAUNCH that names a bad task is not
 //!   an HTTP error (the ACCEPT was fine); the task gets a TASK_ERROR status
 //!   update with the reason, and the other tasks launch normally.
@@ -21,7 +25,7 @@ use crate::{
     codec::{self, ContentType},
     resources::{self, Resources},
     v1::{
-        self, ExecutorInfo, TaskInfo, container_info, executor_info,
+        self, ExecutorInfo, FrameworkInfo, TaskInfo, container_info, executor_info,
         scheduler::{Call, call},
     },
 };
@@ -143,6 +147,118 @@ pub(crate) fn validate_call(call: &Call) -> Result<(), String> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// `isValidFailoverTimeout` (`Master::validateFramework`): the timeout must
+/// be a stout `Duration`, whose nanoseconds are an `int64_t`, so at most
+/// about 292 years either way. `Duration::create` compares as doubles, where
+/// `INT64_MAX` rounds up to 2^63, and so do we.
+///
+/// Negative timeouts are valid (the framework is removed as soon as it
+/// disconnects). NaN passes both of Mesos' comparisons and is then cast to
+/// `int64_t`, which is undefined behaviour; we refuse it, stricter than
+/// Mesos on purpose: no framework can rely on undefined behaviour.
+pub(crate) fn validate_failover_timeout(info: &FrameworkInfo) -> Result<(), String> {
+    let seconds = info.failover_timeout.unwrap_or(0.0);
+    let nanoseconds = seconds * 1e9;
+    if nanoseconds.is_nan() || nanoseconds > i64::MAX as f64 || nanoseconds < i64::MIN as f64 {
+        return Err(format!(
+            "The framework failover_timeout ({}) is invalid",
+            stringify_double(seconds)
+        ));
+    }
+    Ok(())
+}
+
+/// `validation::framework::preserveImmutableFields`: a resubscribing
+/// framework cannot change its `user` or `checkpoint` (MESOS-703), so Mesos
+/// keeps the old values, silently, before it checks the update.
+pub(crate) fn preserve_immutable_fields(old: &FrameworkInfo, new: &mut FrameworkInfo) {
+    new.user.clone_from(&old.user);
+    new.checkpoint = old.checkpoint;
+}
+
+/// `validation::framework::validateUpdate`: what neither SUBSCRIBE nor
+/// UPDATE_FRAMEWORK may change, in Mesos' order. On SUBSCRIBE only the
+/// principal can fail (the rest was preserved); UPDATE_FRAMEWORK preserves
+/// nothing.
+pub(crate) fn validate_framework_update(
+    old: &FrameworkInfo,
+    new: &FrameworkInfo,
+) -> Result<(), String> {
+    // An unset principal and an empty one differ (`has_principal`). Mesos
+    // does not tell the scheduler the old principal: it may be someone
+    // else's framework.
+    if old.principal != new.principal {
+        return Err("Changing framework's principal is not allowed.".into());
+    }
+    if old.user != new.user {
+        return Err(format!(
+            "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
+            old.user, new.user
+        ));
+    }
+    // proto2: an unset bool reads as false.
+    let (old_checkpoint, new_checkpoint) = (
+        old.checkpoint.unwrap_or(false),
+        new.checkpoint.unwrap_or(false),
+    );
+    if old_checkpoint != new_checkpoint {
+        return Err(format!(
+            "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from \
+             '{old_checkpoint}' to '{new_checkpoint}'"
+        ));
+    }
+    Ok(())
+}
+
+/// stout's `stringify(double)`: C++ `std::ostream << double`, whose default
+/// format is printf's `%g` with 6 significant digits: `604800`, `0.5`,
+/// `1e+20`, `9.3e+09`, `1.23457e+06`, `nan`. Mesos prints framework numbers
+/// this way in its messages.
+pub(crate) fn stringify_double(value: f64) -> String {
+    /// `std::ostream`'s default precision.
+    const PRECISION: i32 = 6;
+    if value.is_nan() {
+        // glibc prints the sign bit of a NaN too.
+        return if value.is_sign_negative() {
+            "-nan"
+        } else {
+            "nan"
+        }
+        .into();
+    }
+    if value.is_infinite() {
+        return if value < 0.0 { "-inf" } else { "inf" }.into();
+    }
+    // `%g` chooses between `%e` and `%f` by the decimal exponent the value
+    // has once rounded to PRECISION digits (999999.5 becomes 1e+06).
+    let scientific = format!("{value:.*e}", (PRECISION - 1) as usize);
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` always writes an exponent");
+    let exponent: i32 = exponent.parse().expect("the exponent is a number");
+    // `%e` outside of [1e-4, 1e6), `%f` inside.
+    if !(-4..PRECISION).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!(
+            "{}e{sign}{:02}",
+            without_trailing_zeros(mantissa),
+            exponent.unsigned_abs()
+        )
+    } else {
+        let decimals = (PRECISION - 1 - exponent) as usize;
+        without_trailing_zeros(&format!("{value:.decimals$}")).to_string()
+    }
+}
+
+/// `%g` drops trailing zeros, and the point if nothing follows it.
+fn without_trailing_zeros(number: &str) -> &str {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
     }
 }
 
@@ -450,6 +566,103 @@ mod tests {
             ContentType::Protobuf,
         );
         assert!(decode_call(&good, ContentType::Protobuf).is_ok());
+    }
+
+    #[test]
+    fn doubles_are_printed_as_cpp_streams_print_them() {
+        for (value, printed) in [
+            (604800.0, "604800"),
+            (0.5, "0.5"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1e20, "1e+20"),
+            (-1e20, "-1e+20"),
+            (9.3e9, "9.3e+09"),
+            (-1e11, "-1e+11"),
+            (1234567.0, "1.23457e+06"),
+            (999999.0, "999999"),
+            (999999.5, "1e+06"),
+            (123456.7, "123457"),
+            (1.23456789, "1.23457"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-300, "1.5e-300"),
+            (1e100, "1e+100"),
+            (9223372036.854776, "9.22337e+09"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(stringify_double(value), printed, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn failover_timeouts_must_fit_a_stout_duration() {
+        let info = |seconds: f64| v1::FrameworkInfo {
+            failover_timeout: Some(seconds),
+            ..Default::default()
+        };
+        // Up to 2^63 nanoseconds, about 292 years, either way.
+        for valid in [0.0, -1.0, 604800.0, 9.2e9, -9.2e9] {
+            assert_eq!(validate_failover_timeout(&info(valid)), Ok(()), "{valid}");
+        }
+        assert_eq!(
+            validate_failover_timeout(&v1::FrameworkInfo::default()),
+            Ok(())
+        );
+        for (invalid, printed) in [
+            (9.3e9, "9.3e+09"),
+            (-9.3e9, "-9.3e+09"),
+            (1e20, "1e+20"),
+            (f64::INFINITY, "inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(
+                validate_failover_timeout(&info(invalid)),
+                Err(format!(
+                    "The framework failover_timeout ({printed}) is invalid"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn framework_updates_keep_principal_user_and_checkpoint() {
+        let old = v1::FrameworkInfo {
+            user: "alice".into(),
+            principal: Some("ops".into()),
+            checkpoint: Some(true),
+            ..Default::default()
+        };
+        let mut new = v1::FrameworkInfo {
+            user: "bob".into(),
+            principal: Some("ops".into()),
+            checkpoint: None,
+            name: "renamed".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_framework_update(&old, &new).unwrap_err(),
+            "Updating 'FrameworkInfo.user' is unsupported; attempted to update from 'alice' to 'bob'"
+        );
+        new.user = "alice".into();
+        assert_eq!(
+            validate_framework_update(&old, &new).unwrap_err(),
+            "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from \
+             'true' to 'false'"
+        );
+        new.user = "bob".into();
+        preserve_immutable_fields(&old, &mut new);
+        assert_eq!((new.user.as_str(), new.checkpoint), ("alice", Some(true)));
+        assert_eq!(validate_framework_update(&old, &new), Ok(()));
+        for principal in [None, Some("".to_string()), Some("other".to_string())] {
+            new.principal = principal;
+            assert_eq!(
+                validate_framework_update(&old, &new).unwrap_err(),
+                "Changing framework's principal is not allowed."
+            );
+        }
     }
 
     #[test]
