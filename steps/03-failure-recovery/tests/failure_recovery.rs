@@ -7,7 +7,10 @@
 use std::collections::BTreeSet;
 
 use http::StatusCode;
-use mesos::{local::LocalMasterConfig, testing::*};
+use mesos::{
+    local::{AgentReregistration, AgentState, LocalMasterConfig},
+    testing::*,
+};
 
 /// The framework under test.
 const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-03");
@@ -308,4 +311,86 @@ async fn teardown_ends_the_framework_and_clears_what_was_stored() {
     let _next = cluster.framework(&[]);
     let (new_id, _) = cluster.wait_for_running(3).await;
     assert_ne!(new_id, framework_id);
+}
+
+#[tokio::test]
+async fn after_kill_9_and_a_master_failover_the_scheduler_resumes_its_framework_and_tasks() {
+    let cluster = Cluster::start(BINARY).await;
+    let mut first = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    first.kill();
+
+    // The master fails over while no scheduler runs: the new one knows no
+    // framework, and its agents have not re-registered yet.
+    let faults = cluster.master.faults();
+    let old_master = cluster.master.state().master_id;
+    let new_master = faults.fail_over(AgentReregistration::WhenAsked).await;
+    assert_ne!(new_master, old_master);
+
+    // The scheduler comes back and subscribes with the stored ID: the new
+    // master takes it. Reconciliation gets no answer while the agents that
+    // may run the tasks are still recovering: the scheduler asks again,
+    // and launches nothing meanwhile.
+    let second = cluster.framework(&[]);
+    cluster
+        .wait_for_master("the framework subscribed to the new master", |state| {
+            state.framework(&framework_id).is_some_and(|f| f.connected)
+        })
+        .await;
+    second
+        .wait_for_output("reconciling: asking the master about our tasks")
+        .await;
+    assert!(cluster.master.state().tasks.is_empty(), "nothing launched");
+
+    // The agents re-register with their tasks: the answers come, and the
+    // same tasks run on.
+    for agent in cluster.master.state().agents {
+        assert_eq!(agent.state, AgentState::Recovered);
+        assert!(faults.reregister_agent(&agent.id).await);
+    }
+    second
+        .wait_for_output("reconciled every task we know")
+        .await;
+    let state = cluster
+        .wait_for_master("both tasks known and running again", |state| {
+            running_tasks(state, &framework_id) == tasks
+        })
+        .await;
+    assert_eq!(state.frameworks.len(), 1, "no new framework registered");
+    assert_eq!(state.tasks.len(), 2, "no task launched");
+    let stored = cluster.stored().await;
+    assert_eq!(stored.framework_id, Some(framework_id));
+}
+
+#[tokio::test]
+async fn a_master_failover_under_a_running_scheduler_is_survived() {
+    let cluster = Cluster::start(BINARY).await;
+    let framework = cluster.framework(&[]);
+    let (framework_id, tasks) = cluster.wait_for_running(2).await;
+    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    let reconciled_before = framework.count_output("reconciled every task we know");
+
+    // The master fails over; the agents re-register a moment later.
+    let faults = cluster.master.faults();
+    faults
+        .fail_over(AgentReregistration::After(
+            std::time::Duration::from_millis(500),
+        ))
+        .await;
+    framework
+        .wait_for_output("disconnected from the master")
+        .await;
+    eventually("reconciled with the new master", async || {
+        let reconciled = framework.count_output("reconciled every task we know");
+        (reconciled > reconciled_before).then_some(())
+    })
+    .await;
+    let state = cluster
+        .wait_for_master("the framework back, its tasks running", |state| {
+            state.framework(&framework_id).is_some_and(|f| f.connected)
+                && running_tasks(state, &framework_id) == tasks
+        })
+        .await;
+    assert_eq!(state.frameworks.len(), 1);
+    assert_eq!(state.tasks.len(), 2, "no task launched");
 }
