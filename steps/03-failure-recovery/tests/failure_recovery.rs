@@ -8,8 +8,10 @@ use std::collections::BTreeSet;
 
 use http::StatusCode;
 use mesos::{
+    Client, ClientOptions, calls,
     local::{AgentReregistration, AgentState, LocalMasterConfig},
     testing::*,
+    v1::{FrameworkId, FrameworkInfo, scheduler::event},
 };
 
 /// The framework under test.
@@ -393,4 +395,50 @@ async fn a_master_failover_under_a_running_scheduler_is_survived() {
         .await;
     assert_eq!(state.frameworks.len(), 1);
     assert_eq!(state.tasks.len(), 2, "no task launched");
+}
+
+#[tokio::test]
+async fn a_scheduler_displaced_by_another_exits_instead_of_fighting() {
+    let cluster = Cluster::start(BINARY).await;
+    let mut framework = cluster.framework(&[]);
+    let (framework_id, _) = cluster.wait_for_running(2).await;
+
+    // A second scheduler subscribes with the same framework ID (two
+    // instances started by hand, with no leader election).
+    let other = Client::new(ClientOptions::default());
+    other.set_master(cluster.master.addr());
+    let id = Some(FrameworkId {
+        value: framework_id.clone(),
+    });
+    other.set_framework_id(id.clone());
+    let info = FrameworkInfo {
+        id,
+        user: "root".into(),
+        name: "hello-mesos".into(),
+        failover_timeout: Some(604800.0),
+        checkpoint: Some(true),
+        ..Default::default()
+    };
+    let mut subscription = other.subscribe(calls::subscribe(info)).await.unwrap();
+    let first = subscription.next_event().await.unwrap().unwrap();
+    assert_eq!(first.r#type(), event::Type::Subscribed);
+
+    // The first one is told "Framework failed over", and leaves the
+    // framework to the other instead of taking it back.
+    let status = framework.wait_exit().await;
+    assert_eq!(status.code(), Some(1), "{status}");
+    let output = framework.output();
+    assert!(output.contains("Framework failed over"), "{output}");
+    assert_eq!(
+        framework.count_output("subscribing"),
+        1,
+        "it never subscribed again"
+    );
+    let state = cluster.master.state();
+    assert!(state.framework(&framework_id).unwrap().connected);
+    assert_eq!(
+        cluster.stored().await.framework_id,
+        Some(framework_id),
+        "what was stored stays"
+    );
 }
