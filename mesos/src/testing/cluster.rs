@@ -1,7 +1,11 @@
 //! A ZooKeeper server and a simulated Mesos master, for one test, and the
 //! framework's binary run against them.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+    time::Duration,
+};
 
 use zookeeper_client as zk;
 
@@ -68,6 +72,21 @@ impl Cluster {
     /// The framework's state as ZooKeeper holds it.
     pub async fn stored(&self) -> super::Stored {
         super::read_stored(&self.zookeeper_client().await, &self.root).await
+    }
+
+    /// Waits until ZooKeeper holds exactly the tasks `expected`, all
+    /// TASK_RUNNING, and returns the stored state (to check the rest).
+    pub async fn wait_stored_running(&self, expected: &BTreeSet<String>) -> super::Stored {
+        super::eventually("the running tasks stored in ZooKeeper", async || {
+            let stored = self.stored().await;
+            let running = stored
+                .tasks
+                .values()
+                .all(|(state, _)| state == "TASK_RUNNING");
+            let ids: BTreeSet<&String> = stored.tasks.keys().collect();
+            (running && ids == expected.iter().collect()).then_some(stored)
+        })
+        .await
     }
 
     /// Kills a task's process with SIGKILL, as a crash of the task would:

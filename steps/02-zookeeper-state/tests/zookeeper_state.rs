@@ -98,17 +98,8 @@ async fn unreadable_state_stops_the_scheduler_and_is_left_as_it_is() {
 /// Waits until ZooKeeper holds `framework_id` and exactly the tasks
 /// `expected`, all running.
 async fn wait_stored_running(cluster: &Cluster, framework_id: &str, expected: &BTreeSet<String>) {
-    eventually("the running tasks stored in ZooKeeper", async || {
-        let stored = cluster.stored().await;
-        let running = stored
-            .tasks
-            .values()
-            .all(|(state, _)| state == "TASK_RUNNING");
-        let ids: BTreeSet<_> = stored.tasks.into_keys().collect();
-        let same_framework = stored.framework_id.as_deref() == Some(framework_id);
-        (running && same_framework && ids == *expected).then_some(())
-    })
-    .await;
+    let stored = cluster.wait_stored_running(expected).await;
+    assert_eq!(stored.framework_id.as_deref(), Some(framework_id));
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 //! real ZooKeeper and the simulated master, with the framework's binary
 //! killed and restarted as an operator would.
 
-use std::collections::BTreeSet;
-
 use http::StatusCode;
 use mesos::{
     Client, ClientOptions, calls,
@@ -16,20 +14,6 @@ use mesos::{
 
 /// The framework under test.
 const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-03");
-
-/// Waits until ZooKeeper holds exactly the tasks `expected`, as running.
-async fn wait_stored_running(cluster: &Cluster, expected: &BTreeSet<String>) {
-    eventually("the running tasks stored in ZooKeeper", async || {
-        let stored = cluster.stored().await;
-        let running = stored
-            .tasks
-            .values()
-            .all(|(state, _)| state == "TASK_RUNNING");
-        let ids: BTreeSet<_> = stored.tasks.into_keys().collect();
-        (running && ids == *expected).then_some(())
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {
@@ -147,7 +131,9 @@ async fn a_task_lost_while_the_scheduler_was_down_is_replaced() {
 
     // ZooKeeper follows: the lost task's record is gone, the
     // replacement's is there.
-    wait_stored_running(&cluster, &running.into_keys().collect()).await;
+    cluster
+        .wait_stored_running(&running.into_keys().collect())
+        .await;
 }
 
 #[tokio::test]
@@ -174,7 +160,9 @@ async fn after_the_failover_timeout_a_new_framework_is_registered() {
     assert_eq!(cluster.master.state().frameworks.len(), 2);
 
     // ZooKeeper holds the new framework and only its tasks.
-    wait_stored_running(&cluster, &new_tasks.into_keys().collect()).await;
+    cluster
+        .wait_stored_running(&new_tasks.into_keys().collect())
+        .await;
     let stored = cluster.stored().await;
     assert_eq!(stored.framework_id, Some(new_id));
 }
@@ -186,7 +174,9 @@ async fn zookeeper_going_away_under_a_running_scheduler_is_survived() {
     let mut cluster = Cluster::start(BINARY).await;
     let mut framework = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
-    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    cluster
+        .wait_stored_running(&tasks.keys().cloned().collect())
+        .await;
 
     // ZooKeeper goes away, and a task fails meanwhile. The scheduler
     // acknowledges the failure (that needs no record), but launches no
@@ -223,7 +213,9 @@ async fn zookeeper_going_away_under_a_running_scheduler_is_survived() {
         })
         .await;
     let running = running_tasks(&state, &framework_id);
-    wait_stored_running(&cluster, &running.into_keys().collect()).await;
+    cluster
+        .wait_stored_running(&running.into_keys().collect())
+        .await;
     assert!(framework.is_running(), "the scheduler never gave up");
 }
 
@@ -252,7 +244,9 @@ async fn a_framework_id_not_yet_stored_is_never_used_for_tasks() {
 
     tokio::task::block_in_place(|| cluster.zookeeper.restart());
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
-    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    cluster
+        .wait_stored_running(&tasks.keys().cloned().collect())
+        .await;
     assert_eq!(
         cluster.stored().await.framework_id,
         Some(framework_id.clone())
@@ -279,7 +273,9 @@ async fn teardown_ends_the_framework_and_clears_what_was_stored() {
     let cluster = Cluster::start(BINARY).await;
     let mut running = cluster.framework(&["--instances", "3"]);
     let (framework_id, tasks) = cluster.wait_for_running(3).await;
-    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    cluster
+        .wait_stored_running(&tasks.keys().cloned().collect())
+        .await;
     running.kill();
 
     // The framework outlives its scheduler (a week's failover timeout):
@@ -369,7 +365,9 @@ async fn a_master_failover_under_a_running_scheduler_is_survived() {
     let cluster = Cluster::start(BINARY).await;
     let framework = cluster.framework(&[]);
     let (framework_id, tasks) = cluster.wait_for_running(2).await;
-    wait_stored_running(&cluster, &tasks.keys().cloned().collect()).await;
+    cluster
+        .wait_stored_running(&tasks.keys().cloned().collect())
+        .await;
     let reconciled_before = framework.count_output("reconciled every task we know");
 
     // The master fails over; the agents re-register a moment later.
