@@ -24,6 +24,7 @@
 //! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
 //! | [`state`] | the framework's state in ZooKeeper: framework ID, instances, tasks |
+//! | [`leader`] | leader election in ZooKeeper: one scheduler acts, the others stand by |
 //! | [`teardown`] | ending a framework for good (TEARDOWN) |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
@@ -39,6 +40,7 @@ pub mod codec;
 pub mod detector;
 pub mod driver;
 pub mod error;
+pub mod leader;
 pub mod local;
 pub mod master;
 pub mod offers;

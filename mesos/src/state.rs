@@ -240,6 +240,14 @@ pub enum StateError {
     )]
     Conflict { node: String },
 
+    /// The write was fenced: this instance's election node `node` is gone
+    /// (see [`StateStore::fence_with`]), so another instance may lead now.
+    /// Nothing was written; stop acting as the leader.
+    #[error(
+        "not written: this instance no longer holds its election node {node}, so another instance may lead"
+    )]
+    Fenced { node: String },
+
     /// The value cannot be stored in `node`, such as a task ID that is not
     /// a valid node name. Nothing was written.
     #[error("cannot store {node}: {reason}")]
@@ -288,6 +296,8 @@ pub struct StateStore {
     /// back either: settled (by reading the nodes again) before the next
     /// write, so that our own write is never mistaken for someone else's.
     in_doubt: Option<Vec<Change>>,
+    /// The election node every write checks, if any ([`Self::fence_with`]).
+    fence: Option<String>,
 }
 
 /// The data and version of a node, as last read or written.
@@ -310,6 +320,7 @@ impl StateStore {
             },
             known: BTreeMap::new(),
             in_doubt: None,
+            fence: None,
         };
         let tasks = &store.nodes.tasks;
         store
@@ -329,6 +340,15 @@ impl StateStore {
     /// Where this store keeps the state.
     pub fn url(&self) -> &ZkUrl {
         &self.url
+    }
+
+    /// Fences every write from now on with `node`, the leader's election
+    /// node (see [`crate::leader`]): each multi-op also checks that the node
+    /// still exists, and fails with [`StateError::Fenced`] if it does not.
+    /// A leader deposed while it was paused can then write nothing, even
+    /// before it learns that it was deposed. `None` stops fencing.
+    pub fn fence_with(&mut self, node: Option<String>) {
+        self.fence = node;
     }
 
     /// Reads the whole state and remembers each node's version for the
@@ -481,9 +501,10 @@ impl StateStore {
         let mut tries = 0;
         loop {
             tries += 1;
+            let fence = self.fence.as_deref();
             let committed = self
                 .connection
-                .run(|client| async move { commit(&client, scope, planned).await })
+                .run(|client| async move { commit(&client, scope, planned, fence).await })
                 .await;
             match committed {
                 Ok(()) => break,
@@ -713,10 +734,25 @@ fn plan(
     changes
 }
 
-/// Applies `changes` in one multi-op: all of them or none.
-async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<(), StateError> {
+/// Applies `changes` in one multi-op: all of them or none, and none unless
+/// the `fence` node exists.
+async fn commit(
+    client: &zk::Client,
+    scope: &str,
+    changes: &[Change],
+    fence: Option<&str>,
+) -> Result<(), StateError> {
     let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     let mut writer = client.new_multi_writer();
+    if let Some(fence) = fence {
+        // The first operation: it exists, at any version (-1).
+        writer
+            .add_check_version(fence, -1)
+            .map_err(|e| StateError::InvalidValue {
+                node: fence.to_string(),
+                reason: e.to_string(),
+            })?;
+    }
     for change in changes {
         let added = match change {
             Change::Create { node, data } => writer.add_create(node, data, &options),
@@ -740,6 +776,18 @@ async fn commit(client: &zk::Client, scope: &str, changes: &[Change]) -> Result<
         Err(_) => Err(zk_error(scope, zk::Error::Timeout)),
         Ok(Err(zk::MultiWriteError::RequestFailed { source })) => Err(zk_error(scope, source)),
         Ok(Err(zk::MultiWriteError::OperationFailed { index, source })) => {
+            let index = match fence {
+                Some(fence) if index == 0 => {
+                    return Err(match source {
+                        zk::Error::NoNode | zk::Error::BadVersion => StateError::Fenced {
+                            node: fence.to_string(),
+                        },
+                        source => zk_error(fence, source),
+                    });
+                }
+                Some(_) => index - 1,
+                None => index,
+            };
             let Some(change) = changes.get(index) else {
                 return Err(zk_error(scope, source));
             };

@@ -24,6 +24,13 @@ const INSTALL_HINT: &str = "ZooKeeper is needed by this test. Install it with \
 `bin/test`, which installs what the tests need. Elsewhere, set ZOOKEEPER_CLASSPATH \
 to the ZooKeeper server's jars.";
 
+/// The test server's `tickTime`, ZooKeeper's unit of time. It bounds the
+/// sessions the server grants (from 2 to 20 ticks: 1 s to 10 s here) and
+/// how late an expiry can come (the server checks sessions once a tick).
+/// Shorter than the default 2 s (3 s for `ZooKeeperServerMain`), so that a
+/// test can ask for a session of a few seconds and get it.
+pub const TICK_TIME: Duration = Duration::from_millis(500);
+
 /// A ZooKeeper server for one test, killed when dropped.
 pub struct ZooKeeperServer {
     child: Option<Child>,
@@ -113,6 +120,7 @@ impl ZooKeeperServer {
                 "org.apache.zookeeper.server.ZooKeeperServerMain",
                 &self.port.to_string(),
                 &self.data_dir.path().join("data").to_string_lossy(),
+                &TICK_TIME.as_millis().to_string(),
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
