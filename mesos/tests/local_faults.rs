@@ -328,3 +328,44 @@ async fn master_local_starts_a_simulated_master_for_the_driver() {
         "the simulated master stopped with the driver"
     );
 }
+
+#[tokio::test]
+async fn the_call_log_tells_which_subscription_was_heard() {
+    let master = start(config()).await;
+    let mut info = framework_info("logged", &[], 60.0);
+    let first = Framework::subscribe(&master, info.clone()).await;
+    first.call(calls::revive(vec![])).await;
+
+    // A second scheduler takes the framework over; the first one's calls
+    // still carry its old stream ID.
+    info.id = Some(mesos::v1::FrameworkId {
+        value: first.id.clone(),
+    });
+    let second = Framework::subscribe(&master, info).await;
+    second.call(calls::suppress(vec![])).await;
+    let refused = first.client.call(calls::revive(vec![])).await;
+    assert!(refused.is_err(), "the old subscription is refused");
+
+    let log = master.calls();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|c| (c.kind.as_str_name(), c.stream_id.clone(), c.accepted))
+        .collect();
+    let (one, two) = (
+        Some(first.stream_id.clone()),
+        Some(second.stream_id.clone()),
+    );
+    assert_eq!(
+        summary,
+        [
+            ("SUBSCRIBE", one.clone(), true),
+            ("REVIVE", one.clone(), true),
+            ("SUBSCRIBE", two.clone(), true),
+            ("SUPPRESS", two, true),
+            ("REVIVE", one, false),
+        ]
+    );
+    assert!(log.iter().all(|c| c.framework_id == first.id));
+    let sequences: Vec<u64> = log.iter().map(|c| c.sequence).collect();
+    assert_eq!(sequences, [0, 1, 2, 3, 4]);
+}

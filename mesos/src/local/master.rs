@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::{
     agent::Agent,
     allocator::OfferFilter,
+    call_log::CallLog,
     executor::{ExecutorReport, ProcessTable, TaskProcess},
     faults::{AgentReregistration, FaultState},
     snapshot::Snapshot,
@@ -386,6 +387,8 @@ pub(crate) struct Master {
     pub commands: mpsc::UnboundedSender<Command>,
     pub snapshot: watch::Sender<Snapshot>,
     pub processes: ProcessTable,
+    /// Every call handled, for tests (`call_log.rs`).
+    pub calls: CallLog,
     /// The leading master's ID: a UUID, new at every failover.
     pub id: String,
     /// When it was elected (seconds since the epoch).
@@ -434,6 +437,12 @@ impl Master {
                 reply,
             } => {
                 let subscription = self.subscribe(*subscribe, format);
+                self.calls.record(
+                    call::Type::Subscribe,
+                    subscription.framework_id.clone().unwrap_or_default(),
+                    Some(subscription.stream_id.clone()),
+                    subscription.framework_id.is_some(),
+                );
                 self.answer(reply, subscription);
             }
             Command::Call {
@@ -441,7 +450,11 @@ impl Master {
                 stream_id,
                 reply,
             } => {
-                let answer = self.call(*call, stream_id);
+                let kind = call.r#type();
+                let framework_id = call.framework_id.clone().unwrap_or_default().value;
+                let answer = self.call(*call, stream_id.clone());
+                let accepted = matches!(answer, CallReply::Accepted | CallReply::Ok);
+                self.calls.record(kind, framework_id, stream_id, accepted);
                 self.answer(reply, answer);
             }
             Command::StreamClosed {

@@ -48,6 +48,7 @@
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
 //! | `state_json.rs`, `snapshot.rs` | `/master/state`; the state tests look at |
 //! | `faults.rs` | fault injection |
+//! | `call_log.rs` | the calls received, for tests |
 //!
 //! Resources are [`crate::resources::Resources`], the type frameworks use:
 //! the master keeps them in Mesos' post-refinement format without
@@ -56,6 +57,7 @@
 
 mod agent;
 mod allocator;
+mod call_log;
 mod executor;
 mod failover;
 mod faults;
@@ -85,6 +87,7 @@ use tokio::{
 };
 
 pub use agent::AgentState;
+pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
 pub use master::MESOS_VERSION;
 pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
@@ -93,6 +96,7 @@ use crate::{
     master::{MasterAddr, MasterSpec, Scheme},
     resources::Resources,
 };
+use call_log::CallLog;
 use executor::ProcessTable;
 use faults::FaultState;
 use master::{Command, Master, Settings};
@@ -187,6 +191,7 @@ pub struct LocalMaster {
     snapshot: watch::Receiver<Snapshot>,
     faults: Arc<FaultState>,
     processes: ProcessTable,
+    calls: CallLog,
     stop_server: watch::Sender<bool>,
     actor: Option<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
@@ -273,12 +278,14 @@ impl LocalMaster {
         let (snapshot_sender, snapshot) = watch::channel(Snapshot::default());
         let faults = Arc::new(FaultState::default());
         let processes = ProcessTable::default();
+        let calls = CallLog::default();
         let actor = Master {
             settings: settings.clone(),
             faults: faults.clone(),
             commands: commands.clone(),
             snapshot: snapshot_sender,
             processes: processes.clone(),
+            calls: calls.clone(),
             id: master_id,
             elected_time: now,
             agents,
@@ -316,6 +323,7 @@ impl LocalMaster {
             snapshot,
             faults,
             processes,
+            calls,
             stop_server,
             actor: Some(actor),
             server: Some(server),
@@ -375,6 +383,12 @@ impl LocalMaster {
                 last: Box::new(self.state()),
             }),
         }
+    }
+
+    /// The calls the master handled so far, in order (the last 100,000):
+    /// who was heard on which subscription, and whether it was taken.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.calls.records()
     }
 
     /// The handle to inject faults.
