@@ -103,6 +103,16 @@ impl Framework {
             .is_none()
     }
 
+    /// Sends it a signal by name: `STOP` pauses it (as a long garbage
+    /// collection or a frozen VM would), `CONT` resumes it, `USR1`, `INT`…
+    pub fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{name} {}", self.pid());
+    }
+
     /// Kills it with SIGKILL, as a crash would: no clean-up, no last word
     /// to the master or to ZooKeeper.
     pub fn kill(&mut self) {

@@ -1,0 +1,257 @@
+//! hello-mesos: a Mesos framework that keeps copies of a command running,
+//! keeps its state in ZooKeeper, recovers from failures, and runs as
+//! several instances of which one leads.
+//!
+//! This file is the I/O edge. It reads the flags, joins the leader
+//! election (the library's `leader` module) and goes round: as a standby
+//! it waits; elected, it serves one term as the leader (`leadership.rs`:
+//! read the state, subscribe, schedule) until it loses or gives up
+//! leadership, then waits again. All decisions are in `scheduler.rs`;
+//! `store.rs` maps the scheduler's state onto ZooKeeper.
+
+mod leadership;
+mod scheduler;
+mod store;
+
+use std::time::Duration;
+
+use clap::Parser;
+use mesos::{
+    ClientOptions, MasterSpec,
+    leader::{Election, Role},
+    state::ZkUrl,
+    teardown::{TornDown, teardown},
+    v1::FrameworkInfo,
+};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    leadership::{Settings, Signals, Term},
+    scheduler::TaskSpec,
+    store::Store,
+};
+
+/// Keeps copies of a command running on a Mesos cluster.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The Mesos master: http://host:5050, host:5050, zk://host:2181/mesos,
+    /// or `local` for a simulated master inside this process.
+    #[arg(long, env = "MESOS_MASTER", default_value = "local")]
+    master: MasterSpec,
+
+    /// Where to keep the framework's state and hold the leader election:
+    /// zk://host:2181/hello-mesos. Without it, the state is kept in memory
+    /// only and there is no election: this instance leads alone.
+    #[arg(long, env = "ZK_URL")]
+    zk: Option<ZkUrl>,
+
+    /// The ZooKeeper session timeout of the election, in seconds: how long
+    /// after a leader dies (or is cut off) a standby takes over. Shorter
+    /// means a faster takeover, and a leader deposed by any pause longer
+    /// than that. ZooKeeper grants between 2 and 20 ticks (4 s to 40 s with
+    /// its default tickTime of 2 s).
+    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6")]
+    zk_session_timeout: u64,
+
+    /// The framework's name, as the Mesos UI shows it.
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    name: String,
+
+    /// The user the tasks run as on the agents (it must exist there).
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    user: String,
+
+    /// How long, in seconds, the master keeps the framework and its tasks
+    /// while no scheduler is subscribed: the time a restarted scheduler has
+    /// to come back. One week by default.
+    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800")]
+    failover_timeout: f64,
+
+    /// How many copies of the task to keep running [default: 2]. Once a
+    /// count is stored in ZooKeeper, the stored one is used.
+    #[arg(long, env = "INSTANCES")]
+    instances: Option<usize>,
+
+    /// CPUs per task.
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    cpus: f64,
+
+    /// Memory per task, in MB.
+    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    mem: f64,
+
+    /// The shell command each task runs.
+    #[arg(
+        long,
+        env = "TASK_COMMAND",
+        default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
+    )]
+    command: String,
+
+    /// A Docker image to run the command in, or `none` for the agent's shell.
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    docker_image: String,
+
+    /// How often, in seconds, to ask the master about all our tasks
+    /// (implicit reconciliation), besides after every subscription.
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900")]
+    reconcile_interval: u64,
+
+    /// Instead of running: end the stored framework for good. The master
+    /// kills its tasks and forgets it; the stored framework ID and task
+    /// records are cleared, so the next start registers a new framework.
+    #[arg(long)]
+    teardown: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    if args.master == MasterSpec::Local {
+        tracing::info!(
+            "no cluster given: running on a simulated Mesos master in this process \
+             (use --master http://10.10.4.2:5050 for the workshop's cluster)"
+        );
+    }
+    if args.teardown {
+        return end_for_good(&args).await;
+    }
+    let mut signals = Signals {
+        interrupt: signal(SignalKind::interrupt())?,
+        resign: signal(SignalKind::user_defined1())?,
+    };
+
+    // The participant id says how to reach this instance.
+    let election = match &args.zk {
+        Some(url) => {
+            let id = participant_id();
+            tracing::info!(participant = %id, "joining the leader election");
+            let timeout = Duration::from_secs(args.zk_session_timeout);
+            Some(Election::join(url, &id, timeout))
+        }
+        None => {
+            tracing::info!("no --zk: no election, this instance leads alone");
+            None
+        }
+    };
+    let settings = Settings {
+        master: args.master,
+        zk: args.zk,
+        user: args.user,
+        name: args.name.clone(),
+        failover_timeout: args.failover_timeout,
+        instances: args.instances,
+        spec: TaskSpec {
+            name: args.name,
+            cpus: args.cpus,
+            mem: args.mem,
+            command: args.command,
+            docker_image: Some(args.docker_image).filter(|image| image != "none"),
+        },
+        reconcile_interval: Duration::from_secs(args.reconcile_interval),
+    };
+
+    let mut failed = false;
+    // The node of a term we resigned: the election may still show it for
+    // a moment, but it is no longer ours to lead with.
+    let mut resigned = None;
+    loop {
+        // As a standby: wait until elected.
+        let node = match &election {
+            None => None,
+            Some(election) => tokio::select! {
+                node = elected(election, resigned.take()) => Some(node),
+                _ = signals.interrupt.recv() => break,
+                // A standby that resigns goes to the back of the queue.
+                _ = signals.resign.recv() => {
+                    election.resign();
+                    continue;
+                }
+            },
+        };
+        match leadership::serve(&settings, election.as_ref(), node.clone(), &mut signals).await {
+            Term::Shutdown => break,
+            Term::Resigned => resigned = node,
+            // Alone there is nobody to hand over to: stopping ends it all.
+            Term::SteppedDown if election.is_some() => {}
+            Term::SteppedDown | Term::Failed => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    if let Some(election) = election {
+        // Our node goes at once: the next instance need not wait for our
+        // session to expire.
+        election.leave().await;
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Waits until this instance leads with a node other than `resigned`, and
+/// returns that election node.
+async fn elected(election: &Election, resigned: Option<String>) -> String {
+    let mut roles = election.roles();
+    loop {
+        if let Role::Leader { node } = roles.borrow_and_update().clone() {
+            if Some(&node) != resigned.as_ref() {
+                return node;
+            }
+        }
+        if roles.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// `host:pid`: how to reach this instance, until it has a web page
+/// (step 05).
+fn participant_id() -> String {
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|file| std::fs::read_to_string(file).ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// `--teardown`: ends the stored framework for good, then forgets it. Stop
+/// every instance first: a standby elected afterwards would register a new
+/// framework.
+async fn end_for_good(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut store, stored) = Store::open(args.zk.as_ref()).await?;
+    let instances = leadership::instance_count(stored.instances, args.instances);
+    let framework_info = FrameworkInfo {
+        id: stored.framework_id,
+        user: args.user.clone(),
+        name: args.name.clone(),
+        failover_timeout: Some(args.failover_timeout),
+        checkpoint: Some(true),
+        ..Default::default()
+    };
+    let master = &args.master;
+    let Some(framework_id) = framework_info.id.clone() else {
+        tracing::info!("no framework ID stored: nothing to tear down");
+        return Ok(());
+    };
+    match teardown(master, framework_info, ClientOptions::default()).await? {
+        TornDown::Now => {
+            tracing::info!(framework_id = %framework_id.value, "framework torn down: its tasks are being killed")
+        }
+        TornDown::AlreadyRemoved => {
+            tracing::info!(framework_id = %framework_id.value, "the master had removed the framework already")
+        }
+    }
+    store.clear_framework(instances).await?;
+    tracing::info!("stored framework ID and task records cleared");
+    Ok(())
+}
