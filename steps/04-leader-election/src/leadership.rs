@@ -225,10 +225,10 @@ pub async fn serve(
 
 /// The next role the election announces, if there is an election.
 async fn role_change(roles: &mut Option<watch::Receiver<Role>>) -> Role {
-    if let Some(roles) = roles {
-        if roles.changed().await.is_ok() {
-            return roles.borrow_and_update().clone();
-        }
+    if let Some(roles) = roles
+        && roles.changed().await.is_ok()
+    {
+        return roles.borrow_and_update().clone();
     }
     std::future::pending().await
 }

@@ -201,10 +201,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn elected(election: &Election, resigned: Option<String>) -> String {
     let mut roles = election.roles();
     loop {
-        if let Role::Leader { node } = roles.borrow_and_update().clone() {
-            if Some(&node) != resigned.as_ref() {
-                return node;
-            }
+        if let Role::Leader { node } = roles.borrow_and_update().clone()
+            && Some(&node) != resigned.as_ref()
+        {
+            return node;
         }
         if roles.changed().await.is_err() {
             std::future::pending::<()>().await;
