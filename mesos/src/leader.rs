@@ -239,6 +239,13 @@ pub async fn current_leader(
     Ok(None)
 }
 
+/// Who leads the election under `url`'s path, read with a short-lived
+/// session of its own (for an operator's `--show-leader`, say).
+pub async fn who_leads(url: &ZkUrl) -> Result<Option<Participant>, zk::Error> {
+    let client = zk::Client::connect(&url.servers).await?;
+    current_leader(&client, &url.path).await
+}
+
 /// The election's nodes in the order they lead: by sequence number.
 async fn queue(client: &zk::Client, dir: &str) -> Result<Vec<String>, zk::Error> {
     let children = match client.list_children(dir).await {

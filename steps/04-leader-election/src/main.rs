@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::Parser;
 use mesos::{
     ClientOptions, MasterSpec,
-    leader::{Election, Role},
+    leader::{self, Election, Role},
     state::ZkUrl,
     teardown::{TornDown, teardown},
     v1::FrameworkInfo,
@@ -104,6 +104,11 @@ struct Args {
     /// records are cleared, so the next start registers a new framework.
     #[arg(long)]
     teardown: bool,
+
+    /// Instead of running: print who leads (its participant id, `host:pid`)
+    /// as the election's nodes in ZooKeeper say, and exit.
+    #[arg(long)]
+    show_leader: bool,
 }
 
 #[tokio::main]
@@ -120,6 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.teardown {
         return end_for_good(&args).await;
+    }
+    if args.show_leader {
+        return show_leader(args.zk.as_ref()).await;
     }
     let mut signals = Signals {
         interrupt: signal(SignalKind::interrupt())?,
@@ -222,6 +230,16 @@ fn participant_id() -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".into());
     format!("{host}:{}", std::process::id())
+}
+
+/// `--show-leader`: who leads, from the election's nodes.
+async fn show_leader(url: Option<&ZkUrl>) -> Result<(), Box<dyn std::error::Error>> {
+    let url = url.ok_or("--show-leader needs --zk: the election is in ZooKeeper")?;
+    match leader::who_leads(url).await? {
+        Some(leader) => println!("{}", leader.id),
+        None => return Err("no instance leads (none runs?)".into()),
+    }
+    Ok(())
 }
 
 /// `--teardown`: ends the stored framework for good, then forgets it. Stop

@@ -154,6 +154,15 @@ async fn only_the_leader_subscribes_and_every_instance_knows_who_leads() {
     let state = instances.cluster.master.state();
     assert_eq!(state.frameworks.len(), 1);
     assert!(state.framework(&framework_id).unwrap().connected);
+
+    // An operator asks who leads.
+    let shown = std::process::Command::new(BINARY)
+        .args(["--zk", &instances.cluster.zk_url(), "--show-leader"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{shown:?}");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.trim().ends_with(&leader_id), "{shown}");
 }
 
 #[tokio::test]
