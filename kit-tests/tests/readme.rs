@@ -153,6 +153,7 @@ fn check(command: &str) {
         }
         // Run by tests/offline.rs.
         ["bin/prepare-offline.sh"] => assert!(root.join("bin/prepare-offline.sh").exists()),
+        ["bin/go-ha"] => go_ha(),
         // No VMs here: validate the Vagrantfile under the same settings.
         ["vagrant", subcommand, ..] => {
             assert!(
@@ -294,4 +295,88 @@ fn generating_inside_the_checkout_joins_the_workspace_and_runs() {
         framework.display()
     );
     assert_flags_parse(&target_dir.join("debug/awesome-framework"), &[]);
+}
+
+/// `bin/go-ha` on a test ZooKeeper and a simulated master: three instances
+/// elect a leader; `bin/go-ha cycle` and `bin/go-ha kill` hand leadership
+/// over; stopping go-ha stops every instance.
+fn go_ha() {
+    let root = repo_root();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let zookeeper = mesos::testing::ZooKeeperServer::start();
+    let master = runtime
+        .block_on(mesos::local::LocalMaster::start(mesos::testing::config()))
+        .unwrap();
+    let zk_url = format!("zk://{}/hello-mesos", zookeeper.connect_string());
+    let mut go_ha = Command::new(root.join("bin/go-ha"))
+        .env("ZK_URL", &zk_url)
+        .env("MESOS_MASTER", master.addr().to_string())
+        .env("ZK_SESSION_TIMEOUT", "2")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = mpsc::channel();
+    for stream in [
+        Box::new(go_ha.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(go_ha.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+    }
+    let mut seen: Vec<String> = Vec::new();
+    // Waits until `count` lines in all contain `text`.
+    let mut wait_for = |text: &str, count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while seen.iter().filter(|line| line.contains(text)).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("bin/go-ha: no {count} × {text:?}:\n{}", seen.join("\n")),
+            }
+        }
+        seen.clone()
+    };
+    let go_ha_command = |action: &str| {
+        let output = Command::new(root.join("bin/go-ha"))
+            .arg(action)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "bin/go-ha {action}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    wait_for("elected: this instance leads", 1);
+    wait_for("standby: waiting", 2);
+    let leader = go_ha_command("leader");
+    assert!(leader.trim().contains(':'), "host:pid, got {leader:?}");
+    go_ha_command("cycle");
+    wait_for("giving up leadership", 1);
+    wait_for("elected: this instance leads", 2);
+    go_ha_command("kill");
+    wait_for("is gone; starting it again", 1);
+    wait_for("elected: this instance leads", 3);
+    let output = wait_for("started (pid", 4);
+
+    // Stopping go-ha (Ctrl-C or kill) stops the instances it started.
+    Command::new("kill")
+        .args(["-TERM", &go_ha.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while go_ha.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "bin/go-ha did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for line in output.iter().filter(|l| l.contains("started (pid")) {
+        let pid = line.rsplit_once("(pid ").unwrap().1.trim_end_matches(')');
+        let alive = Command::new("kill").args(["-0", pid]).status().unwrap();
+        assert!(!alive.success(), "scheduler pid {pid} outlived bin/go-ha");
+    }
+    drop(master);
 }

@@ -113,10 +113,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if args.show_leader {
+        // Only the answer on stdout, for scripts (`bin/go-ha`).
+        return show_leader(args.zk.as_ref()).await;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let args = Args::parse();
     if args.master == MasterSpec::Local {
         tracing::info!(
             "no cluster given: running on a simulated Mesos master in this process \
@@ -125,9 +129,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.teardown {
         return end_for_good(&args).await;
-    }
-    if args.show_leader {
-        return show_leader(args.zk.as_ref()).await;
     }
     let mut signals = Signals {
         interrupt: signal(SignalKind::interrupt())?,
