@@ -21,12 +21,16 @@ pub struct Framework {
 }
 
 impl Framework {
-    /// Starts `binary` with `args`, logging at `info` without colours.
+    /// Starts `binary` with `args`, logging at `info` without colours. A
+    /// framework with a web page (from step 05 on) serves it on a free
+    /// port (`WEB_ADDR`), so that several can run at once; the page's URL
+    /// is in its log ([`Framework::web_url`]).
     pub fn start(binary: &Path, args: &[&str]) -> Framework {
         let mut child = Command::new(binary)
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("WEB_ADDR", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -54,6 +58,17 @@ impl Framework {
     /// The process ID, to send it signals.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The URL of its web page, once it logged it ("web page served
+    /// url=…").
+    pub async fn web_url(&self) -> String {
+        let line = self.wait_for_output("web page served").await;
+        let url = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("url="))
+            .unwrap_or_else(|| panic!("no url= in {line:?}"));
+        url.to_string()
     }
 
     /// Everything the framework logged so far.

@@ -157,9 +157,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         interrupt: signal(SignalKind::interrupt())?,
         resign: signal(SignalKind::user_defined1())?,
     };
-    let web_url = web_url(args.web_url.as_deref(), args.web_addr)?;
     let listener = web::bind(args.web_addr)
         .map_err(|e| format!("cannot serve the web page on {}: {e}", args.web_addr))?;
+    // The port really bound: `--web-addr 127.0.0.1:0` picks a free one.
+    let web_addr = listener.local_addr()?;
+    let web_url = web_url(args.web_url.as_deref(), web_addr)?;
 
     // The participant id says how to reach this instance: its web page.
     let election = match &args.zk {
@@ -207,7 +209,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         commands,
     );
     tokio::spawn(web.serve(listener));
-    tracing::info!(url = %web_url, listening = %args.web_addr, "web page served");
+    tracing::info!(url = %web_url, listening = %web_addr, "web page served");
     let mut link = WebLink {
         leading,
         commands: received,

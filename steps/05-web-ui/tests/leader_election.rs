@@ -63,16 +63,17 @@ impl Instances {
     }
 
     /// The position in `running` of the instance that leads now, by the
-    /// election's nodes (the participant id is `host:pid`).
+    /// election's nodes (the participant id is the instance's web URL).
     async fn leader(&self) -> usize {
         let client = self.cluster.zookeeper_client().await;
         let root = self.cluster.root.clone();
-        let running = &self.running;
+        let mut urls = Vec::new();
+        for instance in &self.running {
+            urls.push(instance.web_url().await);
+        }
         eventually("a leader elected among the running instances", async || {
             let leader = current_leader(&client, &root).await.ok()??;
-            let (_, pid) = leader.id.rsplit_once(':')?;
-            let pid: u32 = pid.parse().ok()?;
-            running.iter().position(|instance| instance.pid() == pid)
+            urls.iter().position(|url| *url == leader.id)
         })
         .await
     }
@@ -122,7 +123,7 @@ async fn only_the_leader_subscribes_and_every_instance_knows_who_leads() {
     let instances = Instances::start(3).await;
     let (framework_id, _) = assert_exactly_running(&instances.cluster, 2).await;
     let leader = instances.leader().await;
-    let leader_id = format!(":{}", instances.running[leader].pid());
+    let leader_id = instances.running[leader].web_url().await;
     for (position, instance) in instances.running.iter().enumerate() {
         if position == leader {
             instance
@@ -162,7 +163,7 @@ async fn only_the_leader_subscribes_and_every_instance_knows_who_leads() {
         .unwrap();
     assert!(shown.status.success(), "{shown:?}");
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.trim().ends_with(&leader_id), "{shown}");
+    assert_eq!(shown.trim(), leader_id);
 }
 
 #[tokio::test]
