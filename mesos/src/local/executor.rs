@@ -33,7 +33,7 @@ use std::{
 
 use tokio::{sync::mpsc, time::Instant};
 
-use super::master::Command;
+use super::{files::Files, master::Command};
 use crate::v1::CommandInfo;
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
@@ -44,7 +44,13 @@ pub(crate) const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
 pub(crate) struct LaunchSpec {
     pub framework_id: String,
     pub task_id: String,
+    /// The command executor's (named after the task), or the group's.
+    pub executor_id: String,
+    /// The executor's sandbox: `sandbox` itself for a command task, the
+    /// directory holding `tasks/<task id>` for a task of a group.
+    pub executor_directory: PathBuf,
     pub command: CommandInfo,
+    /// The task's sandbox, where its `stdout` and `stderr` go.
     pub sandbox: PathBuf,
     /// `MESOS_*` variables; the command's own environment overrides them.
     pub environment: Vec<(String, String)>,
@@ -173,9 +179,10 @@ pub(crate) fn launch(
     spec: LaunchSpec,
     master: mpsc::UnboundedSender<Command>,
     processes: ProcessTable,
+    files: Files,
 ) -> TaskProcess {
     let (kill, kills) = mpsc::unbounded_channel();
-    tokio::spawn(supervise(agent, spec, kills, master, processes));
+    tokio::spawn(supervise(agent, spec, kills, master, processes, files));
     TaskProcess { kill }
 }
 
@@ -185,6 +192,7 @@ async fn supervise(
     mut kills: mpsc::UnboundedReceiver<Duration>,
     master: mpsc::UnboundedSender<Command>,
     processes: ProcessTable,
+    files: Files,
 ) {
     let report = |report: Report| {
         let _ = master.send(Command::Executor(ExecutorReport {
@@ -200,6 +208,16 @@ async fn supervise(
             message: format!("Failed to launch container: {error}"),
         });
         return;
+    }
+    // Readable through `/files` from now on, as a Mesos agent attaches a
+    // sandbox once it created it. Mesos only logs a failure, and so do we:
+    // the task runs all the same.
+    if let Err(error) = files.attach_executor(
+        &spec.executor_directory,
+        &spec.framework_id,
+        &spec.executor_id,
+    ) {
+        tracing::warn!(task_id = %spec.task_id, %error, "cannot serve the sandbox on /files");
     }
     report(Report::Starting);
 
@@ -235,6 +253,13 @@ async fn supervise(
         }
     };
     let pid = child.id().unwrap_or(0);
+    // Where its output is: a sandbox under a temporary directory is
+    // otherwise hard to find (`/files/read` serves it too).
+    tracing::info!(
+        task_id = %spec.task_id,
+        stdout = %spec.sandbox.join("stdout").display(),
+        "task started"
+    );
     report(Report::Running { pid });
 
     let mut killed = false;
