@@ -10,7 +10,7 @@
 use std::{
     io::{BufRead, BufReader},
     path::Path,
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
 };
@@ -128,6 +128,165 @@ fn run_until(program: &Path, args: &[&str], mut done: impl FnMut(&str) -> bool, 
     );
 }
 
+/// A program running in the background, its output lines read on threads;
+/// SIGINTed (Ctrl-C) when dropped, and SIGKILLed if that does not stop it.
+struct Background {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    fn start(program: &Path, args: &[&str]) -> Background {
+        let mut child = Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = sender.send(line);
+                }
+            });
+        }
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first output line from now on for which `pick` gives something.
+    fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>, within: Duration) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let picked = pick(&line);
+                    self.seen.push(line);
+                    if let Some(picked) = picked {
+                        return picked;
+                    }
+                }
+                Err(_) => panic!(
+                    "nothing expected in the output within {within:?}:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `name=value` in a log line.
+fn log_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// `task-output`, really run against `cargo run -p hello-mesos`. The
+/// README's command names the master's address and a task ID from its
+/// transcript: they must look like what the framework logs, and the check
+/// uses the ones of the framework it started instead.
+fn check_task_output(root: &Path, args: &[&str]) {
+    let master = args
+        .iter()
+        .position(|a| *a == "--master")
+        .map(|i| args[i + 1])
+        .expect("the README's task-output command has --master");
+    assert!(
+        master.starts_with("127.0.0.1:"),
+        "{master}: the README shows the simulated master's address, as hello-mesos logs it"
+    );
+    let task_id = *args.last().unwrap();
+    assert!(
+        task_id.starts_with("hello-mesos-"),
+        "{task_id}: not a task ID of hello-mesos"
+    );
+
+    let mut framework = Background::start(&root.join("target/debug/hello-mesos"), &[]);
+    let within = Duration::from_secs(60);
+    let address = framework.wait_for(
+        |line| {
+            line.contains("simulated Mesos master running")
+                .then(|| log_field(line, "address").map(str::to_string))
+                .flatten()
+        },
+        within,
+    );
+    // The log line the README points at, with the task's stdout.
+    let started = framework.wait_for(
+        |line| {
+            let task = log_field(line, "task_id")?;
+            let stdout = log_field(line, "stdout")?;
+            line.contains(" INFO ")
+                .then(|| (task.to_string(), stdout.to_string()))
+        },
+        within,
+    );
+    let (started_task, stdout) = started;
+    assert!(stdout.ends_with("/stdout"), "{stdout}");
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| match *a {
+            a if a == master => address.as_str(),
+            a if a == task_id => started_task.as_str(),
+            a => a,
+        })
+        .collect();
+    let example = root.join("target/debug/examples/task-output");
+    if args.contains(&"--follow") {
+        run_until(&example, &args, |line| line == "Hey Mesos", within);
+        return;
+    }
+    // The task writes once it runs: ask until it has.
+    let deadline = Instant::now() + within;
+    loop {
+        let output = Command::new(&example).args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "task-output {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if stdout.lines().any(|line| line == "Hey Mesos") {
+            assert!(stdout.lines().all(|line| line == "Hey Mesos"), "{stdout}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task-output {args:?} printed no Hey Mesos within {within:?}: {stdout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Checks one README command; panics if it fails or is unknown.
 fn check(command: &str) {
     let root = repo_root();
@@ -212,6 +371,18 @@ fn check(command: &str) {
                 },
                 Duration::from_secs(60),
             );
+        }
+        [
+            "cargo",
+            "run",
+            "-p",
+            "mesos",
+            "--example",
+            "task-output",
+            "--",
+            args @ ..,
+        ] => {
+            check_task_output(&root, args);
         }
         ["cargo", "run", "-p", "mesos", "--example", "offers"] => {
             run_until(

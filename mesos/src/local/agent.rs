@@ -24,11 +24,12 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
 use super::{
-    master::{Master, Task},
+    files::Files,
+    master::{Master, Settings, Task},
     status_updates::StatusUpdateManager,
 };
 use crate::{resources::Resources, v1::FrameworkInfo};
@@ -65,6 +66,9 @@ pub(crate) struct Agent {
     pub unreachable_time: Option<f64>,
     /// The agent's own sandbox root: `<work_dir>/slaves/<agent id>`.
     pub root: PathBuf,
+    /// Its `/files` endpoints, where it attaches the sandboxes it creates
+    /// (shared by all agents, `files.rs`).
+    pub files: Files,
     /// Reliable delivery of its tasks' status updates.
     pub updates: StatusUpdateManager,
     /// Executors of task groups (LAUNCH_GROUP) running here, by
@@ -94,22 +98,24 @@ pub(crate) struct GroupExecutor {
 }
 
 impl Agent {
+    /// Agent number `index` of the cluster, on the master's address and
+    /// under its work directory.
     pub(crate) fn new(
         master_id: &str,
         index: usize,
-        ip_port: &str,
-        hostname: &str,
+        settings: &Settings,
         total: Resources,
-        work_dir: &Path,
+        files: Files,
         now: f64,
     ) -> Agent {
         let id = format!("{master_id}-S{index}");
         Agent {
             // libprocess numbers its processes from 1: slave(1), slave(2), …
-            pid: format!("slave({})@{ip_port}", index + 1),
-            root: work_dir.join("slaves").join(&id),
+            pid: format!("slave({})@{}", index + 1, settings.ip_port()),
+            root: settings.work_dir.join("slaves").join(&id),
+            files,
             id,
-            hostname: hostname.to_string(),
+            hostname: settings.hostname.clone(),
             total,
             used: Resources::default(),
             state: AgentState::Registered,

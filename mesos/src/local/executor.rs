@@ -16,9 +16,12 @@
 //! starts children that must not outlive the task.
 //!
 //! Task processes must not outlive the master either. A `LocalMaster` that
-//! is dropped or shut down kills them all, but a process that is SIGKILLed
-//! (or SIGTERMed without a handler) runs no code at all; on Linux the kernel
-//! then kills the tasks, see [`spawn_task_process`].
+//! is dropped or shut down kills them all ([`ProcessTable::kill_all`]),
+//! including the tasks whose launch is still under way: their process is
+//! forked after the master stopped, so the table refuses to start it (see
+//! [`ProcessTable`]). A process that is SIGKILLed (or SIGTERMed without a
+//! handler) runs no code at all; on Linux the kernel then kills the tasks,
+//! see [`spawn_task_process`].
 
 use std::{
     collections::HashSet,
@@ -30,7 +33,7 @@ use std::{
 
 use tokio::{sync::mpsc, time::Instant};
 
-use super::master::Command;
+use super::{files::Files, master::Command};
 use crate::v1::CommandInfo;
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
@@ -41,7 +44,13 @@ pub(crate) const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
 pub(crate) struct LaunchSpec {
     pub framework_id: String,
     pub task_id: String,
+    /// The command executor's (named after the task), or the group's.
+    pub executor_id: String,
+    /// The executor's sandbox: `sandbox` itself for a command task, the
+    /// directory holding `tasks/<task id>` for a task of a group.
+    pub executor_directory: PathBuf,
     pub command: CommandInfo,
+    /// The task's sandbox, where its `stdout` and `stderr` go.
     pub sandbox: PathBuf,
     /// `MESOS_*` variables; the command's own environment overrides them.
     pub environment: Vec<(String, String)>,
@@ -75,23 +84,74 @@ pub(crate) struct ExecutorReport {
     pub report: Report,
 }
 
-/// Process groups of running tasks, so that dropping a `LocalMaster`
-/// kills them at once, even if its runtime is already gone.
+/// The process groups of a master's running tasks, so that a master that
+/// stops, or a `LocalMaster` that is dropped, kills them at once, even if
+/// its runtime is already gone.
+///
+/// Launching a task takes a while after the master decided it: the
+/// supervisor prepares the sandbox, then a thread forks the process. A
+/// master stopped in a burst of launches has tasks in every stage of that,
+/// and killing "all tasks" kills only those already in the table. A task
+/// process forked a moment later was only ever killed alone: by the
+/// supervisor, by `kill_on_drop` when the runtime dropped the supervisor,
+/// or by the kernel when `mesos-local` exited. Alone is not enough: `sh -c
+/// 'sleep 3600'` forks `sleep`, which then outlived everything, re-parented
+/// to PID 1. So a process starts only through [`ProcessTable::spawn`],
+/// which records its group under the same lock as the fork, and once
+/// [`ProcessTable::kill_all`] has run the table is closed: no task process
+/// starts any more. Each task process is thus either in the table when it
+/// is emptied, and its whole group is killed, or never forked at all.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ProcessTable(Arc<Mutex<HashSet<u32>>>);
+pub(crate) struct ProcessTable(Arc<Mutex<ProcessGroups>>);
+
+#[derive(Debug, Default)]
+struct ProcessGroups {
+    running: HashSet<u32>,
+    /// The master stopped and killed its tasks: no task starts any more.
+    closed: bool,
+}
 
 impl ProcessTable {
-    fn insert(&self, pid: u32) {
-        self.0.lock().expect("process table lock").insert(pid);
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProcessGroups> {
+        // A panic elsewhere must not let tasks outlive the master.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts a task's process (in a process group of its own) and records
+    /// the group, unless the master has stopped.
+    fn spawn(
+        &self,
+        command: &mut tokio::process::Command,
+    ) -> std::io::Result<tokio::process::Child> {
+        let mut groups = self.lock();
+        if groups.closed {
+            return Err(std::io::Error::other("the agent is shutting down"));
+        }
+        let child = command.spawn()?;
+        if let Some(pid) = child.id() {
+            groups.running.insert(pid);
+        }
+        Ok(child)
     }
 
     fn remove(&self, pid: u32) {
-        self.0.lock().expect("process table lock").remove(&pid);
+        self.lock().running.remove(&pid);
     }
 
-    /// SIGKILLs every process group still running.
+    fn closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// SIGKILLs every process group still running, and closes the table:
+    /// from now on no task process starts.
     pub(crate) fn kill_all(&self) {
-        let pids: Vec<u32> = self.0.lock().expect("process table lock").drain().collect();
+        let pids: Vec<u32> = {
+            let mut groups = self.lock();
+            groups.closed = true;
+            groups.running.drain().collect()
+        };
         for pid in pids {
             signal_group_now(pid, "KILL");
         }
@@ -119,9 +179,10 @@ pub(crate) fn launch(
     spec: LaunchSpec,
     master: mpsc::UnboundedSender<Command>,
     processes: ProcessTable,
+    files: Files,
 ) -> TaskProcess {
     let (kill, kills) = mpsc::unbounded_channel();
-    tokio::spawn(supervise(agent, spec, kills, master, processes));
+    tokio::spawn(supervise(agent, spec, kills, master, processes, files));
     TaskProcess { kill }
 }
 
@@ -131,6 +192,7 @@ async fn supervise(
     mut kills: mpsc::UnboundedReceiver<Duration>,
     master: mpsc::UnboundedSender<Command>,
     processes: ProcessTable,
+    files: Files,
 ) {
     let report = |report: Report| {
         let _ = master.send(Command::Executor(ExecutorReport {
@@ -146,6 +208,16 @@ async fn supervise(
             message: format!("Failed to launch container: {error}"),
         });
         return;
+    }
+    // Readable through `/files` from now on, as a Mesos agent attaches a
+    // sandbox once it created it. Mesos only logs a failure, and so do we:
+    // the task runs all the same.
+    if let Err(error) = files.attach_executor(
+        &spec.executor_directory,
+        &spec.framework_id,
+        &spec.executor_id,
+    ) {
+        tracing::warn!(task_id = %spec.task_id, %error, "cannot serve the sandbox on /files");
     }
     report(Report::Starting);
 
@@ -164,8 +236,11 @@ async fn supervise(
             return;
         }
     };
-    let mut child = match spawn_task_process(command).await {
+    let mut child = match spawn_task_process(command, &processes).await {
         Ok(child) => child,
+        // The master stopped while this task was being launched: nobody
+        // will hear of it again, and it never ran.
+        Err(_) if processes.closed() => return,
         Err(error) => {
             append_stderr(
                 &spec.sandbox,
@@ -178,7 +253,13 @@ async fn supervise(
         }
     };
     let pid = child.id().unwrap_or(0);
-    processes.insert(pid);
+    // Where its output is: a sandbox under a temporary directory is
+    // otherwise hard to find (`/files/read` serves it too).
+    tracing::info!(
+        task_id = %spec.task_id,
+        stdout = %spec.sandbox.join("stdout").display(),
+        "task started"
+    );
     report(Report::Running { pid });
 
     let mut killed = false;
@@ -388,15 +469,22 @@ fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> 
 /// `block_in_place` (as some tests and frameworks do) hands its place to a
 /// new thread and itself ends up in the blocking pool, to exit when idle.
 /// Hence one thread that only forks tasks and never exits.
+///
+/// The supervisor that asked may be gone by the time the thread forks:
+/// its runtime shut down (`mesos-local` returning from `main`). The
+/// process then has nobody to watch it, so the thread kills its group
+/// right away.
 #[cfg(target_os = "linux")]
 async fn spawn_task_process(
     mut command: tokio::process::Command,
+    processes: &ProcessTable,
 ) -> std::io::Result<tokio::process::Child> {
     use std::{io, sync::OnceLock};
 
     type Request = (
         tokio::runtime::Handle,
         tokio::process::Command,
+        ProcessTable,
         tokio::sync::oneshot::Sender<io::Result<tokio::process::Child>>,
     );
     static FORKER: OnceLock<Option<std::sync::mpsc::Sender<Request>>> = OnceLock::new();
@@ -423,10 +511,15 @@ async fn spawn_task_process(
         std::thread::Builder::new()
             .name("mesos-local-tasks".into())
             .spawn(move || {
-                for (runtime, mut command, reply) in requests {
+                for (runtime, mut command, processes, reply) in requests {
                     // Tokio's child processes belong to a runtime.
                     let _runtime = runtime.enter();
-                    let _ = reply.send(command.spawn());
+                    if let Err(Ok(child)) = reply.send(processes.spawn(&mut command)) {
+                        if let Some(pid) = child.id() {
+                            signal_group_now(pid, "KILL");
+                            processes.remove(pid);
+                        }
+                    }
                 }
             })
             .inspect_err(|error| {
@@ -436,12 +529,17 @@ async fn spawn_task_process(
             .map(|_| sender)
     });
     let Some(forker) = forker else {
-        return command.spawn();
+        return processes.spawn(&mut command);
     };
     let (reply, child) = tokio::sync::oneshot::channel();
     let gone = || io::Error::other("the thread that starts tasks is gone");
     forker
-        .send((tokio::runtime::Handle::current(), command, reply))
+        .send((
+            tokio::runtime::Handle::current(),
+            command,
+            processes.clone(),
+            reply,
+        ))
         .map_err(|_| gone())?;
     child.await.map_err(|_| gone())?
 }
@@ -449,8 +547,9 @@ async fn spawn_task_process(
 #[cfg(not(target_os = "linux"))]
 async fn spawn_task_process(
     mut command: tokio::process::Command,
+    processes: &ProcessTable,
 ) -> std::io::Result<tokio::process::Child> {
-    command.spawn()
+    processes.spawn(&mut command)
 }
 
 async fn append_stderr(sandbox: &Path, text: &str) {

@@ -7,6 +7,7 @@
 //! | `POST /api/v1/scheduler`, `/master/api/v1/scheduler` | the v1 scheduler API |
 //! | `GET /master/state`, `/state` (also `.json`) | the cluster as JSON |
 //! | `GET /slave(N)/state` | one agent's view (agent PIDs point here) |
+//! | `GET /files/read`, `/files/browse` | the agents' sandboxes (`files.rs`) |
 //! | `GET /health`, `/master/health` | `200 OK` while running |
 //!
 //! The handler for the scheduler API does what `Master::Http::scheduler`
@@ -32,6 +33,7 @@ use tokio::{
 
 use super::{
     faults::FaultState,
+    files::{Files, FilesError},
     master::{CallReply, Command, Settings},
     snapshot::Snapshot,
     state_json,
@@ -51,6 +53,7 @@ pub(crate) struct Shared {
     pub commands: mpsc::UnboundedSender<Command>,
     pub snapshot: watch::Receiver<Snapshot>,
     pub faults: Arc<FaultState>,
+    pub files: Files,
 }
 
 /// Accepts connections until `shutdown` turns true; one task per
@@ -104,6 +107,8 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
             })
         }
         "/health" | "/master/health" => text(StatusCode::OK, ""),
+        "/files/read" => files(shared, request, Files::read).await,
+        "/files/browse" => files(shared, request, Files::browse).await,
         _ => match agent_state_path(&path) {
             Some(process) => get_json(&request, || {
                 state_json::agent(&shared.snapshot.borrow(), &shared.settings, process)
@@ -134,12 +139,36 @@ fn get_json(
     if value.is_null() {
         return text(StatusCode::NOT_FOUND, "");
     }
+    json_response(&value)
+}
+
+fn json_response(value: &serde_json::Value) -> Response<Body> {
     let mut response = full(StatusCode::OK, value.to_string());
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// `GET /files/read` or `/files/browse`. Files are read on a blocking
+/// thread: a slow disk must not hold up the event streams.
+async fn files(
+    shared: &Shared,
+    request: Request<Incoming>,
+    endpoint: fn(&Files, Option<&str>) -> Result<serde_json::Value, FilesError>,
+) -> Response<Body> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return method_not_allowed("GET", request.method());
+    }
+    let files = shared.files.clone();
+    let query = request.uri().query().map(str::to_string);
+    let answer = tokio::task::spawn_blocking(move || endpoint(&files, query.as_deref())).await;
+    match answer {
+        Ok(Ok(value)) => json_response(&value),
+        Ok(Err(FilesError { status, message })) => text(status, &message),
+        Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
+    }
 }
 
 /// `POST /api/v1/scheduler`.

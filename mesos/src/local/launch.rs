@@ -317,18 +317,23 @@ impl Master {
         agent_state.used += &resources;
         // A command task runs under a command executor named after it.
         let executor_id = group.unwrap_or(&task_id).to_string();
-        let sandbox = match group {
+        // The executor's sandbox, and the task's: the same for a command
+        // task, `tasks/<task id>` inside it for a task of a group.
+        let (executor_directory, sandbox) = match group {
             Some(executor) => {
                 let record = agent_state
                     .executors
                     .get_mut(&(framework_id.to_string(), executor.to_string()))
                     .expect("group executor registered");
                 record.live_tasks.insert(task_id.clone());
-                record.sandbox.join("tasks").join(&task_id)
+                let directory = record.sandbox.clone();
+                let sandbox = directory.join("tasks").join(&task_id);
+                (directory, sandbox)
             }
             None => {
                 let container = uuid::Uuid::new_v4().to_string();
-                agent_state.sandbox(framework_id, &task_id, &container)
+                let sandbox = agent_state.sandbox(framework_id, &task_id, &container);
+                (sandbox.clone(), sandbox)
             }
         };
         let agent_id = agent_state.id.clone();
@@ -379,17 +384,25 @@ impl Master {
             ("MESOS_AGENT_ID".to_string(), agent_id.clone()),
             ("MESOS_SLAVE_ID".to_string(), agent_id),
             ("MESOS_FRAMEWORK_ID".to_string(), framework_id.to_string()),
-            ("MESOS_EXECUTOR_ID".to_string(), executor_id),
+            ("MESOS_EXECUTOR_ID".to_string(), executor_id.clone()),
             ("MESOS_ALLOCATION_ROLE".to_string(), role.to_string()),
         ];
         let spec = LaunchSpec {
             framework_id: framework_id.to_string(),
             task_id: task_id.clone(),
+            executor_id: executor_id.clone(),
+            executor_directory,
             command: command.unwrap_or_default(),
             sandbox,
             environment,
         };
-        let process = executor::launch(agent, spec, self.commands.clone(), self.processes.clone());
+        let process = executor::launch(
+            agent,
+            spec,
+            self.commands.clone(),
+            self.processes.clone(),
+            self.agents[agent].files.clone(),
+        );
         if let Some(task) = self
             .frameworks
             .get_mut(framework_id)

@@ -11,7 +11,8 @@
 //! * agents (`--agents 2`) with resources, offered as Mesos' allocator
 //!   does, with DECLINE filters, SUPPRESS and REVIVE;
 //! * command tasks and task groups that really run, as child processes
-//!   with a sandbox holding `stdout` and `stderr`, reporting
+//!   with a sandbox holding `stdout` and `stderr` (served, as agents serve
+//!   them, by `/files/read` and `/files/browse`), reporting
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
 //!   status updates;
 //! * framework failover, reconciliation, heartbeats, `/master/state`;
@@ -44,6 +45,7 @@
 //! | `partition.rs` | losing an agent (unreachable) and its re-registration |
 //! | `failover.rs` | master failover: a new leader, recovered agents and frameworks |
 //! | `executor.rs` | tasks as processes: spawn, kill, exit status |
+//! | `files.rs` | the agents' `/files/read` and `/files/browse`: sandboxes over HTTP |
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
 //! | `state_json.rs`, `snapshot.rs` | `/master/state`; the state tests look at |
@@ -61,6 +63,7 @@ mod call_log;
 mod executor;
 mod failover;
 mod faults;
+mod files;
 mod http;
 mod launch;
 mod master;
@@ -99,6 +102,7 @@ use crate::{
 use call_log::CallLog;
 use executor::ProcessTable;
 use faults::FaultState;
+use files::Files;
 use master::{Command, Master, Settings};
 
 /// How many agents `--master local` starts.
@@ -260,15 +264,17 @@ impl LocalMaster {
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
         });
+        // One `files` for all agents, as in Mesos' local mode: they share
+        // the master's address, so their `/files` endpoints are one.
+        let files = Files::default();
         let agents = (0..config.agents)
             .map(|index| {
                 agent::Agent::new(
                     &master_id,
                     index,
-                    &settings.ip_port(),
-                    &settings.hostname,
+                    &settings,
                     agent_resources.clone(),
-                    &work_dir,
+                    files.clone(),
                     now,
                 )
             })
@@ -307,6 +313,7 @@ impl LocalMaster {
             commands: commands.clone(),
             snapshot: snapshot.clone(),
             faults: faults.clone(),
+            files,
         });
         let server = tokio::spawn(http::serve(listener, shared, stopped));
 

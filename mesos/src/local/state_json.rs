@@ -7,6 +7,8 @@
 //! `slave_id` here), built from the published [`Snapshot`], so the
 //! endpoints never wait for the master's actor.
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 
 use super::{
@@ -228,6 +230,65 @@ fn task(task: &TaskSnapshot) -> Value {
     })
 }
 
+/// The executors of one framework's tasks on an agent, as the agent's
+/// `ExecutorWriter` shows them (`src/slave/http.cpp`): running ones and
+/// completed ones. Each has its sandbox as `directory`, the path to read
+/// its files with `/files/read` (`files.rs`); its running tasks are in
+/// `tasks`, its ended ones in `completed_tasks`.
+fn executors(tasks: &[&TaskSnapshot]) -> (Vec<Value>, Vec<Value>) {
+    // A command task has an executor of its own, named after it; the tasks
+    // of a group share theirs. One run of an executor is one directory.
+    let mut runs: Vec<(String, PathBuf, Vec<&TaskSnapshot>)> = Vec::new();
+    for t in tasks {
+        let Some(sandbox) = &t.sandbox else { continue };
+        let (id, directory) = match &t.executor_id {
+            // A group task's sandbox is `<executor sandbox>/tasks/<id>`.
+            Some(id) => match sandbox.parent().and_then(|p| p.parent()) {
+                Some(directory) => (id.clone(), directory.to_path_buf()),
+                None => continue,
+            },
+            None => (t.id.clone(), sandbox.clone()),
+        };
+        match runs
+            .iter_mut()
+            .find(|(i, d, _)| *i == id && *d == directory)
+        {
+            Some((_, _, run)) => run.push(t),
+            None => runs.push((id, directory, vec![t])),
+        }
+    }
+    let (mut live, mut done) = (Vec::new(), Vec::new());
+    for (id, directory, run) in runs {
+        let (running, ended): (Vec<&TaskSnapshot>, Vec<&TaskSnapshot>) =
+            run.iter().partition(|t| !t.state.is_terminal());
+        let command_task = run.iter().find(|t| t.executor_id.is_none());
+        let resources: Resources = running.iter().map(|t| t.resources.clone()).sum();
+        let executor = json!({
+            "id": id,
+            "name": command_task
+                .map(|t| format!("Command Executor (Task: {})", t.id))
+                .unwrap_or_default(),
+            "source": command_task.map(|t| t.id.clone()).unwrap_or_default(),
+            // The container ID is the name of the run's directory.
+            "container": directory
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            "directory": directory.display().to_string(),
+            "resources": resources_json(&resources),
+            "tasks": running.into_iter().map(task).collect::<Vec<_>>(),
+            "queued_tasks": [],
+            "completed_tasks": ended.into_iter().map(task).collect::<Vec<_>>(),
+        });
+        if run.iter().all(|t| t.state.is_terminal()) {
+            done.push(executor);
+        } else {
+            live.push(executor);
+        }
+    }
+    (live, done)
+}
+
 /// An agent's `/slave(N)/state`, or `None` if no such agent.
 pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> Option<Value> {
     let agent = snapshot
@@ -244,37 +305,7 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
         if tasks.is_empty() {
             continue;
         }
-        let executor = |t: &TaskSnapshot| {
-            // A group task's sandbox is `<executor sandbox>/tasks/<id>`.
-            let directory = match (&t.executor_id, &t.sandbox) {
-                (Some(_), Some(sandbox)) => sandbox
-                    .parent()
-                    .and_then(|p| p.parent())
-                    .map(|p| p.to_path_buf()),
-                (None, sandbox) => sandbox.clone(),
-                _ => None,
-            };
-            json!({
-                "id": t.executor_id.clone().unwrap_or_else(|| t.id.clone()),
-                "name": format!("Command Executor (Task: {})", t.id),
-                "source": t.id,
-                "directory": directory.map(|d| d.display().to_string()).unwrap_or_default(),
-                "resources": resources_json(&t.resources),
-                "tasks": [task(t)],
-                "queued_tasks": [],
-                "completed_tasks": [],
-            })
-        };
-        let live: Vec<Value> = tasks
-            .iter()
-            .filter(|t| !t.state.is_terminal())
-            .map(|t| executor(t))
-            .collect();
-        let done: Vec<Value> = tasks
-            .iter()
-            .filter(|t| t.state.is_terminal())
-            .map(|t| executor(t))
-            .collect();
+        let (live, done) = executors(&tasks);
         frameworks.push(json!({
             "id": framework.id,
             "name": framework.info.name,
