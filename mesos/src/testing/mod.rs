@@ -12,6 +12,7 @@
 //! | [`Framework`] | the framework's binary, run as a child process, its log kept |
 //! | [`Stored`], [`read_stored`] | the framework's state as it is in ZooKeeper |
 //! | [`eventually`] | waiting for a condition, with a deadline |
+//! | [`web`] | GET and POST, for tests of a framework's web page |
 //!
 //! Every wait has a deadline ([`WAIT`]); a test that waits longer fails
 //! with what it waited for (and the framework's log is in the output).
@@ -35,6 +36,7 @@
 mod cluster;
 mod framework;
 mod stored;
+pub mod web;
 mod zookeeper;
 
 use std::time::{Duration, Instant};

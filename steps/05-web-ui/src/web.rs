@@ -558,6 +558,50 @@ mod tests {
     }
 
     #[test]
+    fn whatever_the_page_shows_is_escaped() {
+        let hostile = "<script>alert(1)</script>";
+        let task = crate::view::TaskRow {
+            id: "t-1".into(),
+            state: "TASK_FAILED".into(),
+            agent: hostile.into(),
+            started: None,
+            changed: None,
+            message: Some(hostile.into()),
+            reason: Some(hostile.into()),
+        };
+        let page = Page {
+            name: hostile,
+            role: "leader",
+            this_url: "http://127.0.0.1:8088",
+            leader_url: Some(hostile.into()),
+            leading: Some(Leading {
+                framework_id: Some(hostile.into()),
+                instances: 1,
+                master: Some(hostile.into()),
+                running: vec![task.clone()],
+                staging: vec![task],
+            }),
+            master: hostile,
+            max_instances: 100,
+            value: format!("\"{hostile}"),
+            csrf: "token",
+            error: Some(hostile.into()),
+            notice: Some(hostile.into()),
+        };
+        let html = page.render().unwrap();
+        // The page's own script is the only one.
+        assert_eq!(html.matches("<script>").count(), 1, "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(r#"value=""<"#),
+            "the value attribute is not broken out of"
+        );
+    }
+
+    #[test]
     fn notices_say_who_took_the_change() {
         assert_eq!(notice(Some("saved=3")).unwrap(), "Saved: 3 tasks to run.");
         assert!(
