@@ -312,7 +312,7 @@ fn check(command: &str) {
         }
         // Run by tests/offline.rs.
         ["bin/prepare-offline.sh"] => assert!(root.join("bin/prepare-offline.sh").exists()),
-        ["bin/go-ha"] => go_ha(),
+        ["bin/go-ha"] => go_ha(&env),
         // No VMs here: validate the Vagrantfile under the same settings.
         ["vagrant", subcommand, ..] => {
             assert!(
@@ -471,7 +471,7 @@ fn generating_inside_the_checkout_joins_the_workspace_and_runs() {
 /// `bin/go-ha` on a test ZooKeeper and a simulated master: three instances
 /// elect a leader; `bin/go-ha cycle` and `bin/go-ha kill` hand leadership
 /// over; stopping go-ha stops every instance.
-fn go_ha() {
+fn go_ha(env: &[(String, String)]) {
     let root = repo_root();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let zookeeper = mesos::testing::ZooKeeperServer::start();
@@ -480,6 +480,7 @@ fn go_ha() {
         .unwrap();
     let zk_url = format!("zk://{}/hello-mesos", zookeeper.connect_string());
     let mut go_ha = Command::new(root.join("bin/go-ha"))
+        .envs(env.iter().cloned())
         .env("ZK_URL", &zk_url)
         .env("MESOS_MASTER", master.addr().to_string())
         .env("ZK_SESSION_TIMEOUT", "2")

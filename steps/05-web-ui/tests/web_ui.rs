@@ -171,10 +171,10 @@ async fn bad_input_is_refused_with_the_reason_and_changes_nothing() {
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{typed:?}");
         // The page comes back with the reason next to the field, and what
         // was typed still in it.
-        let error = format!(r#"<p class="error" id="instances-error" role="alert">"#);
+        let error = r#"<p class="error" id="instances-error" role="alert">"#;
         let (_, after) = page
             .body
-            .split_once(&error)
+            .split_once(error)
             .unwrap_or_else(|| panic!("{}", page.body));
         let shown = after.split("</p>").next().unwrap();
         assert!(
