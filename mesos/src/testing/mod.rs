@@ -7,6 +7,7 @@
 //!
 //! | item | what it is for |
 //! |---|---|
+//! | [`events`], [`calls`] | events built as a scenario reads; the calls returned, read back |
 //! | [`ZooKeeperServer`] | a real ZooKeeper on a free loopback port |
 //! | [`Cluster`] | a ZooKeeper and a simulated master, for one test |
 //! | [`Framework`] | the framework's binary, run as a child process, its log kept |
@@ -33,7 +34,9 @@
 //! Enabled by the crate's `testing` feature (for dev-dependencies):
 //! `mesos = { path = "…", features = ["testing"] }`.
 
+pub mod calls;
 mod cluster;
+pub mod events;
 mod framework;
 mod stored;
 pub mod web;

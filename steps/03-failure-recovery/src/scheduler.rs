@@ -255,7 +255,10 @@ impl Scheduler {
         let state = status.state();
         let known = self.tasks.contains_key(task_id);
         let mut calls = Vec::new();
-        if state.is_terminal() {
+        // TASK_UNKNOWN is not terminal for Mesos, but as a reconciliation
+        // answer it says the master knows nothing of the task: as far as
+        // anyone can tell, it does not run. Treat it as gone.
+        if state.is_terminal() || state == TaskState::TaskUnknown {
             tracing::warn!(task = %task_id, state = state.as_str_name(), message = status.message(), "task ended");
             // Forget it: the next offer launches a replacement.
             self.tasks.remove(task_id);

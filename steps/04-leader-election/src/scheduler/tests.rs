@@ -434,3 +434,18 @@ fn with_no_framework_yet_the_stored_one_is_adopted() {
     );
     assert_eq!(scheduler.take_adopted_framework(), None, "once");
 }
+
+#[test]
+fn a_task_unknown_to_the_master_is_replaced() {
+    let now = Instant::now();
+    let mut scheduler = restarted(2, &[("a", "agent-1"), ("b", "agent-2")]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    scheduler.on_event(&update("a", TaskState::TaskRunning, "agent-1"), now);
+    // What reconciliation answers a partition-aware framework about a task
+    // the master never heard of.
+    let calls = scheduler.on_event(&update("b", TaskState::TaskUnknown, "agent-2"), now);
+    assert!(!scheduler.tasks().contains_key("b"), "forgotten");
+    assert!(types(&calls).contains(&call::Type::Revive), "{calls:?}");
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 1, "replaced");
+}

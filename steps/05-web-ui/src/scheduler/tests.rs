@@ -434,3 +434,143 @@ fn with_no_framework_yet_the_stored_one_is_adopted() {
     );
     assert_eq!(scheduler.take_adopted_framework(), None, "once");
 }
+
+#[test]
+fn a_task_unknown_to_the_master_is_replaced() {
+    let now = Instant::now();
+    let mut scheduler = restarted(2, &[("a", "agent-1"), ("b", "agent-2")]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    scheduler.on_event(&update("a", TaskState::TaskRunning, "agent-1"), now);
+    // What reconciliation answers a partition-aware framework about a task
+    // the master never heard of.
+    let calls = scheduler.on_event(&update("b", TaskState::TaskUnknown, "agent-2"), now);
+    assert!(!scheduler.tasks().contains_key("b"), "forgotten");
+    assert!(types(&calls).contains(&call::Type::Revive), "{calls:?}");
+    let calls = scheduler.on_event(&offer("agent-1"), now);
+    assert_eq!(launched(&calls), 1, "replaced");
+}
+
+/// A scheduler running `tasks` (task, agent, started at), all answered
+/// for by reconciliation.
+fn running_since(tasks: &[(&str, &str, f64)]) -> Scheduler {
+    let now = Instant::now();
+    let ids: Vec<(&str, &str)> = tasks.iter().map(|(t, a, _)| (*t, *a)).collect();
+    let mut scheduler = restarted(tasks.len(), &ids);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    for (task, agent, started) in tasks {
+        let mut running = update(task, TaskState::TaskRunning, agent);
+        if let DriverEvent::Event(Event {
+            update: Some(update),
+            ..
+        }) = &mut running
+        {
+            update.status.timestamp = Some(*started);
+        }
+        scheduler.on_event(&running, now);
+    }
+    scheduler
+}
+
+fn killed(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter_map(|c| c.kill.as_ref())
+        .map(|k| k.task_id.value.clone())
+        .collect()
+}
+
+#[test]
+fn a_lower_count_kills_the_most_recently_started_tasks() {
+    let mut scheduler = running_since(&[
+        ("old", "a1", 100.0),
+        ("new", "a2", 300.0),
+        ("mid", "a1", 200.0),
+    ]);
+    let calls = scheduler.set_instances(1);
+    assert_eq!(killed(&calls), ["new", "mid"]);
+    let kill = calls.iter().find_map(|c| c.kill.as_ref()).unwrap();
+    assert_eq!(
+        kill.agent_id.as_ref().unwrap().value,
+        "a2",
+        "with its agent"
+    );
+    assert!(
+        !types(&calls).contains(&call::Type::Revive),
+        "no offers needed"
+    );
+    // The ones being killed do not count: no replacement is launched.
+    let calls = scheduler.on_event(&offer("a1"), Instant::now());
+    assert_eq!(launched(&calls), 0);
+    // Once killed, they are gone for good, and not replaced either.
+    let calls = scheduler.on_event(&update("new", TaskState::TaskKilled, "a2"), Instant::now());
+    assert!(!types(&calls).contains(&call::Type::Revive));
+    assert_eq!(scheduler.tasks().len(), 2);
+}
+
+#[test]
+fn tasks_not_yet_running_are_killed_first() {
+    let mut scheduler = running_since(&[("running", "a1", 100.0)]);
+    scheduler.set_instances(2);
+    let calls = scheduler.on_event(&offer("a1"), Instant::now());
+    assert_eq!(launched(&calls), 1);
+    let staging = scheduler
+        .tasks()
+        .iter()
+        .find(|(_, record)| record.state == TaskState::TaskStaging)
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    let calls = scheduler.set_instances(1);
+    assert_eq!(killed(&calls), [staging]);
+}
+
+#[test]
+fn a_higher_count_asks_for_offers_and_kills_nothing() {
+    let mut scheduler = running_since(&[("a", "a1", 100.0)]);
+    let calls = scheduler.set_instances(3);
+    assert!(killed(&calls).is_empty());
+    assert_eq!(types(&calls), [call::Type::Revive]);
+    let calls = scheduler.on_event(&offer("a1"), Instant::now());
+    assert_eq!(launched(&calls), 2);
+}
+
+#[test]
+fn no_task_is_killed_for_the_count_while_reconciling() {
+    let now = Instant::now();
+    let mut scheduler = restarted(3, &[("a", "a1"), ("b", "a1"), ("c", "a2")]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    // The master has not answered yet: one of them may be gone already.
+    assert!(killed(&scheduler.set_instances(1)).is_empty());
+    scheduler.on_event(&update("a", TaskState::TaskRunning, "a1"), now);
+    scheduler.on_event(&update("b", TaskState::TaskLost, "a1"), now);
+    // Answered for all: now the extras go, and only as many as needed.
+    let calls = scheduler.on_event(&update("c", TaskState::TaskRunning, "a2"), now);
+    assert_eq!(killed(&calls).len(), 1, "{calls:?}");
+}
+
+#[test]
+fn the_page_learns_each_tasks_host_start_and_last_message() {
+    let now = Instant::now();
+    let mut scheduler = restarted(1, &[]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    scheduler.on_event(&offer("agent-1"), now);
+    let task = scheduler.tasks().keys().next().unwrap().clone();
+    assert_eq!(
+        scheduler.details(&task).unwrap().host.as_deref(),
+        Some("agent-1"),
+        "the offer's host name"
+    );
+    let mut running = update(&task, TaskState::TaskRunning, "agent-1");
+    if let DriverEvent::Event(Event {
+        update: Some(update),
+        ..
+    }) = &mut running
+    {
+        update.status.timestamp = Some(1_000.0);
+        update.status.message = Some("<script>started</script>".into());
+    }
+    scheduler.on_event(&running, now);
+    let details = scheduler.details(&task).unwrap();
+    assert_eq!(details.started, Some(1_000.0));
+    assert_eq!(details.changed, Some(1_000.0));
+    assert_eq!(details.message.as_deref(), Some("<script>started</script>"));
+}
