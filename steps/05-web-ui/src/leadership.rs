@@ -111,7 +111,17 @@ pub async fn serve(
     signals: &mut Signals,
     web: &mut WebLink,
 ) -> Term {
-    let leading = || election.is_none_or(|e| e.role().is_leader());
+    // Asked before every write and every call. A term can also end here,
+    // not only in the role arm below: the change may land while we wait on
+    // ZooKeeper or the master, and then this is where we find out.
+    let leading = || match election {
+        Some(election) if !election.role().is_leader() => {
+            let role = election.role();
+            tracing::warn!(?role, "no longer sure to lead: stopping at once");
+            false
+        }
+        _ => true,
+    };
     let mut roles = election.map(Election::roles);
     // Giving up leadership: resign (and stay), or, leading alone, stop.
     let give_up = || match election {
