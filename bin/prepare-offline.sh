@@ -34,8 +34,8 @@ log "copying every crate the workspace needs into $vendor_dir"
 mkdir -p "$(dirname "$config")"
 # cargo vendor prints the configuration that points Cargo at the copies.
 # --locked: exactly the versions in Cargo.lock, which the generated crates
-# also use when generated at the root of this checkout (they join its
-# workspace).
+# also use when generated inside this checkout (they join its workspace).
+# Optional dependencies (the library's `tls` feature) are copied too.
 # Its progress (a line per crate) goes to a log, shown only if it fails.
 if ! cargo vendor --locked --versioned-dirs "$vendor_dir" >"$config.new" 2>"$config.log"; then
   cat "$config.log" >&2

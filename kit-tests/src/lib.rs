@@ -19,10 +19,10 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs `cargo generate` on the kit's template, offline and without
+/// The `cargo generate` command for the kit's template, without
 /// questions, into `destination/<name>`, with `defines` answering the
-/// template's questions. Panics with a hint if cargo-generate is missing.
-pub fn generate(name: &str, destination: &Path, defines: &[(&str, &str)]) -> PathBuf {
+/// template's questions.
+pub fn generate_command(name: &str, destination: &Path, defines: &[(&str, &str)]) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -34,7 +34,16 @@ pub fn generate(name: &str, destination: &Path, defines: &[(&str, &str)]) -> Pat
     for (key, value) in defines {
         command.arg("--define").arg(format!("{key}={value}"));
     }
-    let output = command.output().expect("running cargo");
+    command
+}
+
+/// Runs `cargo generate` on the kit's template, offline and without
+/// questions, into `destination/<name>`, with `defines` answering the
+/// template's questions. Panics with a hint if cargo-generate is missing.
+pub fn generate(name: &str, destination: &Path, defines: &[(&str, &str)]) -> PathBuf {
+    let output = generate_command(name, destination, defines)
+        .output()
+        .expect("running cargo");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("no such command") || stderr.contains("no such subcommand") {
@@ -94,11 +103,9 @@ pub fn tree_differences(expected: &Path, actual: &Path) -> Vec<String> {
     differences
 }
 
-/// Copies the checkout's tracked files into `checkout` and runs
-/// `cargo generate <args> --silent --vcs none` there, as a workshop
-/// attendee does at the root of their checkout. Returns the new crate's
-/// directory (named by `--name`).
-pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
+/// Copies the checkout's tracked files (as they are in the working tree)
+/// into `checkout`.
+pub fn copy_checkout(checkout: &Path) {
     let listed = Command::new("git")
         .args(["ls-files", "-z"])
         .current_dir(repo_root())
@@ -115,6 +122,15 @@ pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
         std::fs::create_dir_all(destination.parent().expect("a file has a folder")).unwrap();
         std::fs::copy(&source, &destination).unwrap();
     }
+}
+
+/// Copies the checkout's tracked files into `checkout` and runs
+/// `cargo generate <args> --silent --vcs none` there, as a workshop
+/// attendee does at the root of their checkout. Returns the new crate's
+/// directory (named by `--name`, in the folder `--destination` names if
+/// any).
+pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
+    copy_checkout(checkout);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(args)
@@ -128,10 +144,14 @@ pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
         args.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
-    let name = args
-        .iter()
-        .position(|a| *a == "--name")
-        .and_then(|i| args.get(i + 1))
-        .expect("the command names the crate");
-    checkout.join(name)
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let name = value_of("--name").expect("the command names the crate");
+    match value_of("--destination") {
+        Some(folder) => checkout.join(folder).join(name),
+        None => checkout.join(name),
+    }
 }

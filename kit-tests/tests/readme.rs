@@ -394,20 +394,6 @@ fn check(command: &str) {
         }
         // Generating inside the checkout is checked in a copy of it.
         ["cargo", "generate", ..] | ["cargo", "run", "-p", "awesome-framework"] => {}
-        [
-            "cargo",
-            "run",
-            "-p",
-            package,
-            "--bin",
-            binary,
-            "--",
-            args @ ..,
-        ] => {
-            assert_eq!(*package, "mesos");
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            assert_flags_parse(&root.join("target/debug").join(binary), &args);
-        }
         ["cargo", "run", "-p", package, "--", args @ ..] => {
             let args: Vec<String> = args
                 .iter()

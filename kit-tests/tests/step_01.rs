@@ -1,9 +1,15 @@
 //! Step 01, what the template generates, when its connection drops: with
 //! Mesos' default `failover_timeout` of 0 the master removes the framework
 //! at once, and the framework must register anew instead of knocking on
-//! the door of a removed framework for ever.
+//! the door of a removed framework for ever. And built as a new user
+//! builds it, without the library's `tls` feature.
 
-use std::{process::Command, time::Duration};
+use std::{
+    io::Read,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use kit_tests::repo_root;
 use mesos::{
@@ -11,8 +17,10 @@ use mesos::{
     testing::{Framework, WAIT, config, running_tasks, subscribed_framework},
 };
 
-#[tokio::test]
-async fn after_a_dropped_connection_step_01_registers_a_new_framework() {
+/// Builds step 01 alone, as `cargo run -p hello-mesos` does (so with the
+/// library's features step 01 asks for, and no others), and returns the
+/// binary.
+fn build_step_01() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .args(["build", "--quiet", "--locked", "-p", "hello-mesos"])
@@ -20,10 +28,14 @@ async fn after_a_dropped_connection_step_01_registers_a_new_framework() {
         .status()
         .unwrap();
     assert!(built.success(), "step 01 does not build");
+    repo_root().join("target/debug/hello-mesos")
+}
 
+#[tokio::test]
+async fn after_a_dropped_connection_step_01_registers_a_new_framework() {
+    let binary = build_step_01();
     let master = LocalMaster::start(config()).await.unwrap();
     let address = master.addr().to_string();
-    let binary = repo_root().join("target/debug/hello-mesos");
     let framework = Framework::start(&binary, &["--master", &address]);
     let two_running = |state: &mesos::local::Snapshot, not: Option<&str>| {
         subscribed_framework(state)
@@ -57,4 +69,42 @@ async fn after_a_dropped_connection_step_01_registers_a_new_framework() {
     .await
     .expect("the driver logs each SUBSCRIBED");
     assert_eq!(master.state().frameworks.len(), 2, "one removed, one new");
+}
+
+/// TLS is the library's `tls` feature, which step 01 does not ask for: an
+/// `https` master is refused as a bad flag that says what to enable, not
+/// retried for ever.
+#[test]
+fn without_the_tls_feature_an_https_master_is_a_bad_flag() {
+    let mut child = Command::new(build_step_01())
+        .args(["--master", "https://127.0.0.1:5050"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Refused at once; a framework that took the flag would keep retrying.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 10 s after starting: the https master was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "a usage error: {stderr}");
+    assert!(
+        stderr.contains("enable the `tls` feature of the `mesos` crate"),
+        "{stderr}"
+    );
 }

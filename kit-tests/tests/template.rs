@@ -6,7 +6,9 @@ use std::{
     time::Duration,
 };
 
-use kit_tests::{generate, repo_root, tree_differences};
+use std::path::Path;
+
+use kit_tests::{generate, generate_command, generate_in_checkout, repo_root, tree_differences};
 
 /// The answers that produce `steps/01-generate`: the defaults, with the
 /// library two folders up.
@@ -53,16 +55,11 @@ async fn a_generated_framework_builds_and_keeps_its_tasks_running() {
 
     // Build it with the workspace's lock file and target directory, so the
     // dependencies compiled for the workspace are reused, offline.
-    std::fs::copy(repo_root().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    assert!(
+        build_alone(&crate_dir),
+        "the generated crate does not build"
+    );
     let target_dir = repo_root().join("target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let build = Command::new(&cargo)
-        .args(["build", "--offline", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .status()
-        .unwrap();
-    assert!(build.success(), "the generated crate does not build");
 
     let master = mesos::local::LocalMaster::start(Default::default())
         .await
@@ -166,5 +163,115 @@ fn cargo_generate_git_finds_the_template_through_the_root_config() {
     assert!(
         differences.is_empty(),
         "--git and --path generate different crates: {differences:?}"
+    );
+}
+
+/// Builds a generated crate outside the workspace as the other tests do:
+/// with the workspace's lock file and target directory, offline.
+fn build_alone(crate_dir: &Path) -> bool {
+    std::fs::copy(repo_root().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Command::new(&cargo)
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", repo_root().join("target"))
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The sentence generation stops with when the default, the library from
+/// the checkout's workspace, cannot work.
+fn outside_the_checkout(name: &str, folder: &Path) -> String {
+    format!(
+        "{name} is generated outside the kit's checkout, so it cannot take the kit's mesos \
+         library from the checkout's workspace: delete the empty folder {} and generate again \
+         with --define mesos=<path to the kit>/mesos (or the kit's git URL).",
+        folder.display()
+    )
+}
+
+#[test]
+fn outside_the_checkout_with_the_defaults_generation_stops_and_says_what_to_pass() {
+    let temp = tempfile::tempdir().unwrap();
+    assert!(
+        !temp
+            .path()
+            .ancestors()
+            .any(|d| d.join("Cargo.toml").exists()),
+        "this test needs a temporary directory outside any Cargo project, not {}",
+        temp.path().display()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut by_git = Command::new(cargo);
+    by_git
+        .arg("generate")
+        .arg("--git")
+        .arg(repo_root())
+        .args(["--name", "by-git", "--silent", "--vcs", "none"])
+        .arg("--destination")
+        .arg(temp.path())
+        .stdin(Stdio::null());
+    for (name, mut command) in [
+        ("by-path", generate_command("by-path", temp.path(), &[])),
+        ("by-git", by_git),
+    ] {
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}: generated anyway");
+        let folder = temp.path().join(name);
+        assert!(
+            stderr.contains(&outside_the_checkout(name, &folder)),
+            "{name}: not the sentence expected:\n{stderr}"
+        );
+        assert!(
+            !folder.join("Cargo.toml").exists(),
+            "{name}: a crate was written"
+        );
+    }
+
+    // Doing as it says works, and the crate builds.
+    std::fs::remove_dir(temp.path().join("by-path")).expect("an empty folder");
+    let library = repo_root().join("mesos");
+    let crate_dir = generate(
+        "by-path",
+        temp.path(),
+        &[("mesos", library.to_str().unwrap())],
+    );
+    assert!(
+        build_alone(&crate_dir),
+        "the generated crate does not build"
+    );
+}
+
+#[test]
+fn anywhere_inside_the_checkout_the_default_finds_the_library() {
+    // Next to the steps, where a path relative to the root (`../mesos`)
+    // would be wrong: the crate takes the library from the workspace.
+    let checkout = tempfile::tempdir().unwrap();
+    let crate_dir = generate_in_checkout(
+        checkout.path(),
+        &[
+            "generate",
+            "--path",
+            "template",
+            "--name",
+            "deep-framework",
+            "--destination",
+            "steps",
+        ],
+    );
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("mesos.workspace = true"), "{manifest}");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--offline", "--quiet", "-p", "deep-framework"])
+        .current_dir(checkout.path())
+        .env("CARGO_TARGET_DIR", repo_root().join("target"))
+        .status()
+        .unwrap();
+    assert!(
+        built.success(),
+        "the crate generated in steps/ does not build"
     );
 }

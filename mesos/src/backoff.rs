@@ -11,8 +11,6 @@
 
 use std::time::Duration;
 
-use rand::Rng;
-
 /// How long to wait before each retry.
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -51,7 +49,10 @@ impl Backoff {
         let ceiling = self.ceiling();
         self.attempt = self.attempt.saturating_add(1);
         let half = ceiling / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
+        // Nanoseconds: the ceiling is at most `max`, far below u64::MAX ns
+        // (584 years).
+        let half_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(fastrand::u64(0..=half_nanos))
     }
 
     /// Starts again from the initial delay, after a success.

@@ -82,6 +82,8 @@ pub struct ClientOptions {
     /// How long a call (not the stream) may take before it fails.
     pub call_timeout: Duration,
     /// TLS settings for `https` masters; the system's CAs if `None`.
+    /// (Only with the crate's `tls` feature.)
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -93,6 +95,7 @@ impl Default for ClientOptions {
             max_redirects: 5,
             max_record_len: DEFAULT_MAX_RECORD_LEN,
             call_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
@@ -192,8 +195,7 @@ impl Client {
         for _hop in 0..=self.inner.options.max_redirects {
             // A fresh connection for every SUBSCRIBE: its response holds the
             // connection for the lifetime of the subscription.
-            let mut connection =
-                transport::connect(&master, self.inner.options.tls.as_ref()).await?;
+            let mut connection = transport::connect(&master, &self.inner.options).await?;
             let request = self.request(&master, body.clone(), None)?;
             let response = connection.send_request(request).await?;
             match response.status() {
@@ -331,13 +333,13 @@ impl Client {
         let reusable =
             matches!(slot, Some((addr, sender)) if addr == master && !sender.is_closed());
         if !reusable {
-            let sender = transport::connect(master, self.inner.options.tls.as_ref()).await?;
+            let sender = transport::connect(master, &self.inner.options).await?;
             *slot = Some((master.clone(), sender));
         }
         let (_, sender) = slot.as_mut().expect("just filled");
         if sender.ready().await.is_err() {
             // Closed between the check and now: dial once more.
-            *sender = transport::connect(master, self.inner.options.tls.as_ref()).await?;
+            *sender = transport::connect(master, &self.inner.options).await?;
             sender.ready().await?;
         }
         Ok(sender)

@@ -53,6 +53,10 @@ pub enum Error {
         addr: MasterAddr,
         source: std::io::Error,
     },
+    /// An `https` master, but the crate was built without its `tls`
+    /// feature.
+    #[error("{addr}: {}", crate::master::TLS_DISABLED)]
+    TlsDisabled { addr: MasterAddr },
     /// The HTTP exchange failed midway.
     #[error("HTTP error talking to the master: {0}")]
     Http(#[from] hyper::Error),
@@ -111,6 +115,7 @@ impl Error {
             Error::BadRequest(_)
                 | Error::Unauthorized(_)
                 | Error::InvalidRequest(_)
+                | Error::TlsDisabled { .. }
                 | Error::FailedOver(_)
                 | Error::Refused(_)
         )

@@ -29,6 +29,10 @@
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
 //!
+//! `https://` masters need the crate's `tls` feature (rustls): the
+//! workshop's masters speak plain HTTP, and a framework compiles only what
+//! it asks for.
+//!
 //! A framework's own logic is best written as a pure function from events
 //! to calls ([`driver::Scheduler`]): it can then be tested without a master.
 //! See `examples/hello.rs` for a whole framework in one file.

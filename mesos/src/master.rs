@@ -17,6 +17,10 @@ use std::{fmt, str::FromStr};
 
 use crate::zookeeper::{InvalidZkUrl, ZkUrl};
 
+/// Why an `https` master is refused by a build without the crate's `tls`
+/// feature.
+pub(crate) const TLS_DISABLED: &str = "https needs TLS, which this program was built without: enable the `tls` feature of the `mesos` crate";
+
 /// The default port of a Mesos master.
 pub const DEFAULT_MASTER_PORT: u16 = 5050;
 
@@ -164,9 +168,12 @@ impl FromStr for MasterSpec {
                 path: url.path,
             });
         }
-        MasterAddr::parse_with_default_scheme(trimmed, Scheme::Http)
-            .map(MasterSpec::Addr)
-            .map_err(invalid)
+        let addr = MasterAddr::parse_with_default_scheme(trimmed, Scheme::Http).map_err(invalid)?;
+        // Refused here, as a bad flag, rather than at every connection.
+        if addr.scheme == Scheme::Https && !cfg!(feature = "tls") {
+            return Err(invalid(TLS_DISABLED.into()));
+        }
+        Ok(MasterSpec::Addr(addr))
     }
 }
 

@@ -1,6 +1,7 @@
-//! The Mesos v1 protobuf messages, generated at build time from
-//! `proto/mesos/v1/*.proto` (our subset of Apache Mesos' definitions, with
-//! the same names and numbers, so the bytes on the wire are Mesos' own).
+//! The Mesos v1 protobuf messages, generated from `proto/mesos/v1/*.proto`
+//! (our subset of Apache Mesos' definitions, with the same names and
+//! numbers, so the bytes on the wire are Mesos' own) ahead of time, into
+//! `generated/` (`build.rs` says why and how).
 //!
 //! The modules mirror the protobuf packages: `mesos.v1` is [`crate::v1`],
 //! `mesos.v1.scheduler` is [`scheduler`]. prost renames a little: message

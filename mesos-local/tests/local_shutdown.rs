@@ -9,6 +9,10 @@
 
 #![cfg(target_os = "linux")]
 
+// The library's own test helpers (a small framework on `mesos::Client`):
+// shared by path, since this crate's tests need the `mesos-local` binary
+// and only this crate's tests are given it.
+#[path = "../../mesos/tests/local_support/mod.rs"]
 mod local_support;
 
 use std::{

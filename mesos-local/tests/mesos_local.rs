@@ -2,8 +2,6 @@
 //! explains what is wrong with a bad `--resources`, and takes its tasks
 //! with it when it is killed.
 
-mod local_support;
-
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -12,6 +10,9 @@ use std::{
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mesos-local");
+
+/// How long any single wait in a test may take before it fails.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// Kills the child if a test fails half-way.
 struct Running(Child);
@@ -73,7 +74,7 @@ fn mesos_local_serves_the_master_state() {
         .arg(work_dir.path())
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create("/tmp/mltest.err").unwrap())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut child = Running(child);
@@ -177,16 +178,100 @@ impl Drop for KillGroup {
     }
 }
 
+/// Subscribes to the master at `address` as a bare framework, launches
+/// `command` as a task on the first offer, and returns once it runs: the
+/// least a scheduler does, with the library's `Client`.
+async fn launch_task(address: &str, command: &str) {
+    use mesos::{
+        Client, ClientOptions, calls,
+        master::{MasterAddr, Scheme},
+        resources::Resources,
+        v1::{CommandInfo, FrameworkInfo, TaskId, TaskInfo, TaskState, scheduler::event},
+    };
+
+    let client = Client::new(ClientOptions {
+        call_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
+    client.set_master(MasterAddr::parse_with_default_scheme(address, Scheme::Http).unwrap());
+    let info = FrameworkInfo {
+        user: "tester".into(),
+        name: "orphans".into(),
+        ..Default::default()
+    };
+    let mut subscription = client
+        .subscribe(calls::subscribe(info))
+        .await
+        .expect("SUBSCRIBE is answered with a stream");
+    let mut launched = false;
+    loop {
+        let event = subscription
+            .next_event()
+            .await
+            .expect("events arrive")
+            .expect("the master keeps the stream open");
+        match event.r#type() {
+            event::Type::Subscribed => {
+                client.set_framework_id(Some(event.subscribed.unwrap().framework_id));
+            }
+            event::Type::Offers if !launched => {
+                let offer = &event.offers.unwrap().offers[0];
+                let task = TaskInfo {
+                    name: "forever".into(),
+                    task_id: TaskId {
+                        value: "forever".into(),
+                    },
+                    agent_id: offer.agent_id.clone(),
+                    resources: Resources::parse("cpus:0.1;mem:32").unwrap().into_vec(),
+                    command: Some(CommandInfo {
+                        value: Some(command.into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                let accept = calls::accept(
+                    vec![offer.id.clone()],
+                    vec![calls::launch(vec![task])],
+                    Some(calls::refuse_for(0.0)),
+                );
+                client.call(accept).await.expect("the launch is accepted");
+                launched = true;
+            }
+            event::Type::Update => {
+                let status = event.update.unwrap().status;
+                // The agent holds the next update back until this one is
+                // acknowledged.
+                if let Some(ack) = calls::acknowledge_update(&status) {
+                    client
+                        .call(ack)
+                        .await
+                        .expect("the acknowledgement is accepted");
+                }
+                if status.state() == TaskState::TaskRunning {
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Waits until `condition` holds, polling: for conditions outside any
+/// process that could tell us (files, other processes).
+async fn wait_until(mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_die_with_a_killed_mesos_local() {
-    use local_support::{Framework, command_task, framework_info};
-    use mesos::{
-        Client, ClientOptions,
-        master::{MasterAddr, Scheme},
-        v1::TaskState,
-    };
-
     let work_dir = tempfile::tempdir().unwrap();
     let child = Command::new(BINARY)
         .args([
@@ -206,25 +291,14 @@ async fn tasks_die_with_a_killed_mesos_local() {
     let mut child = Running(child);
     let address = address(&mut child.0);
 
-    let client = Client::new(ClientOptions {
-        call_timeout: Duration::from_secs(5),
-        ..Default::default()
-    });
-    client.set_master(MasterAddr::parse_with_default_scheme(&address, Scheme::Http).unwrap());
-    let framework = Framework::subscribe_client(client, framework_info("orphans", &[], 0.0)).await;
-    let offer = framework.offer_for("-S0", |_| true).await;
     // The shell stays the task's process (no `exec` of a last command):
     // it is the process the kernel must kill.
-    let task = command_task(
-        "forever",
-        &offer.agent_id,
-        "echo $$ > \"$MESOS_SANDBOX/pid\"; while true; do sleep 1; done",
-        "cpus:0.1;mem:32",
-    );
-    framework.launch(&offer, vec![task]).await;
-    framework.follow("forever", TaskState::TaskRunning).await;
+    let command = "echo $$ > \"$MESOS_SANDBOX/pid\"; while true; do sleep 1; done";
+    tokio::time::timeout(WAIT, launch_task(&address, command))
+        .await
+        .expect("the task runs");
     let mut pid = None;
-    local_support::wait_until(|| {
+    wait_until(|| {
         pid = find_file(work_dir.path(), "pid")
             .and_then(|file| std::fs::read_to_string(file).ok())
             .and_then(|text| text.trim().parse::<u32>().ok());
