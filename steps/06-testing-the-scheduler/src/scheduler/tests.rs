@@ -229,7 +229,7 @@ fn a_task_lost_then_back_after_it_was_replaced_is_killed() {
         .reason(Reason::AgentReregistered)
         .message("Unreachable agent re-reregistered");
     let calls = scheduler.on_event(&back.event(), now);
-    assert_eq!(read::killed(&calls), [lost.clone()]);
+    assert_eq!(read::killed(&calls), vec![lost.clone()]);
     assert!(!scheduler.tasks().contains_key(&lost));
     assert!(scheduler.tasks().contains_key(&replacement));
 }
