@@ -18,8 +18,9 @@ use mesos::{
     v1::scheduler::call::Type as CallType,
 };
 
-/// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-06");
+/// The framework under test: this step's binary (Cargo names it after
+/// the package, so the line is the same in every step).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 /// A short election session, so that a dead leader is replaced in seconds.
 const SESSION_TIMEOUT: &str = "3";
