@@ -392,6 +392,45 @@ fn check(command: &str) {
                 Duration::from_secs(60),
             );
         }
+        // Step 6's fast layers: run them, and see the original workshop's
+        // first test among those that passed.
+        ["cargo", "test", "-p", package, "--bins"] => {
+            let output = Command::new(cargo())
+                .args(["test", "--quiet", "-p", package, "--bins"])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("test result: ok"),
+                "{command} fails:\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let listed = Command::new(cargo())
+                .args(["test", "--quiet", "-p", package, "--bins", "--", "--list"])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            let list = String::from_utf8_lossy(&listed.stdout);
+            assert!(
+                list.contains("an_offer_of_2_cpus_and_1024_mb_gives_one_launch: test")
+                    && list.contains("a_scheduler_keeps_its_promises_whatever_happens: test"),
+                "{command} does not run the decision and property tests:\n{list}"
+            );
+        }
+        // Every layer, ZooKeeper included: bin/test runs the workspace's
+        // tests, this package's among them.
+        ["cargo", "test", "-p", package] => {
+            let script = std::fs::read_to_string(root.join("bin/test")).unwrap();
+            assert!(
+                script.contains("cargo test --workspace"),
+                "bin/test does not run the workspace's tests"
+            );
+            assert!(
+                root.join("target/debug").join(package).exists(),
+                "{package} is not a binary of the workspace"
+            );
+        }
         // Generating inside the checkout is checked in a copy of it.
         ["cargo", "generate", ..] | ["cargo", "run", "-p", "awesome-framework"] => {}
         ["cargo", "run", "-p", package, "--", args @ ..] => {
