@@ -8,6 +8,7 @@
 //! install it: a test that needs ZooKeeper must never pass without one.
 
 use std::{
+    fs::File,
     io::{Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
     path::PathBuf,
@@ -35,6 +36,9 @@ pub const TICK_TIME: Duration = Duration::from_millis(500);
 pub struct ZooKeeperServer {
     child: Option<Child>,
     port: u16,
+    /// Held for the server's whole life, stopped or not: see
+    /// [`reserve_port`].
+    _port_lock: File,
     data_dir: tempfile::TempDir,
     classpath: String,
 }
@@ -59,21 +63,23 @@ impl ZooKeeperServer {
             return Err(format!("{first_jar} not found. {INSTALL_HINT}"));
         }
         let data_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let (port, port_lock) = reserve_port()?;
         let mut server = ZooKeeperServer {
             child: None,
-            port: 0,
+            port,
+            _port_lock: port_lock,
             data_dir,
             classpath,
         };
-        // Another process may take the free port between our check and
-        // the server's bind; try a few ports before giving up.
+        // Something outside the kit may still take the port between our
+        // check and the server's bind; try a few ports before giving up.
         let mut last_error = String::new();
         for _ in 0..3 {
-            server.port = free_port().map_err(|e| format!("finding a free port: {e}"))?;
             match server.launch() {
                 Ok(()) => return Ok(server),
                 Err(error) => last_error = error,
             }
+            (server.port, server._port_lock) = reserve_port()?;
         }
         Err(last_error)
     }
@@ -175,7 +181,46 @@ pub fn four_letter_word(port: u16, word: &str) -> std::io::Result<String> {
     Ok(answer)
 }
 
-/// A loopback port nobody listens on right now.
+/// Picks a port for a test ZooKeeper that nobody else will be given while
+/// the server lives, even while it is stopped for a restart (whose clients
+/// keep connecting to the same port).
+///
+/// Two things could take a stopped server's port. Any `bind` to port 0 (a
+/// test master, [`free_port`]) gets a port from the kernel's ephemeral
+/// range: so test ZooKeepers take theirs from the ports just below it.
+/// Another test's ZooKeeper, in this process or another: so each port is
+/// claimed with a lock on a file named after it, which the kernel releases
+/// when the process dies, however it dies.
+fn reserve_port() -> Result<(u16, File), String> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let ports = ephemeral_start.saturating_sub(10_000).max(1024)..ephemeral_start;
+    let locks = std::env::temp_dir().join("mesos-testing-zookeeper-ports");
+    std::fs::create_dir_all(&locks).map_err(|e| format!("{}: {e}", locks.display()))?;
+    for _ in 0..1000 {
+        let port = fastrand::u16(ports.clone());
+        let path = locks.join(format!("{port}.lock"));
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if lock.try_lock().is_err() {
+            continue; // another test's ZooKeeper has it
+        }
+        // Nothing outside the kit listens there either.
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok((port, lock));
+        }
+    }
+    Err(format!("no free port for ZooKeeper in {ports:?}"))
+}
+
+/// A loopback port nobody listens on right now, from the kernel's
+/// ephemeral range.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
