@@ -2,12 +2,11 @@
 //! that a restart brings it back where its clients look for it, however
 //! many other tests start servers and masters meanwhile.
 
-use std::{
-    fs::File,
-    net::{Ipv4Addr, TcpListener},
-};
+#![cfg(target_os = "linux")]
 
-use mesos::testing::{ZooKeeperServer, four_letter_word};
+use std::net::{Ipv4Addr, TcpListener};
+
+use mesos::testing::{ZooKeeperServer, claim_port, four_letter_word};
 
 /// The first port of the kernel's range for `bind(…:0)`.
 fn ephemeral_start() -> u16 {
@@ -32,12 +31,8 @@ fn a_stopped_server_keeps_its_port_for_its_restart() {
         "port {port} is in the range the kernel hands out"
     );
     // ...nor another test's ZooKeeper, in this process or another: the
-    // port's lock is held.
-    let lock = std::env::temp_dir()
-        .join("mesos-testing-zookeeper-ports")
-        .join(format!("{port}.lock"));
-    let lock = File::options().write(true).open(&lock).unwrap();
-    assert!(lock.try_lock().is_err(), "port {port} is not reserved");
+    // port is claimed.
+    assert!(claim_port(port).is_none(), "port {port} is not claimed");
     // Meanwhile it is really stopped: the port is free.
     drop(TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the port is free"));
     let other = ZooKeeperServer::start();
@@ -48,5 +43,5 @@ fn a_stopped_server_keeps_its_port_for_its_restart() {
     assert_eq!(four_letter_word(port, "ruok").unwrap(), "imok");
     drop(server);
     // Once the server is gone, the port is anyone's again.
-    assert!(lock.try_lock().is_ok(), "port {port} is still reserved");
+    assert!(claim_port(port).is_some(), "port {port} is still claimed");
 }
