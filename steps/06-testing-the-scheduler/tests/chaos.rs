@@ -757,18 +757,19 @@ async fn the_framework_survives_a_minute_of_random_faults() {
     let running = running_tasks(&state, &framework_id);
     assert_eq!(running.len(), chaos.wanted, "exactly the wanted tasks");
 
-    let observed = chaos.observed.lock().unwrap();
-    assert_eq!(
-        observed.framework_ids,
-        BTreeSet::from([framework_id.clone()]),
-        "one framework ID all along (seed {seed})"
-    );
-    assert!(
-        observed.violations.is_empty(),
-        "seed {seed}: {:#?}",
-        observed.violations
-    );
-    drop(observed);
+    {
+        let observed = chaos.observed.lock().unwrap();
+        assert_eq!(
+            observed.framework_ids,
+            BTreeSet::from([framework_id.clone()]),
+            "one framework ID all along (seed {seed})"
+        );
+        assert!(
+            observed.violations.is_empty(),
+            "seed {seed}: {:#?}",
+            observed.violations
+        );
+    }
     let ids: Vec<&String> = state.tasks.iter().map(|t| &t.id).collect();
     let unique: BTreeSet<&String> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "a task ID used twice: {ids:?}");
