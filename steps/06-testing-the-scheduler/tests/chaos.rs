@@ -45,7 +45,7 @@ use mesos::{
 };
 
 /// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-06");
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 /// Scheduler instances: one leads, two stand by.
 const INSTANCES: usize = 3;
