@@ -531,6 +531,16 @@ impl SubscriptionLoop {
                 Ok(Err(error)) => return StreamEnd::Lost(format!("event stream failed: {error}")),
             };
             deadline = Instant::now() + silence_limit;
+            // A type this library does not know (a newer master's event),
+            // or none: its contents cannot be read, so the scheduler has
+            // nothing to act on. It still proves the stream alive (above).
+            if event.r#type() == event::Type::Unknown {
+                tracing::warn!(
+                    r#type = ?event.r#type,
+                    "skipping an event of a type this library does not know"
+                );
+                continue;
+            }
             if event.r#type() == event::Type::Error {
                 let message = event.error.map(|e| e.message).unwrap_or_default();
                 return self.on_error(message);

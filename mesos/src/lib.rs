@@ -44,6 +44,9 @@ pub mod codec;
 pub mod detector;
 pub mod driver;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod leader;
 pub mod local;
 pub mod master;

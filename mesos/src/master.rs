@@ -110,15 +110,41 @@ impl MasterAddr {
 }
 
 /// Splits `host:port`, `[v6]:port` or a bare host.
+///
+/// The host must be a name, an IPv4 address or a bracketed IPv6 address:
+/// anything else would be written back (in a URL, a `Host` header) as
+/// something that means another host, or no host at all. (The fuzz target
+/// `flags` found `https::1]:5050` taken as the host `https::1]`.)
 pub(crate) fn split_host_port(authority: &str) -> Result<(String, u16), String> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("unclosed [ in IPv6 address")?;
-        (host, after.strip_prefix(':'))
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{host:?} in brackets is not an IPv6 address"));
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("{after:?} after the IPv6 address"))?,
+            ),
+        };
+        (host, port)
     } else {
-        match authority.rsplit_once(':') {
+        let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (authority, None),
+        };
+        if host.contains(':') {
+            return Err("an IPv6 address goes in brackets: [::1]:5050".into());
         }
+        if let Some(bad) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        {
+            return Err(format!("{bad:?} cannot be in a host name"));
+        }
+        (host, port)
     };
     if host.is_empty() {
         return Err("no host".into());
@@ -244,6 +270,14 @@ mod tests {
             "zk:///mesos",
             "zk://u:p@host:2181/mesos",
             "http://user:pw@host:5050",
+            // Found by the fuzz target `flags`: hosts that do not print
+            // back as themselves.
+            "https::1]:5050",
+            "[::1]x",
+            "[not-v6]:5050",
+            "::1:5050",
+            "host name:5050",
+            "http://h?x:5050",
         ] {
             let err = input.parse::<MasterSpec>().unwrap_err();
             assert_eq!(err.input, input);

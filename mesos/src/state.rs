@@ -914,7 +914,7 @@ impl TaskRecord {
         serde_json::to_vec(&json).expect("a struct of strings always serializes")
     }
 
-    fn from_json(data: &[u8]) -> Result<TaskRecord, String> {
+    pub(crate) fn from_json(data: &[u8]) -> Result<TaskRecord, String> {
         let json: TaskJson = serde_json::from_slice(data)
             .map_err(|e| format!(r#"not a task record {{"state":…,"agent_id":…}}: {e}"#))?;
         let state = TaskState::from_str_name(&json.state)
@@ -926,7 +926,7 @@ impl TaskRecord {
     }
 }
 
-fn parse_framework_id(data: &[u8]) -> Result<FrameworkId, String> {
+pub(crate) fn parse_framework_id(data: &[u8]) -> Result<FrameworkId, String> {
     let value = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
     check_framework_id(value)?;
     Ok(FrameworkId {
@@ -955,7 +955,7 @@ fn check_framework_id(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_instances(data: &[u8]) -> Result<usize, String> {
+pub(crate) fn parse_instances(data: &[u8]) -> Result<usize, String> {
     let text = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
     text.parse()
         .map_err(|_| format!("{text:?} is not an instance count (a decimal number)"))

@@ -69,6 +69,13 @@ impl FromStr for ZkUrl {
             if segment.chars().any(char::is_control) {
                 return Err(invalid("control characters in the path".into()));
             }
+            // Found by the fuzz target `flags`: in `zk://h/a //` the space
+            // was kept, and `zk://h/a ` (as printed) reads back as `/a`.
+            if segment.trim() != segment {
+                return Err(invalid(format!(
+                    "{segment:?}: spaces around a node name (a typo?)"
+                )));
+            }
         }
         if path.split('/').next() == Some("zookeeper") {
             return Err(invalid("/zookeeper belongs to ZooKeeper itself".into()));
@@ -83,5 +90,26 @@ impl FromStr for ZkUrl {
 impl fmt::Display for ZkUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "zk://{}{}", self.servers, self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_prints_back_as_itself() {
+        for input in ["zk://h:2181/a", "zk://h:1,g:2/a/b c/d"] {
+            let url: ZkUrl = input.parse().unwrap();
+            assert_eq!(url.to_string(), input);
+        }
+    }
+
+    #[test]
+    fn spaces_around_a_node_name_are_refused() {
+        for input in ["zk://5/5 //", "zk://h/ a", "zk://h/a /b"] {
+            let error = input.parse::<ZkUrl>().unwrap_err();
+            assert!(error.reason.contains("spaces around"), "{input}: {error}");
+        }
     }
 }

@@ -392,6 +392,14 @@ impl LocalMaster {
         }
     }
 
+    /// Every state the master publishes from now on, as it publishes it:
+    /// for a watcher that checks an invariant on each change while the
+    /// test does other things (a chaos test). A slow reader sees the
+    /// latest state, not each one in between.
+    pub fn snapshots(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
+    }
+
     /// The calls the master handled so far, in order (the last 100,000):
     /// who was heard on which subscription, and whether it was taken.
     pub fn calls(&self) -> Vec<CallRecord> {

@@ -41,7 +41,10 @@ use tokio::{
     sync::{mpsc, oneshot, watch},
 };
 
-use crate::view::Leading;
+use crate::{
+    form::{Form, parse_count},
+    view::Leading,
+};
 
 /// The largest request body we read: a form holds two short fields.
 const MAX_BODY: usize = 16 * 1024;
@@ -238,15 +241,10 @@ impl Web {
             Ok(body) => body,
             Err(response) => return response,
         };
-        let mut csrf = None;
-        let mut raw = String::new();
-        for (key, value) in form_urlencoded::parse(&body) {
-            match &*key {
-                "csrf" => csrf = Some(value.into_owned()),
-                "instances" => raw = value.into_owned(),
-                _ => {}
-            }
-        }
+        let Form {
+            csrf,
+            instances: raw,
+        } = Form::read(&body);
         if csrf.as_deref() != Some(&*self.csrf) {
             let reason = "This form did not come from this page (or the page is older than this \
                           instance): reload the page and try again.";
@@ -396,25 +394,6 @@ struct Page<'a> {
     notice: Option<String>,
 }
 
-/// The form's number of tasks: a whole number from 0 to `max`.
-fn parse_count(raw: &str, max: usize) -> Result<usize, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err("Enter how many tasks to run.".into());
-    }
-    let digits = raw.strip_prefix('-').unwrap_or(raw);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{raw:?} is not a whole number."));
-    }
-    if raw.starts_with('-') {
-        return Err("The number of tasks cannot be negative.".into());
-    }
-    match raw.parse::<usize>() {
-        Ok(count) if count <= max => Ok(count),
-        _ => Err(format!("At most {max} tasks can run (--max-instances).")),
-    }
-}
-
 /// The message the page shows after a redirect.
 fn notice(query: Option<&str>) -> Option<String> {
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -534,28 +513,6 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_form_takes_whole_numbers_up_to_the_maximum() {
-        assert_eq!(parse_count("3", 100), Ok(3));
-        assert_eq!(parse_count(" 0 ", 100), Ok(0));
-        assert_eq!(parse_count("100", 100), Ok(100));
-        let refused = [
-            ("", "Enter how many"),
-            ("   ", "Enter how many"),
-            ("three", "not a whole number"),
-            ("2.5", "not a whole number"),
-            ("1e3", "not a whole number"),
-            ("-", "not a whole number"),
-            ("-1", "cannot be negative"),
-            ("101", "At most 100"),
-            ("99999999999999999999999", "At most 100"),
-        ];
-        for (raw, reason) in refused {
-            let error = parse_count(raw, 100).unwrap_err();
-            assert!(error.contains(reason), "{raw:?}: {error}");
-        }
-    }
 
     #[test]
     fn whatever_the_page_shows_is_escaped() {

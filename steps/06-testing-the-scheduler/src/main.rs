@@ -10,6 +10,7 @@
 //! again. All decisions are in `scheduler.rs`; `store.rs` maps the
 //! scheduler's state onto ZooKeeper; `view.rs` is what the page shows.
 
+mod form;
 mod leadership;
 mod scheduler;
 mod store;

@@ -1,0 +1,16 @@
+//! A scheduler event as the master sends it in protobuf: decoding never
+//! panics, and what decodes can be written as Mesos' JSON and read back.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mesos::{
+    codec::{ContentType, decode, to_json},
+    v1::scheduler::Event,
+};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(event) = decode::<Event>(data, ContentType::Protobuf) {
+        let json = to_json(&event);
+        let _ = decode::<Event>(json.as_bytes(), ContentType::Json);
+    }
+});
