@@ -16,6 +16,7 @@
 //! | [`calls`] | one function per call: accept, decline, acknowledge, reconcile, … |
 //! | [`driver`] | stays subscribed: heartbeats, failover, resubscribing |
 //! | [`client`] | the HTTP requests underneath: SUBSCRIBE stream and calls |
+//! | [`credentials`] | principal and secret for masters that authenticate frameworks |
 //! | [`recordio`] | how events are framed on the stream |
 //! | [`codec`] | protobuf and JSON encodings of the messages |
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
@@ -41,6 +42,7 @@ pub mod backoff;
 pub mod calls;
 pub mod client;
 pub mod codec;
+pub mod credentials;
 pub mod detector;
 pub mod driver;
 pub mod error;

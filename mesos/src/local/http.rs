@@ -32,6 +32,7 @@ use tokio::{
 };
 
 use super::{
+    auth,
     faults::FaultState,
     files::{Files, FilesError},
     master::{CallReply, Command, Settings},
@@ -173,6 +174,23 @@ async fn files(
 
 /// `POST /api/v1/scheduler`.
 async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
+    // libprocess authenticates before the master's handler runs, so a
+    // `401` comes before any redirect or validation (`auth.rs`).
+    let principal = match &shared.settings.authenticator {
+        None => None,
+        Some(authenticator) => match authenticator.authenticate(request.headers()) {
+            Some(principal) => Some(principal),
+            None => {
+                let mut response = text(StatusCode::UNAUTHORIZED, auth::UNAUTHORIZED_BODY);
+                if let Ok(value) = HeaderValue::from_str(&auth::challenge()) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                return response;
+            }
+        },
+    };
     if let Some(leader) = shared.faults.redirect() {
         // Mesos' `Master::Http::redirect`: protocol-relative, same path.
         let location = format!("//{}{}", leader.authority(), request.uri().path());
@@ -227,7 +245,9 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
         Ok(call) => call,
         Err(message) => return text(StatusCode::BAD_REQUEST, &message),
     };
-    if let Err(message) = validation::validate_call(&call) {
+    if let Err(message) = validation::validate_call(&call)
+        .and_then(|()| validation::validate_principal(&call, principal.as_deref()))
+    {
         return text(
             StatusCode::BAD_REQUEST,
             &format!("Failed to validate scheduler::Call: {message}"),
@@ -259,7 +279,20 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
                 "Subscribe calls should not include the 'Mesos-Stream-Id' header",
             );
         }
-        let subscribe = call.subscribe.unwrap_or_default();
+        let mut subscribe = call.subscribe.unwrap_or_default();
+        // An authenticated framework that names no principal gets the one
+        // it authenticated with (`Master::Http::scheduler`).
+        if let Some(principal) = &principal {
+            let info = &mut subscribe.framework_info;
+            if info.principal.is_none() {
+                tracing::warn!(
+                    %principal,
+                    "setting 'principal' in FrameworkInfo because the framework \
+                     authenticated with it but did not set it"
+                );
+                info.principal = Some(principal.clone());
+            }
+        }
         let (reply, answer) = oneshot::channel();
         let command = Command::Subscribe {
             subscribe: Box::new(subscribe),
@@ -293,6 +326,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
     let command = Command::Call {
         call: Box::new(call),
         stream_id,
+        principal,
         reply,
     };
     match ask(shared, command, answer).await {

@@ -59,6 +59,7 @@
 
 mod agent;
 mod allocator;
+mod auth;
 mod call_log;
 mod executor;
 mod failover;
@@ -96,6 +97,7 @@ pub use master::MESOS_VERSION;
 pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
 
 use crate::{
+    credentials::Credentials,
     master::{MasterAddr, MasterSpec, Scheme},
     resources::Resources,
 };
@@ -140,6 +142,12 @@ pub struct LocalMasterConfig {
     /// Where sandboxes go; a new temporary directory (removed when the
     /// master is dropped) if unset.
     pub work_dir: Option<PathBuf>,
+    /// Require HTTP basic authentication of frameworks with these
+    /// credentials, as a master started with `--authenticate_http_frameworks
+    /// --http_framework_authenticators=basic --credentials=<file>` does
+    /// (`auth.rs`). `None`: frameworks are not authenticated (Mesos'
+    /// default).
+    pub framework_credentials: Option<Vec<Credentials>>,
 }
 
 impl Default for LocalMasterConfig {
@@ -154,6 +162,7 @@ impl Default for LocalMasterConfig {
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
             work_dir: None,
+            framework_credentials: None,
         }
     }
 }
@@ -229,6 +238,17 @@ impl LocalMaster {
                 return Err(LocalError::Config(format!("{name} must be more than zero")));
             }
         }
+        if config
+            .framework_credentials
+            .as_ref()
+            .is_some_and(|credentials| credentials.is_empty())
+        {
+            // Mesos exits with "Credentials file must contain at least one
+            // credential" (`Master::initialize`).
+            return Err(LocalError::Config(
+                "authenticating frameworks needs at least one credential".into(),
+            ));
+        }
         let (work_dir, temp_dir) = match &config.work_dir {
             Some(dir) => (dir.clone(), None),
             None => {
@@ -263,6 +283,10 @@ impl LocalMaster {
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
+            authenticator: config
+                .framework_credentials
+                .as_deref()
+                .map(auth::Authenticator::new),
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.

@@ -1,0 +1,158 @@
+//! A framework's principal and secret, for masters that authenticate
+//! frameworks (`--authenticate_http_frameworks`).
+//!
+//! The secret is a password: it must never reach a log line, a panic
+//! message or a `ps` listing. So it comes from a file or the environment,
+//! never from a command-line flag, and [`Credentials`]' `Debug` prints only
+//! the principal.
+//!
+//! The file has the form of Mesos' own `--credential` file (the agent's and
+//! the C++ scheduler driver's, `src/credentials/credentials.hpp`):
+//!
+//! ```json
+//! { "principal": "hello-mesos", "secret": "s3cret" }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The environment variables [`Credentials::load`] falls back to.
+pub const PRINCIPAL_ENV: &str = "MESOS_PRINCIPAL";
+pub const SECRET_ENV: &str = "MESOS_SECRET";
+
+/// A principal and secret for HTTP basic authentication.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub principal: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, not even in debug logs.
+        f.debug_struct("Credentials")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Credentials that cannot be used. The messages never contain the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("cannot read the credential file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the credential file {path} is not of the form \
+         {{\"principal\": \"…\", \"secret\": \"…\"}}: {reason}"
+    )]
+    Format { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Credentials {
+    /// Checks what basic authentication can carry. Mesos splits the decoded
+    /// `principal:secret` at every `:` and wants exactly two parts
+    /// (libprocess' `BasicAuthenticatorProcess::authenticate`), so a colon
+    /// in either could never authenticate: better to say so at start-up
+    /// than to be refused by the master.
+    pub fn new(principal: String, secret: String) -> Result<Self, CredentialsError> {
+        let invalid = |reason: &str| Err(CredentialsError::Invalid(reason.to_string()));
+        if principal.is_empty() {
+            return invalid("the principal is empty");
+        }
+        if principal.contains(':') || secret.contains(':') {
+            return invalid(
+                "the principal and secret cannot contain ':' (HTTP basic authentication)",
+            );
+        }
+        if principal
+            .chars()
+            .chain(secret.chars())
+            .any(char::is_control)
+        {
+            return invalid("control characters in the principal or secret");
+        }
+        Ok(Credentials { principal, secret })
+    }
+
+    /// Reads a credential file (see the module's documentation).
+    pub fn from_file(path: &Path) -> Result<Self, CredentialsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // serde_json's messages quote no input, so the secret stays out.
+        let parsed: Credentials =
+            serde_json::from_str(&text).map_err(|e| CredentialsError::Format {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Credentials::new(parsed.principal, parsed.secret)
+    }
+
+    /// The credentials of a framework: from `file` if given, else from
+    /// `MESOS_PRINCIPAL` and `MESOS_SECRET` if set, else none (the master
+    /// does not authenticate frameworks).
+    pub fn load(file: Option<&Path>) -> Result<Option<Self>, CredentialsError> {
+        if let Some(file) = file {
+            return Credentials::from_file(file).map(Some);
+        }
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        match (env(PRINCIPAL_ENV), env(SECRET_ENV)) {
+            (None, None) => Ok(None),
+            (Some(principal), Some(secret)) => Credentials::new(principal, secret).map(Some),
+            (Some(_), None) => Err(CredentialsError::Invalid(format!(
+                "{PRINCIPAL_ENV} is set but {SECRET_ENV} is not"
+            ))),
+            (None, Some(_)) => Err(CredentialsError::Invalid(format!(
+                "{SECRET_ENV} is set but {PRINCIPAL_ENV} is not"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let credentials = Credentials::new("fw".into(), "hunter2".into()).unwrap();
+        assert!(!format!("{credentials:?}").contains("hunter2"));
+        assert!(format!("{credentials:?}").contains("fw"));
+    }
+
+    #[test]
+    fn files_in_mesos_credential_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credential");
+        std::fs::write(&file, r#"{"principal": "fw", "secret": "hunter2"}"#).unwrap();
+        let credentials = Credentials::from_file(&file).unwrap();
+        assert_eq!(credentials.principal, "fw");
+        assert_eq!(credentials.secret, "hunter2");
+
+        for (text, expected) in [
+            (r#"{"principal": "fw"}"#, "missing field `secret`"),
+            (
+                r#"{"principal": "fw", "secret": "a:b"}"#,
+                "cannot contain ':'",
+            ),
+            (
+                r#"{"principal": "", "secret": "x"}"#,
+                "the principal is empty",
+            ),
+            ("principal hunter2", "is not of the form"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let error = Credentials::from_file(&file).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        let error = Credentials::from_file(&dir.path().join("none")).unwrap_err();
+        assert!(matches!(error, CredentialsError::Read { .. }), "{error}");
+    }
+}
