@@ -44,10 +44,7 @@ pub enum CredentialsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "the credential file {path} is not of the form \
-         {{\"principal\": \"…\", \"secret\": \"…\"}}: {reason}"
-    )]
+    #[error("the credential file {path} is not usable: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("{0}")]
     Invalid(String),
@@ -89,7 +86,9 @@ impl Credentials {
         let parsed: Credentials =
             serde_json::from_str(&text).map_err(|e| CredentialsError::Format {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                reason: format!(
+                    "{e} (expected {{\"principal\": \"…\", \"secret\": \"…\"}}, as Mesos' --credential)"
+                ),
             })?;
         Credentials::new(parsed.principal, parsed.secret)
     }
@@ -113,6 +112,45 @@ impl Credentials {
             ))),
         }
     }
+}
+
+/// The credentials a master accepts: Mesos' `--credentials` file,
+/// `{"credentials": [{"principal": "…", "secret": "…"}, …]}`, at a path
+/// or a `file://` URL (`src/credentials/credentials.hpp`). Like Mesos, an
+/// empty file or list is an error: authentication without any credential
+/// would refuse everyone.
+pub fn read_credentials_file(path: &Path) -> Result<Vec<Credentials>, CredentialsError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        credentials: Vec<Credentials>,
+    }
+    let path = path
+        .to_str()
+        .and_then(|p| p.strip_prefix("file://"))
+        .map_or(path, Path::new);
+    let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let format = |reason: String| CredentialsError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file: File = serde_json::from_str(&text).map_err(|e| {
+        format(format!(
+            "{e} (expected {{\"credentials\": [{{\"principal\": \"…\", \"secret\": \"…\"}}]}})"
+        ))
+    })?;
+    if file.credentials.is_empty() {
+        return Err(format(
+            "Credentials file must contain at least one credential".into(),
+        ));
+    }
+    file.credentials
+        .into_iter()
+        .map(|c| Credentials::new(c.principal, c.secret))
+        .collect()
 }
 
 #[cfg(test)]
@@ -145,7 +183,7 @@ mod tests {
                 r#"{"principal": "", "secret": "x"}"#,
                 "the principal is empty",
             ),
-            ("principal hunter2", "is not of the form"),
+            ("principal hunter2", "expected {\"principal\""),
         ] {
             std::fs::write(&file, text).unwrap();
             let error = Credentials::from_file(&file).unwrap_err().to_string();
@@ -154,5 +192,38 @@ mod tests {
         }
         let error = Credentials::from_file(&dir.path().join("none")).unwrap_err();
         assert!(matches!(error, CredentialsError::Read { .. }), "{error}");
+    }
+
+    #[test]
+    fn masters_credentials_files_in_mesos_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials");
+        std::fs::write(
+            &file,
+            r#"{"credentials": [{"principal": "a", "secret": "x"}, {"principal": "b", "secret": "y"}]}"#,
+        )
+        .unwrap();
+        let read = read_credentials_file(&file).unwrap();
+        assert_eq!(
+            read.iter()
+                .map(|c| c.principal.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let url = format!("file://{}", file.display());
+        assert_eq!(read_credentials_file(Path::new(&url)).unwrap(), read);
+        for (text, expected) in [
+            (r#"{"credentials": []}"#, "at least one credential"),
+            ("", "expected {\"credentials\""),
+            (
+                r#"{"credentials": [{"principal": "a", "secret": "hunter:2"}]}"#,
+                "cannot contain ':'",
+            ),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let error = read_credentials_file(&file).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(!error.contains("hunter"), "{error}");
+        }
     }
 }
