@@ -17,6 +17,7 @@
 //! | [`driver`] | stays subscribed: heartbeats, failover, resubscribing |
 //! | [`client`] | the HTTP requests underneath: SUBSCRIBE stream and calls |
 //! | [`credentials`] | principal and secret for masters that authenticate frameworks |
+//! | [`flags`] | checking flag values: a bad one is a usage error (exit code 2) |
 //! | [`recordio`] | how events are framed on the stream |
 //! | [`codec`] | protobuf and JSON encodings of the messages |
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
@@ -46,6 +47,7 @@ pub mod credentials;
 pub mod detector;
 pub mod driver;
 pub mod error;
+pub mod flags;
 pub mod leader;
 pub mod local;
 pub mod master;
