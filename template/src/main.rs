@@ -50,7 +50,7 @@ struct Args {
     mem: f64,
 
     /// The shell command each task runs.
-    #[arg(long, env = "TASK_COMMAND", default_value = r#"{{command}}"#)]
+    #[arg(long, env = "TASK_COMMAND", default_value = r#"{{command}}"#, value_parser = mesos::flags::text)]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.

@@ -50,12 +50,7 @@ struct Args {
     mem: f64,
 
     /// The shell command each task runs.
-    #[arg(
-        long,
-        env = "TASK_COMMAND",
-        value_parser = mesos::flags::text,
-        default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
-    )]
+    #[arg(long, env = "TASK_COMMAND", default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#, value_parser = mesos::flags::text)]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
