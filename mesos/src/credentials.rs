@@ -76,6 +76,27 @@ impl Credentials {
         Ok(Credentials { principal, secret })
     }
 
+    /// The `Authorization` header of HTTP basic authentication.
+    pub fn basic_authorization(&self) -> String {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.principal, self.secret));
+        format!("Basic {token}")
+    }
+
+    /// Whether an `Authorization` header carries these credentials. The
+    /// comparison takes as long whatever the header holds, so that its
+    /// timing does not tell a guesser how much of a secret was right.
+    pub fn authorizes(&self, header: Option<&http::HeaderValue>) -> bool {
+        let expected = self.basic_authorization();
+        let given = header.map_or(&[][..], |value| value.as_bytes());
+        let mut difference = expected.len() ^ given.len();
+        for (index, byte) in expected.bytes().enumerate() {
+            difference |= usize::from(byte ^ given.get(index).copied().unwrap_or(0));
+        }
+        difference == 0
+    }
+
     /// Reads a credential file (see the module's documentation).
     pub fn from_file(path: &Path) -> Result<Self, CredentialsError> {
         let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
@@ -162,6 +183,23 @@ mod tests {
         let credentials = Credentials::new("fw".into(), "hunter2".into()).unwrap();
         assert!(!format!("{credentials:?}").contains("hunter2"));
         assert!(format!("{credentials:?}").contains("fw"));
+    }
+
+    #[test]
+    fn basic_authorization_headers() {
+        let credentials = Credentials::new("principal".into(), "secret".into()).unwrap();
+        // base64("principal:secret")
+        let header = "Basic cHJpbmNpcGFsOnNlY3JldA==";
+        assert_eq!(credentials.basic_authorization(), header);
+        assert!(credentials.authorizes(Some(&http::HeaderValue::from_static(header))));
+        for wrong in [
+            "Basic cHJpbmNpcGFsOnNlY3JldA=",
+            "Basic cHJpbmNpcGFsOnNlY3JldA==x",
+            "",
+        ] {
+            assert!(!credentials.authorizes(Some(&http::HeaderValue::from_static(wrong))));
+        }
+        assert!(!credentials.authorizes(None));
     }
 
     #[test]

@@ -89,4 +89,14 @@ fn unusable_credentials_are_usage_errors_that_do_not_print_the_secret() {
         &[("MESOS_PRINCIPAL", "fw"), ("MESOS_SECRET", "hunter:2")],
         &["cannot contain ':'"],
     );
+    usage_error(
+        &["--web-credential", missing.to_str().unwrap()],
+        &[],
+        &["--web-credential", "cannot read the credential file"],
+    );
+    usage_error(
+        &[],
+        &[("WEB_CREDENTIAL", colon)],
+        &["--web-credential", "cannot contain ':'"],
+    );
 }

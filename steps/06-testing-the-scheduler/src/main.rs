@@ -127,7 +127,7 @@ struct Args {
 
     /// Where the web page listens. 127.0.0.1 by default: only this machine
     /// can reach it; 0.0.0.0:8088 to let others (the page can change how
-    /// many tasks run, and has no password).
+    /// many tasks run: guard it with --web-credential).
     #[arg(long, env = "WEB_ADDR", default_value = "127.0.0.1:8088")]
     web_addr: SocketAddr,
 
@@ -136,6 +136,12 @@ struct Args {
     /// --web-addr if not given.
     #[arg(long, env = "WEB_URL")]
     web_url: Option<String>,
+
+    /// Who may use the web page: a JSON file {"principal": "…", "secret":
+    /// "…"} (the form of --credential). Without it, anyone who can reach
+    /// the page can use it: with --web-addr 0.0.0.0, give one.
+    #[arg(long, env = "WEB_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    web_credential: Option<Credentials>,
 
     /// The most tasks the web page's form accepts.
     #[arg(long, env = "MAX_INSTANCES", default_value = "100")]
@@ -214,6 +220,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             url: web_url.clone(),
             max_instances: args.max_instances,
             master: settings.master.to_string(),
+            guard: args.web_credential.clone(),
         },
         view,
         election.as_ref().map(|e| (e.roles(), e.leaders())),
