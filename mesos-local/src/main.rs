@@ -227,6 +227,8 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // All fields but the `tls` of the library's feature, when it is on.
+    #[allow(clippy::needless_update)]
     let config = LocalMasterConfig {
         ip: args.ip,
         port: args.port,
@@ -238,6 +240,8 @@ async fn main() -> ExitCode {
         status_update_retry: args.status_update_retry_interval,
         work_dir: args.work_dir,
         framework_credentials,
+        // TLS (the library's `tls` feature) is not offered here yet.
+        ..Default::default()
     };
     let master = match LocalMaster::start(config).await {
         Ok(master) => master,

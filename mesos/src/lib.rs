@@ -29,6 +29,7 @@
 //! | [`leader`] | leader election in ZooKeeper: one scheduler acts, the others stand by |
 //! | [`teardown`] | ending a framework for good (TEARDOWN) |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
+//! | `tls` | a CA bundle for `https` masters; TLS for the simulated master (feature `tls`) |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
 //!
 //! `https://` masters need the crate's `tls` feature (rustls): the
@@ -60,6 +61,8 @@ mod task_state;
 pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 pub mod v1;
 pub mod zookeeper;

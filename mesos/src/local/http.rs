@@ -55,6 +55,9 @@ pub(crate) struct Shared {
     pub snapshot: watch::Receiver<Snapshot>,
     pub faults: Arc<FaultState>,
     pub files: Files,
+    /// The TLS handshake of an `https` master.
+    #[cfg(feature = "tls")]
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts connections until `shutdown` turns true; one task per
@@ -79,22 +82,43 @@ pub(crate) async fn serve(
         // Events must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, request).await) }
-            });
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = shared.tls.clone() {
+                match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, peer, shared, shutdown).await,
+                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                 }
-                _ = shutdown.wait_for(|stop| *stop) => {}
+                return;
             }
+            serve_connection(stream, peer, shared, shutdown).await;
         });
+    }
+}
+
+/// HTTP/1.1 on one connection, plain or TLS, until it ends or the master
+/// stops.
+async fn serve_connection<S>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        }
+        _ = shutdown.wait_for(|stop| *stop) => {}
     }
 }
 

@@ -151,6 +151,8 @@ pub(crate) struct Settings {
     pub allocation_interval: Duration,
     pub status_update_retry: Duration,
     pub work_dir: PathBuf,
+    /// `https` when the master serves TLS.
+    pub scheme: crate::master::Scheme,
     /// Set when frameworks must authenticate (`auth.rs`).
     pub authenticator: Option<super::auth::Authenticator>,
 }

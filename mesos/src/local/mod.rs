@@ -148,6 +148,11 @@ pub struct LocalMasterConfig {
     /// (`auth.rs`). `None`: frameworks are not authenticated (Mesos'
     /// default).
     pub framework_credentials: Option<Vec<Credentials>>,
+    /// Serve `https` with this certificate and key, as a master built with
+    /// SSL and started with `LIBPROCESS_SSL_ENABLED=true` does. (Only with
+    /// the crate's `tls` feature.)
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerIdentity>,
 }
 
 impl Default for LocalMasterConfig {
@@ -163,6 +168,8 @@ impl Default for LocalMasterConfig {
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
             work_dir: None,
             framework_credentials: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -283,6 +290,17 @@ impl LocalMaster {
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
+            scheme: {
+                #[cfg(feature = "tls")]
+                let scheme = if config.tls.is_some() {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                };
+                #[cfg(not(feature = "tls"))]
+                let scheme = Scheme::Http;
+                scheme
+            },
             authenticator: config
                 .framework_credentials
                 .as_deref()
@@ -338,6 +356,11 @@ impl LocalMaster {
             snapshot: snapshot.clone(),
             faults: faults.clone(),
             files,
+            #[cfg(feature = "tls")]
+            tls: config
+                .tls
+                .as_ref()
+                .map(crate::tls::ServerIdentity::acceptor),
         });
         let server = tokio::spawn(http::serve(listener, shared, stopped));
 
@@ -365,7 +388,7 @@ impl LocalMaster {
     /// The master's address, for a [`Client`](crate::Client).
     pub fn addr(&self) -> MasterAddr {
         MasterAddr::new(
-            Scheme::Http,
+            self.settings.scheme,
             self.settings.ip.to_string(),
             self.settings.port,
         )
