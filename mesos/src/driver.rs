@@ -116,9 +116,11 @@ pub enum DriverEvent {
     /// closes after this event: resubscribing would take the framework back,
     /// and two schedulers would displace each other for ever.
     FailedOver { message: String },
-    /// The master refused the subscription with an ERROR event (the
-    /// message says why). The driver has stopped and the channel closes
-    /// after this event: subscribing again would be refused again.
+    /// The master refused the subscription with an ERROR event, or
+    /// answered SUBSCRIBE with an error no retry can change (`401` wrong
+    /// or missing credentials, `400` an invalid call); the message says
+    /// why. The driver has stopped and the channel closes after this
+    /// event: subscribing again would be refused again.
     Refused { message: String },
 }
 
