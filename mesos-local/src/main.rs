@@ -125,6 +125,27 @@ struct Args {
         value_parser = parse_credentials
     )]
     credentials: Option<Credentials>,
+
+    /// Serve https, as a Mesos built with SSL does when
+    /// `LIBPROCESS_SSL_ENABLED=true`; needs the certificate and key below.
+    #[arg(
+        long = "ssl_enabled",
+        env = "LIBPROCESS_SSL_ENABLED",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        action = clap::ArgAction::Set,
+    )]
+    ssl_enabled: bool,
+
+    /// The master's certificate chain, PEM (`LIBPROCESS_SSL_CERT_FILE`).
+    #[arg(long = "ssl_cert_file", env = "LIBPROCESS_SSL_CERT_FILE")]
+    ssl_cert_file: Option<PathBuf>,
+
+    /// The certificate's private key, PEM (`LIBPROCESS_SSL_KEY_FILE`).
+    #[arg(long = "ssl_key_file", env = "LIBPROCESS_SSL_KEY_FILE")]
+    ssl_key_file: Option<PathBuf>,
 }
 
 /// The `--credentials` file, read while parsing the flags so that a bad
@@ -146,6 +167,21 @@ fn parse_credentials(value: &str) -> Result<Credentials, String> {
 }
 
 impl Args {
+    /// The TLS identity, when https is asked for.
+    fn tls(&self) -> Result<Option<mesos::tls::ServerIdentity>, String> {
+        if !self.ssl_enabled {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.ssl_cert_file, &self.ssl_key_file) else {
+            return Err("LIBPROCESS_SSL_ENABLED needs LIBPROCESS_SSL_CERT_FILE and \
+                        LIBPROCESS_SSL_KEY_FILE (--ssl_cert_file, --ssl_key_file)"
+                .into());
+        };
+        mesos::tls::ServerIdentity::from_pem_files(cert, key)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
     /// The checks between flags, with Mesos' words where Mesos has them
     /// (`Master::initialize`, `createBasicAuthenticator`).
     fn framework_credentials(&mut self) -> Result<Option<Vec<mesos::Credentials>>, String> {
@@ -213,12 +249,15 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
 async fn main() -> ExitCode {
     let mut args = Args::parse();
     // Checks between flags are usage errors too: exit code 2, as clap's.
-    let framework_credentials = match args.framework_credentials() {
-        Ok(credentials) => credentials,
-        Err(message) => Args::command()
+    let usage_error = |message: String| -> ! {
+        Args::command()
             .error(clap::error::ErrorKind::ArgumentConflict, message)
-            .exit(),
+            .exit()
     };
+    let framework_credentials = args
+        .framework_credentials()
+        .unwrap_or_else(|message| usage_error(message));
+    let tls = args.tls().unwrap_or_else(|message| usage_error(message));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -227,8 +266,6 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    // All fields but the `tls` of the library's feature, when it is on.
-    #[allow(clippy::needless_update)]
     let config = LocalMasterConfig {
         ip: args.ip,
         port: args.port,
@@ -240,8 +277,7 @@ async fn main() -> ExitCode {
         status_update_retry: args.status_update_retry_interval,
         work_dir: args.work_dir,
         framework_credentials,
-        // TLS (the library's `tls` feature) is not offered here yet.
-        ..Default::default()
+        tls,
     };
     let master = match LocalMaster::start(config).await {
         Ok(master) => master,

@@ -191,3 +191,102 @@ fn authenticating_frameworks_as_a_real_master_does() {
         "HTTP/1.1 200"
     );
 }
+
+#[test]
+fn https_needs_a_usable_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    usage_error(
+        &[],
+        &[("LIBPROCESS_SSL_ENABLED", "true")],
+        &["LIBPROCESS_SSL_CERT_FILE"],
+    );
+    usage_error(
+        &[
+            "--ssl_enabled",
+            "--ssl_cert_file",
+            missing,
+            "--ssl_key_file",
+            missing,
+        ],
+        &[],
+        &["missing.pem"],
+    );
+}
+
+/// With `LIBPROCESS_SSL_*` set as for a Mesos built with SSL, mesos-local
+/// serves https with the certificate a test CA signed, and a client given
+/// that CA subscribes.
+#[tokio::test]
+async fn serving_https_as_a_master_built_with_ssl() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let certificate = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, cert_file, key_file) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert_file, certificate.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+
+    let mut child = Running(
+        Command::new(BINARY)
+            .args(["--port", "0", "--agents", "1"])
+            .env("LIBPROCESS_SSL_ENABLED", "true")
+            .env("LIBPROCESS_SSL_CERT_FILE", &cert_file)
+            .env("LIBPROCESS_SSL_KEY_FILE", &key_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("mesos-local printed its address")
+            .unwrap();
+        if let Some(address) = line.strip_prefix("mesos-local: simulated Mesos master at ") {
+            break address.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    assert!(address.starts_with("https://"), "{address}");
+
+    let client = mesos::Client::new(mesos::ClientOptions {
+        tls: Some(mesos::tls::client_config_with_ca_bundle(&ca_file).unwrap()),
+        ..Default::default()
+    });
+    client.set_master(
+        mesos::MasterAddr::parse_with_default_scheme(&address, mesos::master::Scheme::Https)
+            .unwrap(),
+    );
+    let mut subscription = client
+        .subscribe(mesos::calls::subscribe(mesos::v1::FrameworkInfo {
+            user: "root".into(),
+            name: "tls".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(30), subscription.next_event())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.r#type(),
+        mesos::v1::scheduler::event::Type::Subscribed
+    );
+}
