@@ -287,31 +287,119 @@ fn check_task_output(root: &Path, args: &[&str]) {
     }
 }
 
+/// What a script's `--dry-run` says it would do.
+fn dry_run(root: &Path, script: &str) -> String {
+    let output = Command::new("bash")
+        .arg(root.join(script))
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} --dry-run failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The diagnose script with the README's settings, pointed at a real
+/// ZooKeeper and a simulated master with as many agents as the settings
+/// say the room has (2 unless AGENT_COUNT says otherwise).
+fn diagnose(root: &Path, env: &[(String, String)]) {
+    let agents: usize = env
+        .iter()
+        .find(|(key, _)| key == "AGENT_COUNT")
+        .map_or(2, |(_, value)| value.parse().unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let zookeeper = mesos::testing::ZooKeeperServer::start();
+    let master = runtime
+        .block_on(mesos::local::LocalMaster::start(
+            mesos::local::LocalMasterConfig {
+                agents,
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let output = Command::new("bash")
+        .arg(root.join("bin/diagnose-vagrant-setup.sh"))
+        .envs(env.iter().cloned())
+        .env("MASTER_IP", "127.0.0.1")
+        .env("MASTER_PORT", master.addr().port.to_string())
+        .env("ZK", zookeeper.connect_string())
+        .env("SKIP_VAGRANT", "1")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "diagnose with {env:?} failed against {agents} agent(s):\n{report}"
+    );
+    assert!(
+        report.contains(&format!("{agents} agent(s) registered")),
+        "{report}"
+    );
+    runtime.block_on(master.shutdown());
+}
+
 /// Checks one README command; panics if it fails or is unknown.
 fn check(command: &str) {
     let root = repo_root();
     let (env, words) = split(command);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     match words.as_slice() {
-        // The test command itself: CI must run exactly it.
+        // The test command itself: CI must run exactly it. Running it here
+        // would run this test again; its dry run shows what it runs.
         ["bin/test"] => {
             let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
-            assert!(ci.contains("bin/test"), ".ci/run does not run bin/test");
-        }
-        // Run against real services by tests/diagnose.rs; here, check that
-        // the settings the README uses are ones the script reads.
-        ["bin/diagnose-vagrant-setup.sh"] => {
-            let script =
-                std::fs::read_to_string(root.join("bin/diagnose-vagrant-setup.sh")).unwrap();
-            for (key, _) in &env {
+            assert!(
+                ci.contains("exec bin/test\n"),
+                ".ci/run does not run bin/test"
+            );
+            let planned = dry_run(&root, "bin/test");
+            for step in [
+                "+ bin/check-vagrant.sh",
+                "+ cargo fmt --all -- --check",
+                "+ cargo clippy --workspace --all-targets --locked -- -D warnings",
+                "+ cargo test --workspace --locked",
+            ] {
                 assert!(
-                    script.contains(key.as_str()),
-                    "the diagnose script ignores {key}"
+                    planned.lines().any(|line| line == step),
+                    "bin/test does not run `{step}`:\n{planned}"
                 );
             }
         }
-        // Run by tests/offline.rs.
-        ["bin/prepare-offline.sh"] => assert!(root.join("bin/prepare-offline.sh").exists()),
+        // Run against local services in place of the room's VMs, with the
+        // README's settings: the agent count it expects must be the one
+        // that passes (and tests/diagnose.rs checks the failures).
+        ["bin/diagnose-vagrant-setup.sh"] => diagnose(&root, &env),
+        // The vendoring is run by tests/offline.rs (elsewhere, without the
+        // box); here, what the README's command would do, in its dry run.
+        ["bin/prepare-offline.sh"] => {
+            let planned = dry_run(&root, "bin/prepare-offline.sh");
+            let vagrantfile = std::fs::read_to_string(root.join("Vagrantfile")).unwrap();
+            for step in [
+                "+ cargo vendor --locked --versioned-dirs vendor",
+                "+ write .cargo/config.toml",
+            ] {
+                assert!(
+                    planned.lines().any(|line| line == step),
+                    "bin/prepare-offline.sh does not `{step}`:\n{planned}"
+                );
+            }
+            let boxed = planned
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix("+ vagrant box add ")
+                        .or_else(|| line.strip_prefix("==> the Vagrant box "))
+                })
+                .unwrap_or_else(|| panic!("no Vagrant box downloaded:\n{planned}"));
+            let name = boxed.split_whitespace().next().unwrap();
+            assert!(
+                vagrantfile.contains(&format!("\"{name}\"")),
+                "the box {name} is not the Vagrantfile's"
+            );
+        }
         ["bin/go-ha"] => go_ha(&env),
         // No VMs here: validate the Vagrantfile under the same settings.
         ["vagrant", subcommand, ..] => {
@@ -361,13 +449,15 @@ fn check(command: &str) {
         }
         // The first set-up command: two tasks really run.
         ["cargo", "run", "-p", "hello-mesos"] => {
-            let mut running = 0;
+            let mut running = std::collections::BTreeSet::new();
             run_until(
                 &root.join("target/debug/hello-mesos"),
                 &["--instances", "2"],
                 |line| {
-                    running += usize::from(line.contains("TASK_RUNNING"));
-                    running == 2
+                    if line.contains("TASK_RUNNING") {
+                        running.extend(log_field(line, "task").map(str::to_string));
+                    }
+                    running.len() == 2
                 },
                 Duration::from_secs(60),
             );
@@ -392,6 +482,45 @@ fn check(command: &str) {
                 Duration::from_secs(60),
             );
         }
+        // Step 6's fast layers: run them, and see the original workshop's
+        // first test among those that passed.
+        ["cargo", "test", "-p", package, "--bins"] => {
+            let output = Command::new(cargo())
+                .args(["test", "--quiet", "-p", package, "--bins"])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("test result: ok"),
+                "{command} fails:\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let listed = Command::new(cargo())
+                .args(["test", "--quiet", "-p", package, "--bins", "--", "--list"])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            let list = String::from_utf8_lossy(&listed.stdout);
+            assert!(
+                list.contains("an_offer_of_2_cpus_and_1024_mb_gives_one_launch: test")
+                    && list.contains("a_scheduler_keeps_its_promises_whatever_happens: test"),
+                "{command} does not run the decision and property tests:\n{list}"
+            );
+        }
+        // Every layer, ZooKeeper included: bin/test runs the workspace's
+        // tests, this package's among them.
+        ["cargo", "test", "-p", package] => {
+            let script = std::fs::read_to_string(root.join("bin/test")).unwrap();
+            assert!(
+                script.contains("cargo test --workspace"),
+                "bin/test does not run the workspace's tests"
+            );
+            assert!(
+                root.join("target/debug").join(package).exists(),
+                "{package} is not a binary of the workspace"
+            );
+        }
         // Generating inside the checkout is checked in a copy of it.
         ["cargo", "generate", ..] | ["cargo", "run", "-p", "awesome-framework"] => {}
         ["cargo", "run", "-p", package, "--", args @ ..] => {
@@ -414,6 +543,30 @@ fn every_readme_command_works() {
     for command in &commands {
         check(command);
     }
+}
+
+/// The README's Rust snippet is compiled: it is the body of
+/// `mesos/examples/readme.rs`, which `every_readme_command_works` builds
+/// (as bin/test's clippy does).
+#[test]
+fn the_readme_rust_snippet_is_the_compiled_example() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let snippets: Vec<&str> = readme
+        .split("```rust\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    let example = std::fs::read_to_string(repo_root().join("mesos/examples/readme.rs")).unwrap();
+    let compiled = example
+        .split("// README begin\n")
+        .nth(1)
+        .and_then(|rest| rest.split("// README end\n").next())
+        .expect("README begin/end markers in mesos/examples/readme.rs");
+    assert_eq!(
+        snippets,
+        [compiled],
+        "README's Rust snippets vs mesos/examples/readme.rs"
+    );
 }
 
 #[test]

@@ -90,9 +90,18 @@ async fn a_generated_framework_builds_and_keeps_its_tasks_running() {
         assert_eq!(task.resources.cpus(), 0.25, "the --define'd cpus per task");
         assert!(task.id.starts_with("awesome-framework-"), "{}", task.id);
     }
-    // It keeps exactly three: no more launches once they run.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(master.state().tasks.len(), 3);
+    // It keeps exactly three: once they run it suppresses offers, and
+    // after that, with no offer left in its hands, it cannot launch more.
+    let suppressed = mesos::testing::eventually("a SUPPRESS, with no offer held", async || {
+        let state = master.state();
+        let suppressed = master
+            .calls()
+            .iter()
+            .any(|call| call.accepted && call.kind == mesos::v1::scheduler::call::Type::Suppress);
+        (suppressed && state.offers.is_empty()).then_some(state)
+    })
+    .await;
+    assert_eq!(suppressed.tasks.len(), 3, "{:#?}", suppressed.tasks);
 
     // Ctrl-C: the framework disconnects and exits cleanly.
     let interrupted = Command::new("kill")

@@ -415,14 +415,14 @@ impl SubscriptionLoop {
                 StreamEnd::Stopped => return,
                 StreamEnd::FailedOver(message) => {
                     tracing::error!(
-                        %message,
+                        master_said = %message,
                         "another scheduler subscribed with this framework's ID: stopping"
                     );
                     self.emit(DriverEvent::FailedOver { message }).await;
                     return;
                 }
                 StreamEnd::Refused(message) => {
-                    tracing::error!(%message, "the master refused the subscription: stopping");
+                    tracing::error!(master_said = %message, "the master refused the subscription: stopping");
                     self.emit(DriverEvent::Refused { message }).await;
                     return;
                 }

@@ -312,7 +312,7 @@ impl Contender {
                     Ok(client) => client,
                     Err(error) => {
                         let delay = backoff.next_delay();
-                        tracing::warn!(%error, retry_in = ?delay, "cannot reach ZooKeeper to join the election");
+                        tracing::warn!(%error, servers = %self.servers, retry_in = ?delay, "cannot reach ZooKeeper to join the election: is it running there?");
                         tokio::time::sleep(delay).await;
                         continue;
                     }

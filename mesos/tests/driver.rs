@@ -63,23 +63,31 @@ async fn master(interval: f64) -> TestMaster {
     .await
 }
 
-#[tokio::test]
+// The timing tests run on tokio's paused clock: time moves only when every
+// task (the driver, the test master, the test) waits, and then jumps to the
+// next timer. A delay the driver waits is therefore measured exactly, and a
+// loaded machine cannot stretch or shrink it.
+
+#[tokio::test(start_paused = true)]
 async fn missed_heartbeats_lead_to_a_resubscribe_with_the_framework_id() {
-    let master = master(0.1).await;
+    let interval = Duration::from_millis(100);
+    let master = master(interval.as_secs_f64()).await;
     let (driver, mut events) = Driver::start(config(&master)).unwrap();
     expect_subscribed(&mut events).await;
     assert_eq!(driver.framework_id().unwrap().value, "fw-1");
 
-    // The stream stays open but silent: after 3 × 100 ms the driver must
-    // give up on it, say so, and subscribe again.
+    // The stream stays open but silent: after 3 intervals (config's
+    // missed_heartbeats) the driver must give up on it, say so, and
+    // subscribe again; not earlier, and not an interval later.
     let started = tokio::time::Instant::now();
     match next(&mut events).await {
         DriverEvent::Disconnected { reason } => assert!(reason.contains("heartbeat"), "{reason}"),
         other => panic!("expected a disconnection, got {other:?}"),
     }
+    let silence = started.elapsed();
     assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "gave up too early"
+        silence >= interval * 3 && silence < interval * 4,
+        "gave up after {silence:?} of silence, not 3 × {interval:?}"
     );
     expect_subscribed(&mut events).await;
 
@@ -104,32 +112,32 @@ async fn missed_heartbeats_lead_to_a_resubscribe_with_the_framework_id() {
     driver.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn heartbeats_keep_the_subscription_alive() {
-    let master = master(0.1).await;
+    let interval = Duration::from_millis(100);
+    let master = std::sync::Arc::new(master(interval.as_secs_f64()).await);
     let (driver, mut events) = Driver::start(config(&master)).unwrap();
     expect_subscribed(&mut events).await;
-    // Send a heartbeat every 50 ms for a second: far longer than the
-    // 300 ms silence limit, so only the heartbeats keep the stream alive.
-    let pusher = {
-        let master = std::sync::Arc::new(master);
-        let pushing = master.clone();
-        tokio::spawn(async move {
-            for _ in 0..20 {
-                pushing.push_event(&heartbeat());
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        });
-        master
-    };
-    let mut heartbeats = 0;
-    while heartbeats < 15 {
+    // A heartbeat every 250 ms for 5 s: each gap is inside the 300 ms
+    // silence limit (3 × 100 ms), the whole far beyond it, so only each
+    // heartbeat restarting the silence timer keeps the stream alive.
+    let gap = interval * 5 / 2;
+    let pushing = master.clone();
+    tokio::spawn(async move {
+        for _ in 0..20 {
+            tokio::time::sleep(gap).await;
+            pushing.push_event(&heartbeat());
+        }
+    });
+    let started = tokio::time::Instant::now();
+    for _ in 0..20 {
         match next(&mut events).await {
-            DriverEvent::Event(e) if e.r#type() == event::Type::Heartbeat => heartbeats += 1,
+            DriverEvent::Event(e) if e.r#type() == event::Type::Heartbeat => {}
             other => panic!("unexpected {other:?}"),
         }
     }
-    let subscribes = pusher
+    assert_eq!(started.elapsed(), gap * 20, "the heartbeats came on time");
+    let subscribes = master
         .recorded()
         .into_iter()
         .filter(|r| is_subscribe(&r.call))
@@ -166,24 +174,40 @@ async fn a_dropped_stream_leads_to_a_resubscribe() {
     driver.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unreachable_master_is_retried_with_backoff() {
-    // Nothing listens on this port until the master starts.
+    // Nothing listens on this port: every attempt is refused at once, so
+    // the time between two attempts is the backoff delay alone.
     let port = mesos::testing::free_port().unwrap();
     let spec: MasterSpec = format!("127.0.0.1:{port}").parse().unwrap();
     let mut config = DriverConfig::new(spec.clone(), FrameworkInfo::default());
-    config.backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(50));
+    let (initial, max) = (Duration::from_millis(200), Duration::from_millis(1000));
+    config.backoff = Backoff::new(initial, max);
     let MasterSpec::Addr(addr) = spec else {
         unreachable!()
     };
     let (driver, mut events) = Driver::start_with_detector(config, MasterDetector::fixed(addr));
-    for _ in 0..2 {
+    let mut attempts = Vec::new();
+    for _ in 0..6 {
         match next(&mut events).await {
             DriverEvent::Disconnected { reason } => {
                 assert!(reason.contains("cannot connect"), "{reason}")
             }
             other => panic!("unexpected {other:?}"),
         }
+        attempts.push(tokio::time::Instant::now());
+    }
+    // Before retry n the driver waits between half and all of
+    // initial × 2^n, capped at max ("equal jitter", see backoff.rs):
+    // 100-200 ms, 200-400, 400-800, 500-1000, 500-1000.
+    let waits: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    for (n, wait) in waits.iter().enumerate() {
+        let ceiling = (initial * 2u32.pow(n as u32)).min(max);
+        assert!(
+            *wait >= ceiling / 2 && *wait <= ceiling,
+            "retry {n} came after {wait:?}, outside {:?}..={ceiling:?}; all waits: {waits:?}",
+            ceiling / 2
+        );
     }
     driver.stop().await;
 }

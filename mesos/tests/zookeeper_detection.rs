@@ -12,7 +12,7 @@ use mesos::{
     backoff::Backoff,
     detector::MasterDetector,
     master::Scheme,
-    testing::ZooKeeperServer,
+    testing::{ZooKeeperServer, eventually, four_letter_word},
     v1::{FrameworkInfo, scheduler::event},
 };
 use zookeeper_client as zk;
@@ -44,6 +44,38 @@ async fn create_path(client: &zk::Client, path: &str) {
 
 fn addr(port: u16) -> MasterAddr {
     MasterAddr::new(Scheme::Http, "127.0.0.1", port)
+}
+
+/// Asks the server a four-letter word, off the runtime's thread.
+async fn ask(server: &ZooKeeperServer, word: &'static str) -> String {
+    let port = server.port();
+    tokio::task::spawn_blocking(move || four_letter_word(port, word))
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Waits until some session watches `path` for its creation or its data
+/// (ZooKeeper's `wchp`, which lists those watches, not children watches):
+/// the proof that the detector has looked at it, which it does in the same
+/// request that sets the watch.
+async fn wait_for_watch(server: &ZooKeeperServer, path: &str) {
+    eventually(&format!("a watch on {path}"), async || {
+        let watches = ask(server, "wchp").await;
+        watches.lines().any(|line| line == path).then_some(())
+    })
+    .await
+}
+
+/// Waits until some session's last request read a znode's data (`cons`
+/// shows each connection's last operation): the detector has read the
+/// leading master's MasterInfo.
+async fn wait_for_a_read(server: &ZooKeeperServer) {
+    eventually("a session that read a znode", async || {
+        let connections = ask(server, "cons").await;
+        connections.contains("lop=GETD").then_some(())
+    })
+    .await
 }
 
 async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -80,7 +112,8 @@ async fn the_lowest_sequence_leads_and_leadership_moves_when_it_goes() {
 async fn waits_for_the_first_master_to_register() {
     let server = ZooKeeperServer::start();
     let mut detector = MasterDetector::zookeeper(&server.connect_string(), "/not-yet/mesos");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // It has looked, found no such path, said so, and watches for it.
+    wait_for_watch(&server, "/not-yet/mesos").await;
     assert_eq!(detector.current(), None);
 
     let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
@@ -103,14 +136,21 @@ async fn unreadable_master_info_is_skipped_until_a_valid_leader_appears() {
         .await
         .unwrap();
     let mut detector = MasterDetector::zookeeper(&server.connect_string(), "/mesos");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // It has listed the masters and read the garbage one's data.
+    wait_for_a_read(&server).await;
     assert_eq!(detector.current(), None, "garbage must not become a leader");
 
-    register_master(&zk, "/mesos", "127.0.0.1", 7000).await;
-    zk.delete(&format!("/mesos/json.info_{sequence}"), None)
-        .await
-        .unwrap();
-    assert_eq!(within(detector.leader()).await, addr(7000));
+    // Every leader the detector names is seen (`leader` is polled at each
+    // change): the first must be the valid master, never the garbage.
+    let replace_the_garbage = async {
+        register_master(&zk, "/mesos", "127.0.0.1", 7000).await;
+        zk.delete(&format!("/mesos/json.info_{sequence}"), None)
+            .await
+            .unwrap();
+    };
+    let (first_leader, ()) =
+        within(async { tokio::join!(detector.leader(), replace_the_garbage) }).await;
+    assert_eq!(first_leader, addr(7000), "garbage must not become a leader");
 }
 
 #[tokio::test]

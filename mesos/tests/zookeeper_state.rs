@@ -9,7 +9,7 @@ use std::{
 
 use mesos::{
     state::{Adopted, AfterConflict, FrameworkState, StateError, StateStore, TaskRecord, ZkUrl},
-    testing::{ZooKeeperServer, free_port},
+    testing::{ZooKeeperServer, four_letter_word, free_port},
     v1::{FrameworkId, TaskState},
 };
 use zookeeper_client as zk;
@@ -630,25 +630,64 @@ async fn while_zookeeper_is_down_calls_fail_fast_and_a_later_save_writes_what_wa
     assert_eq!(within(store.load()).await.unwrap().tasks, wanted);
 }
 
+/// The sessions connected to the server now (ZooKeeper's `cons`).
+fn connected_sessions(server: &ZooKeeperServer) -> Vec<String> {
+    let connections = four_letter_word(server.port(), "cons").unwrap();
+    connections
+        .split("sid=")
+        .skip(1)
+        .filter_map(|rest| rest.split([',', ')']).next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_session_that_expired_during_an_outage_is_replaced() {
     let mut server = ZooKeeperServer::start();
-    raw_client(&server).await;
+    let witness = raw_client(&server).await;
+    let others = connected_sessions(&server);
     let mut store = within(StateStore::connect(&url(&server, "/fw")))
         .await
         .unwrap();
     within(store.load()).await.unwrap();
     within(store.save_instances(1)).await.unwrap();
+    let stores: Vec<_> = connected_sessions(&server)
+        .into_iter()
+        .filter(|s| !others.contains(s))
+        .collect();
+    let [old_session] = &stores[..] else {
+        panic!("the store should have one session: {stores:?}")
+    };
 
-    // Longer than the session timeout (6 s with this server's 3 s tick):
-    // the client gives the session up as expired.
+    // ZooKeeper goes away for longer than a session lasts. A client gives
+    // its session up as expired 1.4 session timeouts after it last heard
+    // from the server: wait for the witness's session to expire, and then
+    // a ping interval more (a third of the timeout, half to be sure), as
+    // the store's session may have heard from the server a little later.
+    let timeout = witness.session_timeout();
+    let mut states = witness.state_watcher();
     server.stop();
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::timeout(timeout * 3, async {
+        while states.changed().await != zk::SessionState::Expired {}
+    })
+    .await
+    .expect("a session expires while ZooKeeper is away");
+    tokio::time::sleep(timeout / 2).await;
     server.restart();
     let zk = raw_client(&server).await;
 
     within(store.save_instances(2)).await.unwrap();
     assert_eq!(data(&zk, "/fw/state/instances").await, b"2");
+    let sessions = connected_sessions(&server);
+    assert!(
+        !sessions.contains(old_session),
+        "the expired session {old_session} is not the one in use: {sessions:?}"
+    );
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the store's new session and this test's: {sessions:?}"
+    );
 }
 
 #[tokio::test]

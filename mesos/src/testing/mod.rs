@@ -50,7 +50,9 @@ pub use cluster::{Cluster, config, running_tasks, subscribed_framework};
 pub use framework::Framework;
 pub use stored::{Stored, create_node, read_node, read_stored};
 pub use usage::assert_usage_error;
-pub use zookeeper::{TICK_TIME, ZooKeeperServer, four_letter_word, free_port};
+pub use zookeeper::{
+    PortClaim, TICK_TIME, ZooKeeperServer, claim_port, four_letter_word, free_port,
+};
 
 /// The longest any one wait may take. Generous: a loaded 2-core machine
 /// running many tests at once is slow, and a deadline is a liveness check,

@@ -35,6 +35,9 @@ pub const TICK_TIME: Duration = Duration::from_millis(500);
 pub struct ZooKeeperServer {
     child: Option<Child>,
     port: u16,
+    /// Held for the server's whole life, stopped or not: see
+    /// [`reserve_port`].
+    _port_claim: PortClaim,
     data_dir: tempfile::TempDir,
     classpath: String,
 }
@@ -59,21 +62,23 @@ impl ZooKeeperServer {
             return Err(format!("{first_jar} not found. {INSTALL_HINT}"));
         }
         let data_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let (port, port_claim) = reserve_port()?;
         let mut server = ZooKeeperServer {
             child: None,
-            port: 0,
+            port,
+            _port_claim: port_claim,
             data_dir,
             classpath,
         };
-        // Another process may take the free port between our check and
-        // the server's bind; try a few ports before giving up.
+        // Something outside the kit may still take the port between our
+        // check and the server's bind; try a few ports before giving up.
         let mut last_error = String::new();
         for _ in 0..3 {
-            server.port = free_port().map_err(|e| format!("finding a free port: {e}"))?;
             match server.launch() {
                 Ok(()) => return Ok(server),
                 Err(error) => last_error = error,
             }
+            (server.port, server._port_claim) = reserve_port()?;
         }
         Err(last_error)
     }
@@ -175,7 +180,63 @@ pub fn four_letter_word(port: u16, word: &str) -> std::io::Result<String> {
     Ok(answer)
 }
 
-/// A loopback port nobody listens on right now.
+/// Picks a port for a test ZooKeeper that nobody else will be given while
+/// the server lives, even while it is stopped for a restart (whose clients
+/// keep connecting to the same port).
+///
+/// Two things could take a stopped server's port. Any `bind` to port 0 (a
+/// test master, [`free_port`]) gets a port from the kernel's ephemeral
+/// range: so test ZooKeepers take theirs from the ports just below it.
+/// Another test's ZooKeeper, in this process or another: so each port is
+/// claimed ([`claim_port`]) for as long as the server lives.
+fn reserve_port() -> Result<(u16, PortClaim), String> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let ports = ephemeral_start.saturating_sub(10_000).max(1024)..ephemeral_start;
+    for _ in 0..1000 {
+        let port = fastrand::u16(ports.clone());
+        let Some(claim) = claim_port(port) else {
+            continue; // another test's ZooKeeper has it
+        };
+        // Nothing outside the kit listens there either.
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok((port, claim));
+        }
+    }
+    Err(format!("no free port for ZooKeeper in {ports:?}"))
+}
+
+/// A claim on a port among the test ZooKeepers of every process.
+#[cfg(target_os = "linux")]
+pub type PortClaim = std::os::unix::net::UnixListener;
+
+/// Claims `port`, or `None` if another test's ZooKeeper has it.
+///
+/// The claim is a Unix socket bound to a name in Linux's abstract
+/// namespace: only one socket can hold a name, and the kernel frees it
+/// when the socket closes, also when its process dies, however it dies.
+#[cfg(target_os = "linux")]
+pub fn claim_port(port: u16) -> Option<PortClaim> {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("mesos-testing-zookeeper-port-{port}");
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
+    std::os::unix::net::UnixListener::bind_addr(&addr).ok()
+}
+
+/// Elsewhere, ports are not claimed across processes.
+#[cfg(not(target_os = "linux"))]
+pub type PortClaim = ();
+
+/// Elsewhere, every port can be claimed.
+#[cfg(not(target_os = "linux"))]
+pub fn claim_port(_port: u16) -> Option<PortClaim> {
+    Some(())
+}
+
+/// A loopback port nobody listens on right now, from the kernel's
+/// ephemeral range.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?

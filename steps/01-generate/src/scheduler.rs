@@ -17,6 +17,10 @@ use mesos::{
     },
 };
 
+// The scheduler's decisions, tested without a master: `cargo test`.
+#[cfg(test)]
+mod tests;
+
 /// How long the master should hold back resources we declined. Offers keep
 /// coming while we need tasks, so a short filter would only make the master
 /// re-offer what we just refused; once all tasks run we suppress offers.

@@ -106,7 +106,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // The ZooKeeper client's own INFO lines (each session it opens)
+        // would drown ours; its warnings still show.
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+        )
         .init();
     let args = Args::parse();
     let client = client_options(args.credential.clone());

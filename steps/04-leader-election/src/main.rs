@@ -128,7 +128,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return show_leader(args.zk.as_ref()).await;
     }
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // The ZooKeeper client's own INFO lines (each session it opens)
+        // would drown ours; its warnings still show.
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+        )
         .init();
     if args.master == MasterSpec::Local {
         tracing::info!(

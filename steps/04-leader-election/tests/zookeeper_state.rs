@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mesos::testing::*;
 
-/// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-04");
+/// The framework under test: this step's binary (Cargo names it after
+/// the package, so the line is the same in every step).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 /// Its root in ZooKeeper, as the tests pass it in `--zk`.
 const ROOT: &str = "/hello-mesos";

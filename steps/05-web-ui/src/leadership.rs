@@ -195,11 +195,11 @@ pub async fn serve(
         let calls = tokio::select! {
             event = events.recv() => match event {
                 Some(DriverEvent::FailedOver { message }) => {
-                    tracing::warn!(%message, "another scheduler took the framework over: giving up leadership");
+                    tracing::warn!(master_said = %message, "another scheduler took the framework over: giving up leadership");
                     break give_up();
                 }
                 Some(DriverEvent::Refused { message }) => {
-                    tracing::error!(%message, "the master refused the subscription");
+                    tracing::error!(master_said = %message, "the master refused the subscription");
                     break Term::Failed;
                 }
                 Some(event) => scheduler.on_event(&event, Instant::now()),

@@ -157,7 +157,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return show_leader(args.zk.as_ref()).await;
     }
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // The ZooKeeper client's own INFO lines (each session it opens)
+        // would drown ours; its warnings still show.
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+        )
         .init();
     if args.master == MasterSpec::Local {
         tracing::info!(
@@ -172,8 +177,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         interrupt: signal(SignalKind::interrupt())?,
         resign: signal(SignalKind::user_defined1())?,
     };
-    let listener = web::bind(args.web_addr)
-        .map_err(|e| format!("cannot serve the web page on {}: {e}", args.web_addr))?;
+    let listener = match web::bind(args.web_addr) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(
+                "cannot serve the web page on {}: {error} (each instance needs a \
+                 --web-addr of its own)",
+                args.web_addr
+            );
+            std::process::exit(1);
+        }
+    };
     // The port really bound: `--web-addr 127.0.0.1:0` picks a free one.
     let web_addr = listener.local_addr()?;
     let web_url =

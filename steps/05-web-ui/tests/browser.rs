@@ -19,8 +19,9 @@ use mesos::{
     testing::{Cluster, eventually, free_port, web},
 };
 
-/// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-05");
+/// The framework under test: this step's binary (Cargo names it after
+/// the package, so the line is the same in every step).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 const INSTALL_HINT: &str = "This test drives a real Chromium. Install it with `sudo apt-get \
 install -y chromium chromium-driver` (Debian/Ubuntu), or run `bin/test`, which installs what the \
@@ -229,5 +230,5 @@ async fn in_a_browser_the_count_changes_on_the_leader_and_through_a_standby() {
 fn screenshot_path() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(dir).unwrap();
-    dir.join("hello-mesos-05-page.png")
+    dir.join(concat!(env!("CARGO_PKG_NAME"), "-page.png"))
 }

@@ -12,8 +12,9 @@ use mesos::{
     v1::{FrameworkId, FrameworkInfo},
 };
 
-/// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-05");
+/// The framework under test: this step's binary (Cargo names it after
+/// the package, so the line is the same in every step).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 #[tokio::test]
 async fn after_kill_9_the_scheduler_resumes_its_framework_and_tasks() {

@@ -4,7 +4,7 @@
 
 use mesos::testing::assert_usage_error;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-05");
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 fn usage_error(args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
     let stderr = assert_usage_error(BINARY, args, env, expected);
@@ -63,7 +63,8 @@ fn bad_values_are_usage_errors() {
 
 #[test]
 fn unusable_credentials_are_usage_errors_that_do_not_print_the_secret() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hello-mesos-05-credentials");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(concat!(env!("CARGO_PKG_NAME"), "-credentials"));
     std::fs::create_dir_all(&dir).unwrap();
     let colon = dir.join("colon.json");
     std::fs::write(&colon, r#"{"principal": "fw", "secret": "hunter:2"}"#).unwrap();

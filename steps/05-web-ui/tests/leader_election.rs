@@ -17,8 +17,9 @@ use mesos::{
     v1::scheduler::call::Type as CallType,
 };
 
-/// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-05");
+/// The framework under test: this step's binary (Cargo names it after
+/// the package, so the line is the same in every step).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 /// The election's session timeout the tests ask for, in seconds. The test
 /// ZooKeeper grants it as is (it is within 2 to 20 of its ticks).

@@ -9,7 +9,7 @@ use http::StatusCode;
 use mesos::testing::{web::*, *};
 
 /// The framework under test.
-const BINARY: &str = env!("CARGO_BIN_EXE_hello-mesos-05");
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 /// The CSRF token in a page's form.
 fn token(page: &str) -> String {
@@ -84,7 +84,8 @@ async fn posts_from_another_site_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn the_guard_asks_for_the_password_everywhere_but_health() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-guard-05");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(concat!(env!("CARGO_PKG_NAME"), "-web-guard"));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("web-credential.json");
     std::fs::write(&file, r#"{"principal": "ops", "secret": "hunter2"}"#).unwrap();

@@ -405,3 +405,182 @@ fn launches_whose_records_could_not_be_stored_become_declines() {
         "never launched, never recorded"
     );
 }
+
+// Found by mutation testing (`cargo mutants`, see the README): each test
+// below fails for a change to the scheduler that every test above let
+// through.
+
+/// Three running tasks, started at 100, 200 and 300, on agents 1 to 3.
+fn three_running(scheduler: &mut Scheduler) -> Vec<String> {
+    (1..=3)
+        .map(|n| {
+            let agent_id = format!("agent-{n}");
+            let task = launch_one(scheduler, &agent_id);
+            let running = update(&task, TaskState::TaskRunning)
+                .on(&agent_id)
+                .at(f64::from(n) * 100.0);
+            scheduler.on_event(&running.event(), Instant::now());
+            task
+        })
+        .collect()
+}
+
+#[test]
+fn a_task_not_running_yet_is_killed_before_a_running_one() {
+    let mut scheduler = subscribed_scheduler(3);
+    let running: Vec<String> = (1..=2)
+        .map(|n| {
+            let task = launch_one(&mut scheduler, &format!("agent-{n}"));
+            let update = update(&task, TaskState::TaskRunning).on(&format!("agent-{n}"));
+            scheduler.on_event(&update.event(), Instant::now());
+            task
+        })
+        .collect();
+    let staging = launch_one(&mut scheduler, "agent-3");
+    let calls = scheduler.set_instances(2);
+    assert_eq!(read::killed(&calls), [staging]);
+    assert!(
+        running
+            .iter()
+            .all(|task| scheduler.tasks().contains_key(task))
+    );
+}
+
+#[test]
+fn lowering_the_count_twice_kills_another_task_the_second_time() {
+    let mut scheduler = subscribed_scheduler(3);
+    let tasks = three_running(&mut scheduler);
+    let first = scheduler.set_instances(2);
+    assert_eq!(read::killed(&first), [tasks[2].clone()]);
+    // The first victim has not ended yet: it must not be chosen again.
+    let second = scheduler.set_instances(1);
+    assert_eq!(read::killed(&second), [tasks[1].clone()]);
+    assert_eq!(scheduler.instances(), 1);
+}
+
+#[test]
+fn a_kill_is_sent_again_only_when_reconciliation_finds_the_task_alive() {
+    let mut scheduler = subscribed_scheduler(3);
+    let tasks = three_running(&mut scheduler);
+    scheduler.set_instances(2);
+    let victim = &tasks[2];
+    // An ordinary update of the victim (say, a health check): the KILL is
+    // on its way, asking again would only add noise.
+    let calls = scheduler.on_event(
+        &update(victim, TaskState::TaskRunning).on("agent-3").event(),
+        Instant::now(),
+    );
+    assert!(read::killed(&calls).is_empty(), "{calls:?}");
+    // Reconciliation says it still runs: the KILL was lost. Again.
+    let calls = scheduler.on_event(
+        &update(victim, TaskState::TaskRunning)
+            .on("agent-3")
+            .reason(Reason::Reconciliation)
+            .event(),
+        Instant::now(),
+    );
+    assert_eq!(read::killed(&calls), vec![victim.clone()]);
+}
+
+#[test]
+fn the_page_shows_when_a_task_started_changed_and_what_it_said() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_scheduler(1);
+    let task = launch_one(&mut scheduler, "agent-1");
+    let running = update(&task, TaskState::TaskRunning).on("agent-1");
+    scheduler.on_event(&running.clone().at(100.0).message("").event(), now);
+    // The same state again, later, with a message: not a change, not a
+    // new start.
+    scheduler.on_event(&running.at(200.0).message("healthy").event(), now);
+    let details = scheduler.details(&task).expect("the page's details");
+    assert_eq!(details.started, Some(100.0));
+    assert_eq!(details.changed, Some(100.0));
+    assert_eq!(details.message.as_deref(), Some("healthy"));
+    assert_eq!(
+        details.host.as_deref(),
+        Some("agent-1.example"),
+        "the offer's host"
+    );
+    // An empty message shows as none rather than as "".
+    let finished = update(&task, TaskState::TaskKilling).on("agent-1");
+    scheduler.on_event(&finished.at(300.0).message("").event(), now);
+    let details = scheduler.details(&task).unwrap();
+    assert_eq!(details.message, None);
+    assert_eq!(details.changed, Some(300.0));
+    assert_eq!(details.started, Some(100.0), "started once");
+}
+
+#[test]
+fn durability_is_reported_as_set() {
+    let mut scheduler = subscribed_scheduler(1);
+    assert!(scheduler.is_durable());
+    scheduler.set_durable(false);
+    assert!(!scheduler.is_durable());
+    scheduler.set_durable(true);
+    assert!(scheduler.is_durable());
+}
+
+#[test]
+fn withheld_launches_leave_offers_revived_for_a_retry() {
+    let mut scheduler = subscribed_scheduler(1);
+    // The launch fills the count: the decision ends with a SUPPRESS.
+    let calls = scheduler.on_event(&offers([offer("o-1").cpus(2.0)]), Instant::now());
+    assert!(
+        read::kinds(&calls).contains(&CallType::Suppress),
+        "{calls:?}"
+    );
+    // The save failed: no launch, so no SUPPRESS either; offers must keep
+    // coming, for the launch to be tried again once the state is stored.
+    let calls = scheduler.withhold_launches(calls);
+    assert!(
+        !read::kinds(&calls).contains(&CallType::Suppress),
+        "{calls:?}"
+    );
+    scheduler.set_durable(true);
+    let calls = scheduler.on_event(&offers([offer("o-2").cpus(2.0)]), Instant::now());
+    assert_eq!(read::launched(&calls).len(), 1);
+    assert!(
+        read::kinds(&calls).contains(&CallType::Suppress),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_count_changed_in_zookeeper_is_taken_and_acted_on() {
+    let mut scheduler = subscribed_scheduler(3);
+    let tasks = three_running(&mut scheduler);
+    let unchanged = Adopted {
+        instances: Some(3),
+        framework: None,
+    };
+    assert!(read::killed(&scheduler.adopt(unchanged).unwrap()).is_empty());
+    let lowered = Adopted {
+        instances: Some(2),
+        framework: None,
+    };
+    let calls = scheduler.adopt(lowered).unwrap();
+    assert_eq!(read::killed(&calls), [tasks[2].clone()]);
+    assert_eq!(scheduler.instances(), 2);
+    assert_eq!(scheduler.take_adopted_framework(), None);
+}
+
+#[test]
+fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
+    let mut scheduler = Scheduler::new(2, spec(), None, BTreeMap::new(), INTERVAL);
+    let theirs = FrameworkId {
+        value: "framework-2".into(),
+    };
+    let record = TaskRecord {
+        state: TaskState::TaskRunning,
+        agent_id: Some("agent-1".into()),
+    };
+    let adopted = Adopted {
+        instances: None,
+        framework: Some((theirs.clone(), BTreeMap::from([("t-1".into(), record)]))),
+    };
+    scheduler.adopt(adopted).unwrap();
+    assert_eq!(scheduler.take_adopted_framework(), Some(theirs.clone()));
+    assert_eq!(scheduler.take_adopted_framework(), None, "taken once");
+    assert_eq!(scheduler.framework_id(), Some(&theirs));
+    assert!(scheduler.tasks().contains_key("t-1"));
+}
