@@ -354,7 +354,8 @@ fn check(command: &str) {
             let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
             // A line of its own (under `set -e`: a failure ends CI there).
             assert!(
-                ci.lines().any(|line| line == "bin/test" || line == "exec bin/test"),
+                ci.lines()
+                    .any(|line| line == "bin/test" || line == "exec bin/test"),
                 ".ci/run does not run bin/test"
             );
             let planned = dry_run(&root, "bin/test");

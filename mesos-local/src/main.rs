@@ -15,9 +15,15 @@
 //! Flags are named as Mesos names them (`--work_dir`), and like Mesos'
 //! they can also come from `MESOS_*` environment variables.
 
-use std::{io::Write, net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    io::Write,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig};
 
 /// A simulated Apache Mesos master (v1 scheduler HTTP API) whose agents run
@@ -82,6 +88,122 @@ struct Args {
         value_parser = parse_duration
     )]
     status_update_retry_interval: Duration,
+
+    /// Only let frameworks that authenticate subscribe (HTTP basic
+    /// authentication with --credentials), as a real master with
+    /// `--authenticate_http_frameworks`.
+    #[arg(
+        long = "authenticate_http_frameworks",
+        alias = "authenticate-http-frameworks",
+        env = "MESOS_AUTHENTICATE_HTTP_FRAMEWORKS",
+        // `--authenticate_http_frameworks` alone, or `=true`/`=false`
+        // as Mesos writes it (and MESOS_…=true in the environment).
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        action = clap::ArgAction::Set,
+    )]
+    authenticate_http_frameworks: bool,
+
+    /// How frameworks authenticate: `basic` (the only one simulated).
+    /// Needed with --authenticate_http_frameworks, as in Mesos.
+    #[arg(
+        long = "http_framework_authenticators",
+        alias = "http-framework-authenticators",
+        env = "MESOS_HTTP_FRAMEWORK_AUTHENTICATORS",
+        value_parser = ["basic"],
+    )]
+    http_framework_authenticators: Option<String>,
+
+    /// The principals and secrets frameworks may authenticate with, a JSON
+    /// file as Mesos' --credentials: `{"credentials": [{"principal": "…",
+    /// "secret": "…"}]}` (a path or a file:// URL).
+    #[arg(
+        long = "credentials",
+        env = "MESOS_CREDENTIALS",
+        value_parser = parse_credentials
+    )]
+    credentials: Option<Credentials>,
+
+    /// Serve https, as a Mesos built with SSL does when
+    /// `LIBPROCESS_SSL_ENABLED=true`; needs the certificate and key below.
+    #[arg(
+        long = "ssl_enabled",
+        env = "LIBPROCESS_SSL_ENABLED",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        action = clap::ArgAction::Set,
+    )]
+    ssl_enabled: bool,
+
+    /// The master's certificate chain, PEM (`LIBPROCESS_SSL_CERT_FILE`).
+    #[arg(long = "ssl_cert_file", env = "LIBPROCESS_SSL_CERT_FILE")]
+    ssl_cert_file: Option<PathBuf>,
+
+    /// The certificate's private key, PEM (`LIBPROCESS_SSL_KEY_FILE`).
+    #[arg(long = "ssl_key_file", env = "LIBPROCESS_SSL_KEY_FILE")]
+    ssl_key_file: Option<PathBuf>,
+}
+
+/// The `--credentials` file, read while parsing the flags so that a bad
+/// one is a usage error. Its secrets are never printed.
+#[derive(Clone)]
+struct Credentials(Vec<mesos::Credentials>);
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // mesos::Credentials' Debug shows principals only.
+        self.0.fmt(f)
+    }
+}
+
+fn parse_credentials(value: &str) -> Result<Credentials, String> {
+    mesos::credentials::read_credentials_file(Path::new(value))
+        .map(Credentials)
+        .map_err(|e| e.to_string())
+}
+
+impl Args {
+    /// The TLS identity, when https is asked for.
+    fn tls(&self) -> Result<Option<mesos::tls::ServerIdentity>, String> {
+        if !self.ssl_enabled {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.ssl_cert_file, &self.ssl_key_file) else {
+            return Err("LIBPROCESS_SSL_ENABLED needs LIBPROCESS_SSL_CERT_FILE and \
+                        LIBPROCESS_SSL_KEY_FILE (--ssl_cert_file, --ssl_key_file)"
+                .into());
+        };
+        mesos::tls::ServerIdentity::from_pem_files(cert, key)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The checks between flags, with Mesos' words where Mesos has them
+    /// (`Master::initialize`, `createBasicAuthenticator`).
+    fn framework_credentials(&mut self) -> Result<Option<Vec<mesos::Credentials>>, String> {
+        if !self.authenticate_http_frameworks {
+            return Ok(None);
+        }
+        if self.http_framework_authenticators.is_none() {
+            return Err(
+                "Missing `--http_framework_authenticators` flag. This must be used \
+                        in conjunction with `--authenticate_http_frameworks`"
+                    .into(),
+            );
+        }
+        match self.credentials.take() {
+            Some(Credentials(credentials)) => Ok(Some(credentials)),
+            None => Err(
+                "No credentials provided for the default 'basic' HTTP authenticator \
+                         for realm 'mesos-master-scheduler' (see --credentials)"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// Checks `--resources` up front, so a typo is reported as a usage error.
@@ -92,7 +214,8 @@ fn parse_resources(value: &str) -> Result<String, String> {
 }
 
 /// Mesos' duration syntax: a number and a unit (`ns`, `us`, `ms`, `secs`,
-/// `mins`, `hrs`, `days`), e.g. `15secs` or `0.5secs`.
+/// `mins`, `hrs`, `days`), e.g. `15secs` or `0.5secs`. Zero is refused:
+/// every interval here paces a loop.
 fn parse_duration(value: &str) -> Result<Duration, String> {
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -115,12 +238,26 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs_f64(number * seconds))
+    match Duration::try_from_secs_f64(number * seconds) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(format!("{value:?} must be more than zero")),
+        Err(_) => Err(format!("{value:?} is too long")),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // Checks between flags are usage errors too: exit code 2, as clap's.
+    let usage_error = |message: String| -> ! {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit()
+    };
+    let framework_credentials = args
+        .framework_credentials()
+        .unwrap_or_else(|message| usage_error(message));
+    let tls = args.tls().unwrap_or_else(|message| usage_error(message));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -139,6 +276,8 @@ async fn main() -> ExitCode {
         allocation_interval: args.allocation_interval,
         status_update_retry: args.status_update_retry_interval,
         work_dir: args.work_dir,
+        framework_credentials,
+        tls,
     };
     let master = match LocalMaster::start(config).await {
         Ok(master) => master,
@@ -188,5 +327,8 @@ mod tests {
         assert_eq!(parse_duration("0.5secs"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("15parsecs").is_err());
+        assert!(parse_duration("0secs").is_err());
+        assert!(parse_duration("1e400secs").is_err());
+        assert!(parse_duration("99999999999999999999999days").is_err());
     }
 }

@@ -51,22 +51,7 @@ pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
 /// The most of an error body we read: enough for any message a master writes.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// A principal and secret for HTTP basic authentication, when the masters
-/// run with `--authenticate_http_frameworks`.
-#[derive(Clone)]
-pub struct Credentials {
-    pub principal: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret, not even in debug logs.
-        f.debug_struct("Credentials")
-            .field("principal", &self.principal)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::credentials::Credentials;
 
 /// How the client talks to the master.
 #[derive(Debug, Clone)]
@@ -501,14 +486,5 @@ mod tests {
             Error::from_status(StatusCode::INTERNAL_SERVER_ERROR, b"boom"),
             Error::Status { status, .. } if status == 500
         ));
-    }
-
-    #[test]
-    fn credentials_are_not_printed() {
-        let credentials = Credentials {
-            principal: "fw".into(),
-            secret: "hunter2".into(),
-        };
-        assert!(!format!("{credentials:?}").contains("hunter2"));
     }
 }

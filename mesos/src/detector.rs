@@ -24,6 +24,7 @@ use crate::{
     codec,
     master::{MasterAddr, MasterSpec, Scheme},
     v1::MasterInfo,
+    zookeeper::{self, ZkDigest},
 };
 
 /// The prefix of the znodes masters register under (older Mesos versions
@@ -65,10 +66,17 @@ impl MasterDetector {
 
     /// A detector that follows the leader elected in ZooKeeper.
     pub fn zookeeper(servers: &str, path: &str) -> Self {
+        Self::zookeeper_with(servers, path, None)
+    }
+
+    /// Like [`MasterDetector::zookeeper`], the session authenticated with
+    /// `digest` (masters whose nodes are readable only with credentials).
+    pub fn zookeeper_with(servers: &str, path: &str, digest: Option<ZkDigest>) -> Self {
         let (sender, leader) = watch::channel(None);
         let task = tokio::spawn(follow_zookeeper(
             servers.to_string(),
             path.to_string(),
+            digest,
             sender,
         ));
         MasterDetector {
@@ -82,7 +90,11 @@ impl MasterDetector {
     pub fn new(spec: &MasterSpec) -> Result<Self, DetectError> {
         match spec {
             MasterSpec::Addr(addr) => Ok(Self::fixed(addr.clone())),
-            MasterSpec::ZooKeeper { servers, path } => Ok(Self::zookeeper(servers, path)),
+            MasterSpec::ZooKeeper {
+                servers,
+                path,
+                digest,
+            } => Ok(Self::zookeeper_with(servers, path, digest.clone())),
             MasterSpec::Local => Err(DetectError::Unsupported {
                 spec: spec.to_string(),
                 reason: "the simulated master is started by the driver, not detected".into(),
@@ -128,11 +140,15 @@ impl MasterDetector {
 async fn follow_zookeeper(
     servers: String,
     path: String,
+    digest: Option<ZkDigest>,
     leader: watch::Sender<Option<MasterAddr>>,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
     loop {
-        match zk::Client::connect(&servers).await {
+        match zookeeper::connector(digest.as_ref())
+            .connect(&servers)
+            .await
+        {
             Ok(client) => {
                 backoff.reset();
                 let error = watch_masters(&client, &path, &leader).await;

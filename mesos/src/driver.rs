@@ -40,7 +40,9 @@
 //!   ([`DriverEvent::FailedOver`]) and closes the event channel.
 //! * **Anything else** (an invalid FrameworkInfo, a principal that is not
 //!   allowed, …) would be refused again: the driver stops
-//!   ([`DriverEvent::Refused`], with the master's message).
+//!   ([`DriverEvent::Refused`], with the master's message). So does a
+//!   SUBSCRIBE the master answers with an error no retry can change: `401`
+//!   (missing or wrong credentials) or `400` (the call is invalid).
 //!
 //! The master only remembers removed frameworks in memory (at most
 //! `--max_completed_frameworks`, and not across its own failover, after
@@ -114,9 +116,11 @@ pub enum DriverEvent {
     /// closes after this event: resubscribing would take the framework back,
     /// and two schedulers would displace each other for ever.
     FailedOver { message: String },
-    /// The master refused the subscription with an ERROR event (the
-    /// message says why). The driver has stopped and the channel closes
-    /// after this event: subscribing again would be refused again.
+    /// The master refused the subscription with an ERROR event, or
+    /// answered SUBSCRIBE with an error no retry can change (`401` wrong
+    /// or missing credentials, `400` an invalid call); the message says
+    /// why. The driver has stopped and the channel closes after this
+    /// event: subscribing again would be refused again.
     Refused { message: String },
 }
 
@@ -396,6 +400,14 @@ impl SubscriptionLoop {
             };
             let end = match subscribed {
                 Ok(subscription) => self.read_events(subscription, &master).await,
+                // A SUBSCRIBE the master refuses on its face (401 wrong or
+                // missing credentials, 400 an invalid FrameworkInfo or a
+                // principal that does not match the authenticated one) is
+                // refused the same way every time: retrying for ever would
+                // only hide the mistake in a log of retries.
+                Err(error) if !error.is_retryable() => {
+                    StreamEnd::Refused(format!("SUBSCRIBE at {master}: {error}"))
+                }
                 Err(error) => StreamEnd::Lost(format!("subscribing at {master} failed: {error}")),
             };
             self.client.clear_subscription();

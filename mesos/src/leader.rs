@@ -74,7 +74,10 @@ use tokio::{
 };
 use zookeeper_client as zk;
 
-use crate::{backoff::Backoff, zookeeper::ZkUrl};
+use crate::{
+    backoff::Backoff,
+    zookeeper::{self, ZkDigest, ZkUrl},
+};
 
 /// The name of the election's node under the framework's root.
 pub const ELECTION: &str = "leader";
@@ -157,6 +160,7 @@ impl Election {
         let (requests, requests_receiver) = mpsc::unbounded_channel();
         let participant = Contender {
             servers: url.servers.clone(),
+            digest: url.digest.clone(),
             dir: format!("{}/{ELECTION}", url.path.trim_end_matches('/')),
             id: participant_id.to_string(),
             session_timeout,
@@ -242,7 +246,9 @@ pub async fn current_leader(
 /// Who leads the election under `url`'s path, read with a short-lived
 /// session of its own (for an operator's `--show-leader`, say).
 pub async fn who_leads(url: &ZkUrl) -> Result<Option<Participant>, zk::Error> {
-    let client = zk::Client::connect(&url.servers).await?;
+    let client = zookeeper::connector(url.digest.as_ref())
+        .connect(&url.servers)
+        .await?;
     current_leader(&client, &url.path).await
 }
 
@@ -283,6 +289,7 @@ enum Ended {
 /// This instance in the election: the state of the background task.
 struct Contender {
     servers: String,
+    digest: Option<ZkDigest>,
     dir: String,
     id: String,
     session_timeout: Duration,
@@ -297,7 +304,7 @@ impl Contender {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             self.set_role(Role::Joining);
-            let connecting = zk::Client::connector()
+            let connecting = zookeeper::connector(self.digest.as_ref())
                 .with_session_timeout(self.session_timeout)
                 .connect(&self.servers);
             let client = tokio::select! {
@@ -339,7 +346,8 @@ impl Contender {
 
     /// Our part in the election for the life of one session.
     async fn take_part(&mut self, client: &zk::Client) -> Result<Ended, ElectionError> {
-        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let acls = zookeeper::node_acls(self.digest.as_ref());
+        let options = zk::CreateMode::Persistent.with_acls(acls);
         client
             .mkdir(&self.dir, &options)
             .await
@@ -497,7 +505,8 @@ impl Contender {
     /// lost, the node is found again by the UUID in its name.
     async fn create_node(&self, client: &zk::Client) -> Result<String, ElectionError> {
         let prefix = format!("{}/_c_{}-{LATCH}", self.dir, uuid::Uuid::new_v4());
-        let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+        let acls = zookeeper::node_acls(self.digest.as_ref());
+        let options = zk::CreateMode::EphemeralSequential.with_acls(acls);
         loop {
             match client.create(&prefix, self.id.as_bytes(), &options).await {
                 Ok((_, sequence)) => return Ok(format!("{prefix}{sequence}")),

@@ -16,6 +16,8 @@
 //! | [`calls`] | one function per call: accept, decline, acknowledge, reconcile, … |
 //! | [`driver`] | stays subscribed: heartbeats, failover, resubscribing |
 //! | [`client`] | the HTTP requests underneath: SUBSCRIBE stream and calls |
+//! | [`credentials`] | principal and secret for masters that authenticate frameworks |
+//! | [`flags`] | checking flag values: a bad one is a usage error (exit code 2) |
 //! | [`recordio`] | how events are framed on the stream |
 //! | [`codec`] | protobuf and JSON encodings of the messages |
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
@@ -27,6 +29,7 @@
 //! | [`leader`] | leader election in ZooKeeper: one scheduler acts, the others stand by |
 //! | [`teardown`] | ending a framework for good (TEARDOWN) |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
+//! | `tls` | a CA bundle for `https` masters; TLS for the simulated master (feature `tls`) |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
 //!
 //! `https://` masters need the crate's `tls` feature (rustls): the
@@ -41,9 +44,11 @@ pub mod backoff;
 pub mod calls;
 pub mod client;
 pub mod codec;
+pub mod credentials;
 pub mod detector;
 pub mod driver;
 pub mod error;
+pub mod flags;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -59,6 +64,8 @@ mod task_state;
 pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 pub mod v1;
 pub mod zookeeper;

@@ -15,7 +15,7 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::zookeeper::{InvalidZkUrl, ZkUrl};
+use crate::zookeeper::{InvalidZkUrl, ZkDigest, ZkUrl, redacted};
 
 /// Why an `https` master is refused by a build without the crate's `tls`
 /// feature.
@@ -35,6 +35,8 @@ pub enum MasterSpec {
         servers: String,
         /// The znode under which the masters register, e.g. `/mesos`.
         path: String,
+        /// `zk://user:password@…`: the session authenticates with it.
+        digest: Option<ZkDigest>,
     },
     /// A simulated master in this process (Mesos' own "local").
     Local,
@@ -102,7 +104,7 @@ impl MasterAddr {
             return Err("no host".into());
         }
         if authority.contains('@') {
-            return Err("credentials belong in --principal/--secret, not in the URL".into());
+            return Err("credentials belong in --credential, not in the URL".into());
         }
         let (host, port) = split_host_port(authority)?;
         Ok(MasterAddr::new(scheme, host, port))
@@ -175,7 +177,7 @@ impl FromStr for MasterSpec {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let invalid = |reason: String| InvalidMaster {
-            input: input.to_string(),
+            input: redacted(input),
             reason,
         };
         let trimmed = input.trim();
@@ -192,6 +194,7 @@ impl FromStr for MasterSpec {
             return Ok(MasterSpec::ZooKeeper {
                 servers: url.servers,
                 path: url.path,
+                digest: url.digest,
             });
         }
         let addr = MasterAddr::parse_with_default_scheme(trimmed, Scheme::Http).map_err(invalid)?;
@@ -207,7 +210,17 @@ impl fmt::Display for MasterSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MasterSpec::Addr(addr) => addr.fmt(f),
-            MasterSpec::ZooKeeper { servers, path } => write!(f, "zk://{servers}{path}"),
+            MasterSpec::ZooKeeper {
+                servers,
+                path,
+                digest: None,
+            } => write!(f, "zk://{servers}{path}"),
+            // `user:***`: the password stays out of logs.
+            MasterSpec::ZooKeeper {
+                servers,
+                path,
+                digest: Some(digest),
+            } => write!(f, "zk://{digest}@{servers}{path}"),
             MasterSpec::Local => f.write_str("local"),
         }
     }
@@ -241,6 +254,7 @@ mod tests {
                 MasterSpec::ZooKeeper {
                     servers: "10.10.4.2:2181,10.10.4.3:2181".into(),
                     path: "/mesos".into(),
+                    digest: None,
                 },
             ),
             (
@@ -248,6 +262,7 @@ mod tests {
                 MasterSpec::ZooKeeper {
                     servers: "zk:2181".into(),
                     path: "/a/b".into(),
+                    digest: None,
                 },
             ),
         ];
@@ -268,8 +283,6 @@ mod tests {
             "zk://host:2181",
             "zk://host:2181/",
             "zk:///mesos",
-            "zk://u:p@host:2181/mesos",
-            "http://user:pw@host:5050",
             // Found by the fuzz target `flags`: hosts that do not print
             // back as themselves.
             "https::1]:5050",
@@ -283,6 +296,26 @@ mod tests {
             assert_eq!(err.input, input);
             assert!(!err.reason.is_empty());
         }
+        // The password is not repeated in the error.
+        let err = "http://user:pw@host:5050"
+            .parse::<MasterSpec>()
+            .unwrap_err();
+        assert_eq!(err.input, "http://user:***@host:5050");
+        let err = "zk://secret@host:2181/mesos"
+            .parse::<MasterSpec>()
+            .unwrap_err();
+        assert_eq!(err.input, "zk://***@host:2181/mesos");
+    }
+
+    #[test]
+    fn zookeeper_credentials_as_mesos_reads_them() {
+        let spec: MasterSpec = "zk://u:p@host:2181/mesos".parse().unwrap();
+        let MasterSpec::ZooKeeper { digest, .. } = &spec else {
+            panic!("{spec:?}");
+        };
+        assert_eq!(digest.as_ref().unwrap().user(), "u");
+        assert_eq!(spec.to_string(), "zk://u:***@host:2181/mesos");
+        assert!(!format!("{spec:?}").contains(":p@"));
     }
 
     #[test]

@@ -164,11 +164,12 @@ use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
 use serde::{Deserialize, Serialize};
 use zookeeper_client as zk;
 
-pub use crate::zookeeper::{InvalidZkUrl, ZkUrl};
+pub use crate::zookeeper::{InvalidZkUrl, ZkDigest, ZkUrl};
 
 use crate::{
     backoff::Backoff,
     v1::{FrameworkId, TaskState},
+    zookeeper,
 };
 
 /// How long a call waits for a disconnected session to reconnect on its
@@ -316,6 +317,7 @@ impl StateStore {
             nodes: Layout::new(&url.path),
             connection: Connection {
                 servers: url.servers.clone(),
+                digest: url.digest.clone(),
                 client: None,
             },
             known: BTreeMap::new(),
@@ -323,10 +325,11 @@ impl StateStore {
             fence: None,
         };
         let tasks = &store.nodes.tasks;
+        let acls = zookeeper::node_acls(url.digest.as_ref());
         store
             .connection
             .read(|client| async move {
-                let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+                let options = zk::CreateMode::Persistent.with_acls(acls);
                 // `mkdir -p`: each node is created unless it exists, so
                 // repeating it is harmless.
                 bounded(client.mkdir(tasks, &options))
@@ -498,13 +501,14 @@ impl StateStore {
             return Ok(());
         }
         let planned = &changes;
+        let acls = zookeeper::node_acls(self.url.digest.as_ref());
         let mut tries = 0;
         loop {
             tries += 1;
             let fence = self.fence.as_deref();
             let committed = self
                 .connection
-                .run(|client| async move { commit(&client, scope, planned, fence).await })
+                .run(|client| async move { commit(&client, acls, scope, planned, fence).await })
                 .await;
             match committed {
                 Ok(()) => break,
@@ -738,11 +742,12 @@ fn plan(
 /// the `fence` node exists.
 async fn commit(
     client: &zk::Client,
+    acls: zk::Acls<'static>,
     scope: &str,
     changes: &[Change],
     fence: Option<&str>,
 ) -> Result<(), StateError> {
-    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let options = zk::CreateMode::Persistent.with_acls(acls);
     let mut writer = client.new_multi_writer();
     if let Some(fence) = fence {
         // The first operation: it exists, at any version (-1).
@@ -1065,6 +1070,9 @@ async fn bounded<T>(request: impl Future<Output = Result<T, zk::Error>>) -> Resu
 /// A ZooKeeper session, replaced by a new one when it is over.
 struct Connection {
     servers: String,
+    /// Sent again by every new session: ZooKeeper authentication is per
+    /// session.
+    digest: Option<ZkDigest>,
     client: Option<zk::Client>,
 }
 
@@ -1111,7 +1119,7 @@ impl Connection {
             }
         }
         self.client = None;
-        let client = open_session(&self.servers).await?;
+        let client = open_session(&self.servers, self.digest.as_ref()).await?;
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -1209,13 +1217,15 @@ async fn connected_soon(client: &zk::Client) -> bool {
 /// Opens a new session, a few attempts with backoff. Bounded, so that while
 /// ZooKeeper is down a call fails within seconds and the scheduler can
 /// carry on.
-async fn open_session(servers: &str) -> Result<zk::Client, StateError> {
+async fn open_session(servers: &str, digest: Option<&ZkDigest>) -> Result<zk::Client, StateError> {
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));
     let mut attempt = 1;
     loop {
         // "Fail eagerly": give up once every server refused, instead of
         // cycling through them for the whole session timeout.
-        let connecting = zk::Client::connector().with_fail_eagerly().connect(servers);
+        let connecting = zookeeper::connector(digest)
+            .with_fail_eagerly()
+            .connect(servers);
         let error = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(client)) => return Ok(client),
             Ok(Err(error)) => error,

@@ -5,8 +5,26 @@
 //! (`--zk zk://10.10.4.2:2181/hello-mesos`). Both name an *ensemble* (the
 //! servers, any of which will do, since they replicate each other) and a
 //! path in its tree, so both are parsed here.
+//!
+//! # Credentials: `zk://user:password@host:2181/path`
+//!
+//! As in Mesos (`include/mesos/zookeeper/url.hpp`), what comes before the
+//! last `@` of the servers part is a `digest` credential, `user:password`,
+//! that the session authenticates with. Mesos then creates its nodes
+//! *world-readable*: `EVERYONE_READ_CREATOR_ALL` (`src/zookeeper/group.cpp`),
+//! because anyone may need to find the leading master. A framework's nodes
+//! hold its framework ID, its tasks and its election, which nobody else
+//! needs: **ours are stricter on purpose**, creator-all only
+//! ([`node_acls`]). A client without the credentials can neither read nor
+//! change them. (Nodes that existed before keep the ACLs they were made
+//! with: ZooKeeper never changes them on its own.)
+//!
+//! The password is a secret: `Display` and `Debug` of these types show
+//! `user:***`, so a URL in a log line or an error hides it.
 
 use std::{fmt, str::FromStr};
+
+use zookeeper_client as zk;
 
 use crate::master::split_host_port;
 
@@ -20,6 +38,73 @@ pub struct ZkUrl {
     pub servers: String,
     /// The framework's root node, such as `/hello-mesos`.
     pub path: String,
+    /// The `digest` credential of a `zk://user:password@…` URL.
+    pub digest: Option<ZkDigest>,
+}
+
+/// A ZooKeeper `digest` credential, `user:password`. Never printed whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ZkDigest {
+    user: String,
+    password: String,
+}
+
+impl ZkDigest {
+    /// `user:password`, as a `zk://` URL carries it. ZooKeeper's digest
+    /// provider splits at the first `:`; without one, or with an empty
+    /// user, authentication could never succeed, so it is refused here.
+    pub fn parse(credentials: &str) -> Result<ZkDigest, String> {
+        match credentials.split_once(':') {
+            Some((user, password)) if !user.is_empty() => Ok(ZkDigest {
+                user: user.to_string(),
+                password: password.to_string(),
+            }),
+            _ => Err("the credentials before '@' must be user:password".into()),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// What the session sends to authenticate.
+    fn auth(&self) -> Vec<u8> {
+        format!("{}:{}", self.user, self.password).into_bytes()
+    }
+}
+
+impl fmt::Display for ZkDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:***", self.user)
+    }
+}
+
+impl fmt::Debug for ZkDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ZkDigest({self})")
+    }
+}
+
+/// A ZooKeeper connector that authenticates with `digest` if given. The
+/// client sends the credential again on every reconnection.
+pub(crate) fn connector(digest: Option<&ZkDigest>) -> zk::Connector {
+    let connector = zk::Client::connector();
+    match digest {
+        Some(digest) => connector.with_auth("digest", &digest.auth()),
+        None => connector,
+    }
+}
+
+/// The ACLs of the nodes a framework creates: everything for whoever
+/// authenticated as we did ("auth" ids), nothing for anyone else, when we
+/// have credentials; open to all otherwise (ZooKeeper's default, Mesos'
+/// `ZOO_OPEN_ACL_UNSAFE`). Stricter than Mesos' `EVERYONE_READ_CREATOR_ALL`
+/// on purpose (module docs).
+pub(crate) fn node_acls(digest: Option<&ZkDigest>) -> zk::Acls<'static> {
+    match digest {
+        Some(_) => zk::Acls::creator_all(),
+        None => zk::Acls::anyone_all(),
+    }
 }
 
 /// A `--zk` value that could not be understood.
@@ -37,7 +122,7 @@ impl FromStr for ZkUrl {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let invalid = |reason: String| InvalidZkUrl {
-            input: input.to_string(),
+            input: redacted(input),
             reason,
         };
         let rest = input
@@ -47,13 +132,16 @@ impl FromStr for ZkUrl {
         let (servers, path) = rest
             .split_once('/')
             .ok_or_else(|| invalid("no path after the servers".into()))?;
+        // Mesos takes the credentials to be all before the last '@'.
+        let (digest, servers) = match servers.rsplit_once('@') {
+            Some((credentials, servers)) => (
+                Some(ZkDigest::parse(credentials).map_err(invalid)?),
+                servers,
+            ),
+            None => (None, servers),
+        };
         if servers.is_empty() {
             return Err(invalid("no ZooKeeper servers".into()));
-        }
-        if servers.contains('@') {
-            return Err(invalid(
-                "ZooKeeper credentials in the URL are not supported".into(),
-            ));
         }
         for server in servers.split(',') {
             split_host_port(server).map_err(|e| invalid(format!("server {server:?}: {e}")))?;
@@ -83,19 +171,76 @@ impl FromStr for ZkUrl {
         Ok(ZkUrl {
             servers: servers.to_string(),
             path: format!("/{path}"),
+            digest,
         })
     }
 }
 
 impl fmt::Display for ZkUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "zk://{}{}", self.servers, self.path)
+        match &self.digest {
+            Some(digest) => write!(f, "zk://{digest}@{}{}", self.servers, self.path),
+            None => write!(f, "zk://{}{}", self.servers, self.path),
+        }
+    }
+}
+
+/// `input` with the password of a `scheme://user:password@…` hidden, for
+/// error messages.
+pub(crate) fn redacted(input: &str) -> String {
+    let Some((scheme, rest)) = input.trim().split_once("://") else {
+        return input.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, servers)) => {
+            // Without a ':' it may all be a password.
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{servers}{path}"),
+                None => format!("{scheme}://***@{servers}{path}"),
+            }
+        }
+        None => input.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_as_mesos_reads_them() {
+        let url: ZkUrl = "zk://fw:s3cr@t@zk1:2181,zk2:2181/hello-mesos"
+            .parse()
+            .unwrap();
+        assert_eq!(url.servers, "zk1:2181,zk2:2181");
+        assert_eq!(url.path, "/hello-mesos");
+        let digest = url.digest.as_ref().unwrap();
+        assert_eq!(digest.user(), "fw");
+        // All before the last '@' is the credential (url.hpp).
+        assert_eq!(digest.auth(), b"fw:s3cr@t");
+        assert_eq!(url.to_string(), "zk://fw:***@zk1:2181,zk2:2181/hello-mesos");
+        assert!(!format!("{url:?}").contains("s3cr"));
+
+        let plain: ZkUrl = "zk://zk1:2181/hello-mesos".parse().unwrap();
+        assert_eq!(plain.digest, None);
+        assert_eq!(plain.to_string(), "zk://zk1:2181/hello-mesos");
+    }
+
+    #[test]
+    fn errors_hide_the_password() {
+        for input in [
+            "zk://fw:s3cret@/hello-mesos",
+            "zk://fw:s3cret@zk1:2181",
+            "zk://fw:s3cret@zk1:x/hello-mesos",
+            "zk://s3cret@zk1:2181/hello-mesos",
+        ] {
+            let error = input.parse::<ZkUrl>().unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{input}: {error}");
+        }
+        let error = "zk://:s3cret@zk1:2181/x".parse::<ZkUrl>().unwrap_err();
+        assert!(error.reason.contains("user:password"), "{error}");
+    }
 
     #[test]
     fn a_url_prints_back_as_itself() {

@@ -791,7 +791,6 @@ async fn bad_zk_urls_are_rejected_with_a_reason() {
         "zk://10.10.4.2:2181/",
         "zk:///fw",
         "zk://,zk:2181/fw",
-        "zk://user:secret@zk:2181/fw",
         "zk://zk:port/fw",
         "zk://zk:0/fw",
         "zk://zk:70000/fw",
@@ -799,9 +798,12 @@ async fn bad_zk_urls_are_rejected_with_a_reason() {
         "zk://zk:2181/a//b",
         "zk://zk:2181/a/../b",
         "zk://zk:2181/zookeeper/fw",
+        // Credentials are understood (zk://user:password@…), but not these:
+        "zk://:secret@zk:2181/fw",
     ] {
         let error = input.parse::<ZkUrl>().unwrap_err();
-        assert_eq!(error.input, input);
+        // The password is hidden in the error.
+        assert_eq!(error.input, input.replace(":secret@", ":***@"));
         assert!(!error.reason.is_empty());
         assert!(error.to_string().contains("zk://"), "{error}");
         // Usable with `?` where a StateError is expected.

@@ -32,6 +32,7 @@ use tokio::{
 };
 
 use super::{
+    auth,
     faults::FaultState,
     files::{Files, FilesError},
     master::{CallReply, Command, Settings},
@@ -54,6 +55,9 @@ pub(crate) struct Shared {
     pub snapshot: watch::Receiver<Snapshot>,
     pub faults: Arc<FaultState>,
     pub files: Files,
+    /// The TLS handshake of an `https` master.
+    #[cfg(feature = "tls")]
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts connections until `shutdown` turns true; one task per
@@ -78,22 +82,43 @@ pub(crate) async fn serve(
         // Events must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, request).await) }
-            });
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = shared.tls.clone() {
+                match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, peer, shared, shutdown).await,
+                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                 }
-                _ = shutdown.wait_for(|stop| *stop) => {}
+                return;
             }
+            serve_connection(stream, peer, shared, shutdown).await;
         });
+    }
+}
+
+/// HTTP/1.1 on one connection, plain or TLS, until it ends or the master
+/// stops.
+async fn serve_connection<S>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        }
+        _ = shutdown.wait_for(|stop| *stop) => {}
     }
 }
 
@@ -173,6 +198,23 @@ async fn files(
 
 /// `POST /api/v1/scheduler`.
 async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
+    // libprocess authenticates before the master's handler runs, so a
+    // `401` comes before any redirect or validation (`auth.rs`).
+    let principal = match &shared.settings.authenticator {
+        None => None,
+        Some(authenticator) => match authenticator.authenticate(request.headers()) {
+            Some(principal) => Some(principal),
+            None => {
+                let mut response = text(StatusCode::UNAUTHORIZED, auth::UNAUTHORIZED_BODY);
+                if let Ok(value) = HeaderValue::from_str(&auth::challenge()) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                return response;
+            }
+        },
+    };
     if let Some(leader) = shared.faults.redirect() {
         // Mesos' `Master::Http::redirect`: protocol-relative, same path.
         let location = format!("//{}{}", leader.authority(), request.uri().path());
@@ -227,7 +269,9 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
         Ok(call) => call,
         Err(message) => return text(StatusCode::BAD_REQUEST, &message),
     };
-    if let Err(message) = validation::validate_call(&call) {
+    if let Err(message) = validation::validate_call(&call)
+        .and_then(|()| validation::validate_principal(&call, principal.as_deref()))
+    {
         return text(
             StatusCode::BAD_REQUEST,
             &format!("Failed to validate scheduler::Call: {message}"),
@@ -259,7 +303,20 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
                 "Subscribe calls should not include the 'Mesos-Stream-Id' header",
             );
         }
-        let subscribe = call.subscribe.unwrap_or_default();
+        let mut subscribe = call.subscribe.unwrap_or_default();
+        // An authenticated framework that names no principal gets the one
+        // it authenticated with (`Master::Http::scheduler`).
+        if let Some(principal) = &principal {
+            let info = &mut subscribe.framework_info;
+            if info.principal.is_none() {
+                tracing::warn!(
+                    %principal,
+                    "setting 'principal' in FrameworkInfo because the framework \
+                     authenticated with it but did not set it"
+                );
+                info.principal = Some(principal.clone());
+            }
+        }
         let (reply, answer) = oneshot::channel();
         let command = Command::Subscribe {
             subscribe: Box::new(subscribe),
@@ -293,6 +350,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
     let command = Command::Call {
         call: Box::new(call),
         stream_id,
+        principal,
         reply,
     };
     match ask(shared, command, answer).await {

@@ -64,6 +64,8 @@ pub(crate) enum Command {
     Call {
         call: Box<Call>,
         stream_id: Option<String>,
+        /// The authenticated principal, when frameworks authenticate.
+        principal: Option<String>,
         reply: oneshot::Sender<CallReply>,
     },
     /// An event stream's HTTP response was dropped.
@@ -149,6 +151,10 @@ pub(crate) struct Settings {
     pub allocation_interval: Duration,
     pub status_update_retry: Duration,
     pub work_dir: PathBuf,
+    /// `https` when the master serves TLS.
+    pub scheme: crate::master::Scheme,
+    /// Set when frameworks must authenticate (`auth.rs`).
+    pub authenticator: Option<super::auth::Authenticator>,
 }
 
 impl Settings {
@@ -448,11 +454,12 @@ impl Master {
             Command::Call {
                 call,
                 stream_id,
+                principal,
                 reply,
             } => {
                 let kind = call.r#type();
                 let framework_id = call.framework_id.clone().unwrap_or_default().value;
-                let answer = self.call(*call, stream_id.clone());
+                let answer = self.call(*call, stream_id.clone(), principal);
                 let accepted = matches!(answer, CallReply::Accepted | CallReply::Ok);
                 self.calls.record(kind, framework_id, stream_id, accepted);
                 self.answer(reply, answer);
@@ -666,11 +673,30 @@ impl Master {
 
     /// Any call but SUBSCRIBE: the checks of `Master::Http::scheduler`,
     /// then the call itself.
-    fn call(&mut self, call: Call, stream_id: Option<String>) -> CallReply {
+    fn call(
+        &mut self,
+        call: Call,
+        stream_id: Option<String>,
+        principal: Option<String>,
+    ) -> CallReply {
         let framework_id = call.framework_id.clone().unwrap_or_default().value;
         let Some(framework) = self.frameworks.get(&framework_id) else {
             return CallReply::Error(StatusCode::BAD_REQUEST, "Framework cannot be found".into());
         };
+        // An authenticated caller may only speak for a framework of its own
+        // principal (`Master::Http::scheduler`, after the framework lookup).
+        if let Some(principal) = principal {
+            let framework_principal = framework.info.principal.as_deref().unwrap_or_default();
+            if principal != framework_principal {
+                return CallReply::Error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "Authenticated principal '{principal}' does not match principal \
+                         '{framework_principal}' set in `FrameworkInfo`"
+                    ),
+                );
+            }
+        }
         let Some(stream) = &framework.stream else {
             return CallReply::Error(StatusCode::FORBIDDEN, "Framework is not subscribed".into());
         };

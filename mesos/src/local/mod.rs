@@ -59,6 +59,7 @@
 
 mod agent;
 mod allocator;
+mod auth;
 mod call_log;
 mod executor;
 mod failover;
@@ -96,6 +97,7 @@ pub use master::MESOS_VERSION;
 pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
 
 use crate::{
+    credentials::Credentials,
     master::{MasterAddr, MasterSpec, Scheme},
     resources::Resources,
 };
@@ -140,6 +142,17 @@ pub struct LocalMasterConfig {
     /// Where sandboxes go; a new temporary directory (removed when the
     /// master is dropped) if unset.
     pub work_dir: Option<PathBuf>,
+    /// Require HTTP basic authentication of frameworks with these
+    /// credentials, as a master started with `--authenticate_http_frameworks
+    /// --http_framework_authenticators=basic --credentials=<file>` does
+    /// (`auth.rs`). `None`: frameworks are not authenticated (Mesos'
+    /// default).
+    pub framework_credentials: Option<Vec<Credentials>>,
+    /// Serve `https` with this certificate and key, as a master built with
+    /// SSL and started with `LIBPROCESS_SSL_ENABLED=true` does. (Only with
+    /// the crate's `tls` feature.)
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerIdentity>,
 }
 
 impl Default for LocalMasterConfig {
@@ -154,6 +167,9 @@ impl Default for LocalMasterConfig {
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
             work_dir: None,
+            framework_credentials: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -229,6 +245,17 @@ impl LocalMaster {
                 return Err(LocalError::Config(format!("{name} must be more than zero")));
             }
         }
+        if config
+            .framework_credentials
+            .as_ref()
+            .is_some_and(|credentials| credentials.is_empty())
+        {
+            // Mesos exits with "Credentials file must contain at least one
+            // credential" (`Master::initialize`).
+            return Err(LocalError::Config(
+                "authenticating frameworks needs at least one credential".into(),
+            ));
+        }
         let (work_dir, temp_dir) = match &config.work_dir {
             Some(dir) => (dir.clone(), None),
             None => {
@@ -263,6 +290,21 @@ impl LocalMaster {
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
+            scheme: {
+                #[cfg(feature = "tls")]
+                let scheme = if config.tls.is_some() {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                };
+                #[cfg(not(feature = "tls"))]
+                let scheme = Scheme::Http;
+                scheme
+            },
+            authenticator: config
+                .framework_credentials
+                .as_deref()
+                .map(auth::Authenticator::new),
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.
@@ -314,6 +356,11 @@ impl LocalMaster {
             snapshot: snapshot.clone(),
             faults: faults.clone(),
             files,
+            #[cfg(feature = "tls")]
+            tls: config
+                .tls
+                .as_ref()
+                .map(crate::tls::ServerIdentity::acceptor),
         });
         let server = tokio::spawn(http::serve(listener, shared, stopped));
 
@@ -341,7 +388,7 @@ impl LocalMaster {
     /// The master's address, for a [`Client`](crate::Client).
     pub fn addr(&self) -> MasterAddr {
         MasterAddr::new(
-            Scheme::Http,
+            self.settings.scheme,
             self.settings.ip.to_string(),
             self.settings.port,
         )

@@ -72,6 +72,27 @@ pub(crate) fn decode_call(body: &[u8], format: ContentType) -> Result<Call, Stri
     }
 }
 
+/// The part of `validation::scheduler::call::validate` about who sent the
+/// call: a SUBSCRIBE that names a principal must name the one the request
+/// authenticated with. (Other calls are checked against the framework's
+/// principal once it is found, in the master.) The error is prefixed with
+/// "Failed to validate scheduler::Call: ".
+pub(crate) fn validate_principal(call: &Call, principal: Option<&str>) -> Result<(), String> {
+    let (Some(principal), Some(subscribe)) = (principal, &call.subscribe) else {
+        return Ok(());
+    };
+    if call.r#type() != call::Type::Subscribe {
+        return Ok(());
+    }
+    match subscribe.framework_info.principal.as_deref() {
+        Some(named) if named != principal => Err(format!(
+            "Authenticated principal '{principal}' does not match principal '{named}' set in \
+             `FrameworkInfo`"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `validation::scheduler::call::validate`: the call has what its type
 /// needs. The error is prefixed with "Failed to validate scheduler::Call: ".
 pub(crate) fn validate_call(call: &Call) -> Result<(), String> {

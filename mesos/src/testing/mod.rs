@@ -14,6 +14,7 @@
 //! | [`Stored`], [`read_stored`] | the framework's state as it is in ZooKeeper |
 //! | [`eventually`] | waiting for a condition, with a deadline |
 //! | [`web`] | GET and POST, for tests of a framework's web page |
+//! | [`assert_usage_error`] | a bad flag or environment value: exit code 2 and a clear message |
 //!
 //! Every wait has a deadline ([`WAIT`]); a test that waits longer fails
 //! with what it waited for (and the framework's log is in the output).
@@ -39,6 +40,7 @@ mod cluster;
 pub mod events;
 mod framework;
 mod stored;
+mod usage;
 pub mod web;
 mod zookeeper;
 
@@ -47,6 +49,7 @@ use std::time::{Duration, Instant};
 pub use cluster::{Cluster, config, running_tasks, subscribed_framework};
 pub use framework::Framework;
 pub use stored::{Stored, create_node, read_node, read_stored};
+pub use usage::assert_usage_error;
 pub use zookeeper::{
     PortClaim, TICK_TIME, ZooKeeperServer, claim_port, four_letter_word, free_port,
 };

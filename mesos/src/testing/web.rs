@@ -51,6 +51,17 @@ pub async fn post_form(url: &str, fields: &[(&str, &str)]) -> WebResponse {
 
 /// Any method, e.g. `PUT`.
 pub async fn send(url: &str, method: &str, content_type: Option<&str>, body: Bytes) -> WebResponse {
+    send_with(url, method, &[], content_type, body).await
+}
+
+/// Any method, with extra headers (`Origin`, `Authorization`, …).
+pub async fn send_with(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: Bytes,
+) -> WebResponse {
     let uri: http::Uri = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
     let host = uri.host().expect("a host").to_string();
     let port = uri.port_u16().unwrap_or(80);
@@ -68,6 +79,9 @@ pub async fn send(url: &str, method: &str, content_type: Option<&str>, body: Byt
         .header(header::HOST, format!("{host}:{port}"));
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request.body(Full::new(body)).expect("a request");
     let response = sender
@@ -87,6 +101,15 @@ pub async fn send(url: &str, method: &str, content_type: Option<&str>, body: Byt
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
+}
+
+/// An HTML form's fields as a browser encodes them.
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `application/x-www-form-urlencoded` encoding of one key or value.

@@ -8,7 +8,7 @@
 mod scheduler;
 
 use clap::Parser;
-use mesos::{Driver, DriverConfig, MasterSpec, v1::FrameworkInfo};
+use mesos::{Credentials, Driver, DriverConfig, MasterSpec, v1::FrameworkInfo};
 use tracing_subscriber::EnvFilter;
 
 use crate::scheduler::{Scheduler, TaskSpec};
@@ -22,12 +22,19 @@ struct Args {
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
     master: MasterSpec,
 
+    /// For masters that authenticate frameworks: a JSON file
+    /// {"principal": "…", "secret": "…"}, as Mesos' --credential. Without
+    /// it, MESOS_PRINCIPAL and MESOS_SECRET are used if set. (The secret is
+    /// never a flag: flags show in `ps`.)
+    #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    credential: Option<Credentials>,
+
     /// The framework's name, as the Mesos UI shows it.
-    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos", value_parser = mesos::flags::text)]
     name: String,
 
     /// The user the tasks run as on the agents (it must exist there).
-    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
 
     /// How many copies of the task to keep running.
@@ -35,23 +42,19 @@ struct Args {
     instances: usize,
 
     /// CPUs per task.
-    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5", value_parser = mesos::flags::positive)]
     cpus: f64,
 
     /// Memory per task, in MB.
-    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    #[arg(long, env = "TASK_MEM", default_value = "128", value_parser = mesos::flags::positive)]
     mem: f64,
 
     /// The shell command each task runs.
-    #[arg(
-        long,
-        env = "TASK_COMMAND",
-        default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
-    )]
+    #[arg(long, env = "TASK_COMMAND", default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#, value_parser = mesos::flags::text)]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
     docker_image: String,
 }
 
@@ -73,7 +76,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         name: args.name.clone(),
         ..Default::default()
     };
-    let (driver, mut events) = Driver::start(DriverConfig::new(args.master, framework_info))?;
+    let mut config = DriverConfig::new(args.master, framework_info);
+    config.client.credentials = mesos::flags::credentials(args.credential);
+    let (driver, mut events) = Driver::start(config)?;
     let mut scheduler = Scheduler::new(
         args.instances,
         TaskSpec {

@@ -13,7 +13,7 @@ mod store;
 use std::time::Instant;
 
 use clap::Parser;
-use mesos::{Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
+use mesos::{Credentials, Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -33,17 +33,24 @@ struct Args {
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
     master: MasterSpec,
 
+    /// For masters that authenticate frameworks: a JSON file
+    /// {"principal": "…", "secret": "…"}, as Mesos' --credential. Without
+    /// it, MESOS_PRINCIPAL and MESOS_SECRET are used if set. (The secret is
+    /// never a flag: flags show in `ps`.)
+    #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    credential: Option<Credentials>,
+
     /// Where to keep the framework's state: zk://host:2181/hello-mesos.
     /// Without it, the state is kept in memory only.
     #[arg(long, env = "ZK_URL")]
     zk: Option<ZkUrl>,
 
     /// The framework's name, as the Mesos UI shows it.
-    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos", value_parser = mesos::flags::text)]
     name: String,
 
     /// The user the tasks run as on the agents (it must exist there).
-    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
 
     /// How many copies of the task to keep running [default: 2]. Once a
@@ -52,23 +59,24 @@ struct Args {
     instances: Option<usize>,
 
     /// CPUs per task.
-    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5", value_parser = mesos::flags::positive)]
     cpus: f64,
 
     /// Memory per task, in MB.
-    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    #[arg(long, env = "TASK_MEM", default_value = "128", value_parser = mesos::flags::positive)]
     mem: f64,
 
     /// The shell command each task runs.
     #[arg(
         long,
         env = "TASK_COMMAND",
+        value_parser = mesos::flags::text,
         default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
     )]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
     docker_image: String,
 }
 
@@ -105,7 +113,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         name: args.name.clone(),
         ..Default::default()
     };
-    let (driver, mut events) = Driver::start(DriverConfig::new(args.master, framework_info))?;
+    let mut config = DriverConfig::new(args.master, framework_info);
+    config.client.credentials = mesos::flags::credentials(args.credential);
+    let (driver, mut events) = Driver::start(config)?;
     let mut scheduler = Scheduler::new(
         instances,
         TaskSpec {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use mesos::{
-    ClientOptions, Driver, DriverConfig, MasterSpec,
+    ClientOptions, Credentials, Driver, DriverConfig, MasterSpec,
     state::ZkUrl,
     teardown::{TornDown, teardown},
     v1::FrameworkInfo,
@@ -39,23 +39,30 @@ struct Args {
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
     master: MasterSpec,
 
+    /// For masters that authenticate frameworks: a JSON file
+    /// {"principal": "…", "secret": "…"}, as Mesos' --credential. Without
+    /// it, MESOS_PRINCIPAL and MESOS_SECRET are used if set. (The secret is
+    /// never a flag: flags show in `ps`.)
+    #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    credential: Option<Credentials>,
+
     /// Where to keep the framework's state: zk://host:2181/hello-mesos.
     /// Without it, the state is kept in memory only.
     #[arg(long, env = "ZK_URL")]
     zk: Option<ZkUrl>,
 
     /// The framework's name, as the Mesos UI shows it.
-    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos", value_parser = mesos::flags::text)]
     name: String,
 
     /// The user the tasks run as on the agents (it must exist there).
-    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
 
     /// How long, in seconds, the master keeps the framework and its tasks
     /// while no scheduler is subscribed: the time a restarted scheduler has
     /// to come back. One week by default.
-    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800")]
+    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800", value_parser = mesos::flags::non_negative)]
     failover_timeout: f64,
 
     /// How many copies of the task to keep running [default: 2]. Once a
@@ -64,28 +71,29 @@ struct Args {
     instances: Option<usize>,
 
     /// CPUs per task.
-    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5", value_parser = mesos::flags::positive)]
     cpus: f64,
 
     /// Memory per task, in MB.
-    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    #[arg(long, env = "TASK_MEM", default_value = "128", value_parser = mesos::flags::positive)]
     mem: f64,
 
     /// The shell command each task runs.
     #[arg(
         long,
         env = "TASK_COMMAND",
+        value_parser = mesos::flags::text,
         default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
     )]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
     docker_image: String,
 
     /// How often, in seconds, to ask the master about all our tasks
     /// (implicit reconciliation), besides after every subscription.
-    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900")]
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900", value_parser = mesos::flags::seconds)]
     reconcile_interval: u64,
 
     /// Instead of running: end the stored framework for good. The master
@@ -106,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    let client = client_options(args.credential.clone());
     if args.master == MasterSpec::Local {
         tracing::info!(
             "no cluster given: running on a simulated Mesos master in this process \
@@ -139,9 +148,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     if args.teardown {
-        return end_for_good(&args.master, framework_info, &mut store, instances).await;
+        return end_for_good(&args.master, client, framework_info, &mut store, instances).await;
     }
-    let (driver, mut events) = Driver::start(DriverConfig::new(args.master, framework_info))?;
+    let mut config = DriverConfig::new(args.master, framework_info);
+    config.client = client;
+    let (driver, mut events) = Driver::start(config)?;
     let mut scheduler = Scheduler::new(
         instances,
         TaskSpec {
@@ -219,6 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// `--teardown`: ends the stored framework for good, then forgets it.
 async fn end_for_good(
     master: &MasterSpec,
+    client: ClientOptions,
     framework_info: FrameworkInfo,
     store: &mut Store,
     instances: usize,
@@ -227,7 +239,7 @@ async fn end_for_good(
         tracing::info!("no framework ID stored: nothing to tear down");
         return Ok(());
     };
-    match teardown(master, framework_info, ClientOptions::default()).await? {
+    match teardown(master, framework_info, client).await? {
         TornDown::Now => {
             tracing::info!(framework_id = %framework_id.value, "framework torn down: its tasks are being killed")
         }
@@ -264,4 +276,13 @@ fn instance_count(stored: Option<usize>, flag: Option<usize>) -> usize {
     };
     tracing::info!(instances, "instance count: {source}");
     instances
+}
+
+/// How to talk to the master: with credentials if it authenticates
+/// frameworks (a usage error if those given cannot be used).
+fn client_options(credential: Option<Credentials>) -> ClientOptions {
+    ClientOptions {
+        credentials: mesos::flags::credentials(credential),
+        ..Default::default()
+    }
 }

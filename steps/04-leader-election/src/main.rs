@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mesos::{
-    ClientOptions, MasterSpec,
+    ClientOptions, Credentials, MasterSpec,
     leader::{self, Election, Role},
     state::ZkUrl,
     teardown::{TornDown, teardown},
@@ -41,6 +41,13 @@ struct Args {
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
     master: MasterSpec,
 
+    /// For masters that authenticate frameworks: a JSON file
+    /// {"principal": "…", "secret": "…"}, as Mesos' --credential. Without
+    /// it, MESOS_PRINCIPAL and MESOS_SECRET are used if set. (The secret is
+    /// never a flag: flags show in `ps`.)
+    #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    credential: Option<Credentials>,
+
     /// Where to keep the framework's state and hold the leader election:
     /// zk://host:2181/hello-mesos. Without it, the state is kept in memory
     /// only and there is no election: this instance leads alone.
@@ -52,21 +59,21 @@ struct Args {
     /// means a faster takeover, and a leader deposed by any pause longer
     /// than that. ZooKeeper grants between 2 and 20 ticks (4 s to 40 s with
     /// its default tickTime of 2 s).
-    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6")]
+    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6", value_parser = mesos::flags::seconds)]
     zk_session_timeout: u64,
 
     /// The framework's name, as the Mesos UI shows it.
-    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos", value_parser = mesos::flags::text)]
     name: String,
 
     /// The user the tasks run as on the agents (it must exist there).
-    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
 
     /// How long, in seconds, the master keeps the framework and its tasks
     /// while no scheduler is subscribed: the time a restarted scheduler has
     /// to come back. One week by default.
-    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800")]
+    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800", value_parser = mesos::flags::non_negative)]
     failover_timeout: f64,
 
     /// How many copies of the task to keep running [default: 2]. Once a
@@ -75,28 +82,29 @@ struct Args {
     instances: Option<usize>,
 
     /// CPUs per task.
-    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5", value_parser = mesos::flags::positive)]
     cpus: f64,
 
     /// Memory per task, in MB.
-    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    #[arg(long, env = "TASK_MEM", default_value = "128", value_parser = mesos::flags::positive)]
     mem: f64,
 
     /// The shell command each task runs.
     #[arg(
         long,
         env = "TASK_COMMAND",
+        value_parser = mesos::flags::text,
         default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
     )]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
     docker_image: String,
 
     /// How often, in seconds, to ask the master about all our tasks
     /// (implicit reconciliation), besides after every subscription.
-    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900")]
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900", value_parser = mesos::flags::seconds)]
     reconcile_interval: u64,
 
     /// Instead of running: end the stored framework for good. The master
@@ -114,6 +122,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let client = client_options(args.credential.clone());
     if args.show_leader {
         // Only the answer on stdout, for scripts (`bin/go-ha`).
         return show_leader(args.zk.as_ref()).await;
@@ -155,6 +164,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let settings = Settings {
         master: args.master,
+        client,
         zk: args.zk,
         user: args.user,
         name: args.name.clone(),
@@ -240,7 +250,9 @@ fn participant_id() -> String {
 
 /// `--show-leader`: who leads, from the election's nodes.
 async fn show_leader(url: Option<&ZkUrl>) -> Result<(), Box<dyn std::error::Error>> {
-    let url = url.ok_or("--show-leader needs --zk: the election is in ZooKeeper")?;
+    let url = url.unwrap_or_else(|| {
+        mesos::flags::usage_error("--show-leader needs --zk: the election is in ZooKeeper")
+    });
     match leader::who_leads(url).await? {
         Some(leader) => println!("{}", leader.id),
         None => return Err("no instance leads (none runs?)".into()),
@@ -267,7 +279,13 @@ async fn end_for_good(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("no framework ID stored: nothing to tear down");
         return Ok(());
     };
-    match teardown(master, framework_info, ClientOptions::default()).await? {
+    match teardown(
+        master,
+        framework_info,
+        client_options(args.credential.clone()),
+    )
+    .await?
+    {
         TornDown::Now => {
             tracing::info!(framework_id = %framework_id.value, "framework torn down: its tasks are being killed")
         }
@@ -278,4 +296,13 @@ async fn end_for_good(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     store.clear_framework(instances).await?;
     tracing::info!("stored framework ID and task records cleared");
     Ok(())
+}
+
+/// How to talk to the master: with credentials if it authenticates
+/// frameworks (a usage error if those given cannot be used).
+fn client_options(credential: Option<Credentials>) -> ClientOptions {
+    ClientOptions {
+        credentials: mesos::flags::credentials(credential),
+        ..Default::default()
+    }
 }

@@ -33,7 +33,7 @@
 use std::time::{Duration, Instant};
 
 use mesos::{
-    Driver, DriverConfig, DriverEvent, MasterSpec,
+    ClientOptions, Driver, DriverConfig, DriverEvent, MasterSpec,
     leader::{Election, Role},
     state::{StateError, ZkUrl},
     v1::FrameworkInfo,
@@ -60,6 +60,8 @@ const RETRY_PAUSE: Duration = Duration::from_secs(2);
 /// What every term needs, from the flags.
 pub struct Settings {
     pub master: MasterSpec,
+    /// How to talk to the master (credentials).
+    pub client: ClientOptions,
     pub zk: Option<ZkUrl>,
     pub user: String,
     pub name: String,
@@ -172,7 +174,8 @@ pub async fn serve(
         webui_url: Some(settings.web_url.clone()),
         ..Default::default()
     };
-    let config = DriverConfig::new(settings.master.clone(), framework_info);
+    let mut config = DriverConfig::new(settings.master.clone(), framework_info);
+    config.client = settings.client.clone();
     let (driver, mut events) = match Driver::start(config) {
         Ok(started) => started,
         Err(error) => {

@@ -25,6 +25,20 @@
 //! JSON endpoint needs no token: a browser sends JSON to another site only
 //! after asking the site's permission (CORS), which this server never
 //! gives. And the server listens on 127.0.0.1 unless told otherwise.
+//!
+//! A second line of defence costs one comparison: a browser names the
+//! page a POST comes from in its `Origin` header, and a forged form's
+//! page is another site. A POST whose `Origin` is not this page's own is
+//! refused before its fields are read (a request without `Origin` comes
+//! from a program, not a page: the standby's hand-over, `curl`).
+//!
+//! # Who may look
+//!
+//! Bound to another address than 127.0.0.1, the page can be guarded with
+//! HTTP basic authentication (`--web-credential`): every route asks for
+//! the principal and secret but `/health`, which a load balancer must
+//! reach and which tells nothing. The instances share the credential, and
+//! a standby sends it along when it hands a form to the leader.
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
@@ -34,7 +48,10 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use mesos::leader::{Participant, Role};
+use mesos::{
+    Credentials,
+    leader::{Participant, Role},
+};
 use serde::{Deserialize, Serialize};
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -69,6 +86,8 @@ pub struct WebConfig {
     pub max_instances: usize,
     /// The master, as given by `--master`.
     pub master: String,
+    /// Who may use the page (`--web-credential`); anyone if `None`.
+    pub guard: Option<Credentials>,
 }
 
 /// Everything a request handler reads. Cheap to clone.
@@ -132,6 +151,25 @@ impl Web {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_string();
         let method = request.method().clone();
+        if let Some(guard) = &self.config.guard
+            && path != "/health"
+            && !guard.authorizes(request.headers().get(header::AUTHORIZATION))
+        {
+            let mut response = text(StatusCode::UNAUTHORIZED, "this page needs a password");
+            let challenge = format!("Basic realm=\"{}\"", self.config.name.replace('"', "'"));
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+            return response;
+        }
+        if method == Method::POST && self.cross_origin(&request) {
+            return text(
+                StatusCode::FORBIDDEN,
+                "refused: this request comes from a page of another site",
+            );
+        }
         match (method, path.as_str()) {
             (Method::GET, "/") => {
                 let notice = notice(request.uri().query());
@@ -166,6 +204,23 @@ impl Web {
             }
             _ => text(StatusCode::NOT_FOUND, "not found"),
         }
+    }
+
+    /// Whether a browser sent this request from a page of another site:
+    /// its `Origin` is neither the address the request was sent to nor
+    /// this instance's `--web-url`. (`Origin: null`, from a sandboxed or
+    /// local page, is another site too.)
+    fn cross_origin(&self, request: &Request<Incoming>) -> bool {
+        let Some(origin) = request.headers().get(header::ORIGIN) else {
+            return false;
+        };
+        let origin = origin.to_str().unwrap_or("null");
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .map(|host| format!("http://{host}"));
+        origin != self.config.url && Some(origin) != host.as_deref()
     }
 
     /// `leader`, `standby`, `suspended` (ZooKeeper disconnected) or
@@ -271,7 +326,7 @@ impl Web {
                 None,
             );
         };
-        match forward(&leader, count).await {
+        match forward(&leader, count, self.config.guard.as_ref()).await {
             Ok(()) => see_other(&format!(
                 "{}/?forwarded={count}",
                 leader.trim_end_matches('/')
@@ -413,7 +468,7 @@ fn notice(query: Option<&str>) -> Option<String> {
 }
 
 /// Hands a count to the leader at `leader` (its web URL).
-async fn forward(leader: &str, count: usize) -> Result<(), String> {
+async fn forward(leader: &str, count: usize, guard: Option<&Credentials>) -> Result<(), String> {
     let uri: http::Uri = format!("{}/api/instances", leader.trim_end_matches('/'))
         .parse()
         .map_err(|e| format!("its address is not a URL: {e}"))?;
@@ -433,9 +488,13 @@ async fn forward(leader: &str, count: usize) -> Result<(), String> {
         instances: count as i64,
     })
     .expect("JSON");
-    let request = Request::post(uri.path())
+    let mut request = Request::post(uri.path())
         .header(header::HOST, format!("{host}:{port}"))
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(guard) = guard {
+        request = request.header(header::AUTHORIZATION, guard.basic_authorization());
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let response = sender

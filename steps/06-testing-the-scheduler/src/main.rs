@@ -21,7 +21,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
 use mesos::{
-    ClientOptions, MasterSpec,
+    ClientOptions, Credentials, MasterSpec,
     leader::{self, Election, Role},
     state::ZkUrl,
     teardown::{TornDown, teardown},
@@ -49,6 +49,13 @@ struct Args {
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
     master: MasterSpec,
 
+    /// For masters that authenticate frameworks: a JSON file
+    /// {"principal": "…", "secret": "…"}, as Mesos' --credential. Without
+    /// it, MESOS_PRINCIPAL and MESOS_SECRET are used if set. (The secret is
+    /// never a flag: flags show in `ps`.)
+    #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    credential: Option<Credentials>,
+
     /// Where to keep the framework's state and hold the leader election:
     /// zk://host:2181/hello-mesos. Without it, the state is kept in memory
     /// only and there is no election: this instance leads alone.
@@ -60,21 +67,21 @@ struct Args {
     /// means a faster takeover, and a leader deposed by any pause longer
     /// than that. ZooKeeper grants between 2 and 20 ticks (4 s to 40 s with
     /// its default tickTime of 2 s).
-    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6")]
+    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6", value_parser = mesos::flags::seconds)]
     zk_session_timeout: u64,
 
     /// The framework's name, as the Mesos UI shows it.
-    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos")]
+    #[arg(long, env = "FRAMEWORK_NAME", default_value = "hello-mesos", value_parser = mesos::flags::text)]
     name: String,
 
     /// The user the tasks run as on the agents (it must exist there).
-    #[arg(long, env = "FRAMEWORK_USER", default_value = "root")]
+    #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
 
     /// How long, in seconds, the master keeps the framework and its tasks
     /// while no scheduler is subscribed: the time a restarted scheduler has
     /// to come back. One week by default.
-    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800")]
+    #[arg(long, env = "FAILOVER_TIMEOUT", default_value = "604800", value_parser = mesos::flags::non_negative)]
     failover_timeout: f64,
 
     /// How many copies of the task to keep running [default: 2]. Once a
@@ -83,28 +90,29 @@ struct Args {
     instances: Option<usize>,
 
     /// CPUs per task.
-    #[arg(long, env = "TASK_CPUS", default_value = "0.5")]
+    #[arg(long, env = "TASK_CPUS", default_value = "0.5", value_parser = mesos::flags::positive)]
     cpus: f64,
 
     /// Memory per task, in MB.
-    #[arg(long, env = "TASK_MEM", default_value = "128")]
+    #[arg(long, env = "TASK_MEM", default_value = "128", value_parser = mesos::flags::positive)]
     mem: f64,
 
     /// The shell command each task runs.
     #[arg(
         long,
         env = "TASK_COMMAND",
+        value_parser = mesos::flags::text,
         default_value = r#"while true; do echo "Hey Mesos"; sleep 5; done"#
     )]
     command: String,
 
     /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none")]
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
     docker_image: String,
 
     /// How often, in seconds, to ask the master about all our tasks
     /// (implicit reconciliation), besides after every subscription.
-    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900")]
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "900", value_parser = mesos::flags::seconds)]
     reconcile_interval: u64,
 
     /// Instead of running: end the stored framework for good. The master
@@ -120,7 +128,7 @@ struct Args {
 
     /// Where the web page listens. 127.0.0.1 by default: only this machine
     /// can reach it; 0.0.0.0:8088 to let others (the page can change how
-    /// many tasks run, and has no password).
+    /// many tasks run: guard it with --web-credential).
     #[arg(long, env = "WEB_ADDR", default_value = "127.0.0.1:8088")]
     web_addr: SocketAddr,
 
@@ -130,6 +138,12 @@ struct Args {
     #[arg(long, env = "WEB_URL")]
     web_url: Option<String>,
 
+    /// Who may use the web page: a JSON file {"principal": "…", "secret":
+    /// "…"} (the form of --credential). Without it, anyone who can reach
+    /// the page can use it: with --web-addr 0.0.0.0, give one.
+    #[arg(long, env = "WEB_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    web_credential: Option<Credentials>,
+
     /// The most tasks the web page's form accepts.
     #[arg(long, env = "MAX_INSTANCES", default_value = "100")]
     max_instances: usize,
@@ -138,6 +152,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let client = client_options(args.credential.clone());
     if args.show_leader {
         // Only the answer on stdout, for scripts (`bin/go-ha`).
         return show_leader(args.zk.as_ref()).await;
@@ -176,7 +191,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The port really bound: `--web-addr 127.0.0.1:0` picks a free one.
     let web_addr = listener.local_addr()?;
-    let web_url = web_url(args.web_url.as_deref(), web_addr)?;
+    let web_url =
+        web_url(args.web_url.as_deref(), web_addr).unwrap_or_else(|e| mesos::flags::usage_error(e));
 
     // The participant id says how to reach this instance: its web page.
     let election = match &args.zk {
@@ -193,6 +209,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let settings = Settings {
         master: args.master,
+        client,
         zk: args.zk,
         user: args.user,
         name: args.name.clone(),
@@ -218,6 +235,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             url: web_url.clone(),
             max_instances: args.max_instances,
             master: settings.master.to_string(),
+            guard: args.web_credential.clone(),
         },
         view,
         election.as_ref().map(|e| (e.roles(), e.leaders())),
@@ -324,7 +342,9 @@ fn hostname() -> String {
 
 /// `--show-leader`: who leads, from the election's nodes.
 async fn show_leader(url: Option<&ZkUrl>) -> Result<(), Box<dyn std::error::Error>> {
-    let url = url.ok_or("--show-leader needs --zk: the election is in ZooKeeper")?;
+    let url = url.unwrap_or_else(|| {
+        mesos::flags::usage_error("--show-leader needs --zk: the election is in ZooKeeper")
+    });
     match leader::who_leads(url).await? {
         Some(leader) => println!("{}", leader.id),
         None => return Err("no instance leads (none runs?)".into()),
@@ -351,7 +371,13 @@ async fn end_for_good(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("no framework ID stored: nothing to tear down");
         return Ok(());
     };
-    match teardown(master, framework_info, ClientOptions::default()).await? {
+    match teardown(
+        master,
+        framework_info,
+        client_options(args.credential.clone()),
+    )
+    .await?
+    {
         TornDown::Now => {
             tracing::info!(framework_id = %framework_id.value, "framework torn down: its tasks are being killed")
         }
@@ -362,4 +388,13 @@ async fn end_for_good(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     store.clear_framework(instances).await?;
     tracing::info!("stored framework ID and task records cleared");
     Ok(())
+}
+
+/// How to talk to the master: with credentials if it authenticates
+/// frameworks (a usage error if those given cannot be used).
+fn client_options(credential: Option<Credentials>) -> ClientOptions {
+    ClientOptions {
+        credentials: mesos::flags::credentials(credential),
+        ..Default::default()
+    }
 }
