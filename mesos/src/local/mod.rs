@@ -140,6 +140,12 @@ pub struct LocalMasterConfig {
     /// Where sandboxes go; a new temporary directory (removed when the
     /// master is dropped) if unset.
     pub work_dir: Option<PathBuf>,
+    /// Virtual tasks, for benchmarks: a launched task gets no sandbox and
+    /// no process; its agent reports TASK_STARTING and TASK_RUNNING at once
+    /// (as reliable, acknowledged updates, exactly as for a real task) and
+    /// TASK_KILLED when it is killed. Everything the master checks and
+    /// sends is the same; only the machine's work is left out.
+    pub virtual_tasks: bool,
 }
 
 impl Default for LocalMasterConfig {
@@ -154,6 +160,7 @@ impl Default for LocalMasterConfig {
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
             work_dir: None,
+            virtual_tasks: false,
         }
     }
 }
@@ -263,6 +270,7 @@ impl LocalMaster {
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
             work_dir: work_dir.clone(),
+            virtual_tasks: config.virtual_tasks,
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.
@@ -301,6 +309,7 @@ impl LocalMaster {
             next_framework: 0,
             next_offer: 0,
             allocation_round: 0,
+            publishing: Default::default(),
         };
         // The agents are there from the start, not only once the actor has
         // run: `/master/state` may be asked right after `start` returns.
