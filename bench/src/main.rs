@@ -8,12 +8,14 @@
 //! | `floor.rs` | the protocol's own work per task, the floor to compare with |
 //! | `decoding.rs` | RecordIO + protobuf against RecordIO + JSON |
 //! | `zk_state.rs` | task records in ZooKeeper: writes, bytes, reading back |
+//! | `failover.rs` | step 04: kill -9 of the leader to the new leader's SUBSCRIBE |
 //! | `idle.rs` | a scheduler's resident memory when idle |
 //! | `pymesos.rs` | the peer (full run only) |
 //!
 //! Benchmarks, not tests: nothing here asserts a time.
 
 mod decoding;
+mod failover;
 mod floor;
 mod idle;
 mod offer_cycle;
@@ -39,7 +41,7 @@ struct Args {
     /// Also 100,000 tasks (step 01 and the floor); takes minutes.
     #[arg(long)]
     huge: bool,
-    /// Only this benchmark: offer-cycle, decoding, zookeeper or idle.
+    /// Only this benchmark: offer-cycle, decoding, zookeeper, failover or idle.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the results as JSON.
@@ -77,6 +79,22 @@ fn main() -> Result<()> {
     }
     if wanted("zookeeper") {
         zookeeper(&args, &runtime, &mut results)?;
+    }
+    if wanted("failover") {
+        // The step's default session timeout; a shorter one when quick.
+        let (kills, session) = if args.quick { (3, 3) } else { (10, 6) };
+        let failover = runtime.block_on(failover::run(kills, session))?;
+        println!(
+            "failover     step 04, {kills} kills -9 of the leader: new leader subscribed after \
+             {:.2} / {:.2} / {:.2} s (min / median / max); session timeout {session} s, tickTime {} s, \
+             bound {} s",
+            failover["min_s"].as_f64().unwrap_or(0.0),
+            failover["median_s"].as_f64().unwrap_or(0.0),
+            failover["max_s"].as_f64().unwrap_or(0.0),
+            failover["tick_time_s"],
+            failover["bound_s"],
+        );
+        results.insert("failover".into(), failover);
     }
     if wanted("idle") {
         let idle = idle::run()?;

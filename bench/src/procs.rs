@@ -11,15 +11,16 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace's `target/release`, where `bin/bench` built everything.
-pub fn release_dir() -> PathBuf {
+/// The directory of this binary (`target/release` or `target/debug`), where
+/// `bin/bench` built the others.
+pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("own path");
     exe.parent().expect("in a directory").to_path_buf()
 }
 
 /// A binary built beside this one.
 pub fn binary(name: &str) -> Result<PathBuf> {
-    let path = release_dir().join(name);
+    let path = target_dir().join(name);
     if !path.exists() {
         bail!(
             "{} is missing: run bin/bench, which builds it",

@@ -11,7 +11,7 @@ use crate::offer_cycle::{TASK_CPUS, TASK_MEM};
 
 /// The virtualenv's python, if `bin/bench` made one.
 fn python() -> Result<std::path::PathBuf> {
-    let python = crate::procs::release_dir().join("../bench-venv/bin/python");
+    let python = crate::procs::target_dir().join("../bench-venv/bin/python");
     if !python.exists() {
         bail!(
             "no pymesos virtualenv at {}: run bin/bench (the full run installs it)",
