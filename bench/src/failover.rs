@@ -60,7 +60,10 @@ pub async fn run(kills: usize, session_seconds: u64) -> Result<Value> {
                 .await
                 .ok()
                 .flatten()
-                .and_then(|l| l.id.rsplit_once(':').and_then(|(_, p)| p.parse::<u32>().ok()))
+                .and_then(|l| {
+                    l.id.rsplit_once(':')
+                        .and_then(|(_, p)| p.parse::<u32>().ok())
+                })
                 .and_then(|pid| running.iter().position(|f| f.pid() == pid));
             if let (true, Some(position)) = (subscribed, found) {
                 break position;
