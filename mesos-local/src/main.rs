@@ -89,6 +89,16 @@ struct Args {
     )]
     status_update_retry_interval: Duration,
 
+    /// Virtual tasks, for benchmarks: no sandbox and no process. The agent
+    /// reports TASK_STARTING and TASK_RUNNING itself at once (reliable,
+    /// acknowledged updates, as for a real task), and TASK_KILLED on a
+    /// kill. The master checks and sends exactly what it would otherwise.
+    #[arg(
+        long = "virtual_tasks",
+        alias = "virtual-tasks",
+        env = "MESOS_VIRTUAL_TASKS"
+    )]
+    virtual_tasks: bool,
     /// Only let frameworks that authenticate subscribe (HTTP basic
     /// authentication with --credentials), as a real master with
     /// `--authenticate_http_frameworks`.
@@ -276,6 +286,7 @@ async fn main() -> ExitCode {
         allocation_interval: args.allocation_interval,
         status_update_retry: args.status_update_retry_interval,
         work_dir: args.work_dir,
+        virtual_tasks: args.virtual_tasks,
         framework_credentials,
         tls,
     };

@@ -377,6 +377,19 @@ impl Master {
             self.task_changed(agent, framework_id, status);
             return;
         }
+        if self.settings.virtual_tasks {
+            let process = executor::launch_virtual(
+                agent,
+                framework_id.to_string(),
+                task_id.clone(),
+                self.commands.clone(),
+            );
+            let framework = self.frameworks.get_mut(framework_id);
+            if let Some(task) = framework.and_then(|f| f.tasks.get_mut(&task_id)) {
+                task.process = Some(process);
+            }
+            return;
+        }
         let environment = vec![
             ("MESOS_SANDBOX".to_string(), sandbox.display().to_string()),
             ("MESOS_DIRECTORY".to_string(), sandbox.display().to_string()),

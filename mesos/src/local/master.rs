@@ -25,7 +25,10 @@ use std::{
 
 use bytes::Bytes;
 use http::StatusCode;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    time::Instant,
+};
 
 use super::{
     agent::Agent,
@@ -33,7 +36,7 @@ use super::{
     call_log::CallLog,
     executor::{ExecutorReport, ProcessTable, TaskProcess},
     faults::{AgentReregistration, FaultState},
-    snapshot::Snapshot,
+    snapshot::{Publishing, Snapshot},
     stream::{self, EventStream},
     tasks::Footprint,
     validation,
@@ -155,6 +158,8 @@ pub(crate) struct Settings {
     pub scheme: crate::master::Scheme,
     /// Set when frameworks must authenticate (`auth.rs`).
     pub authenticator: Option<super::auth::Authenticator>,
+    /// Tasks are virtual: no process (`executor::launch_virtual`).
+    pub virtual_tasks: bool,
 }
 
 impl Settings {
@@ -410,6 +415,8 @@ pub(crate) struct Master {
     pub next_framework: u64,
     pub next_offer: u64,
     pub allocation_round: usize,
+    /// When to publish the next snapshot (`snapshot.rs`).
+    pub publishing: Publishing,
 }
 
 impl Master {
@@ -430,6 +437,11 @@ impl Master {
                     None => return,
                 },
                 _ = allocation.tick() => self.allocate(),
+                // A big cluster's snapshot, deferred, is due.
+                _ = tokio::time::sleep_until(self.publishing.due().unwrap_or_else(Instant::now)), if self.publishing.due().is_some() => {
+                    self.publish_now();
+                    continue;
+                }
             }
             self.publish();
         }
@@ -527,7 +539,7 @@ impl Master {
     /// Replies to a command once the published state shows what it did, so
     /// that whoever waited for the reply (a test, an HTTP client) and then
     /// looks at `LocalMaster::state` or `/master/state` sees it.
-    fn answer<T>(&self, reply: oneshot::Sender<T>, answer: T) {
+    fn answer<T>(&mut self, reply: oneshot::Sender<T>, answer: T) {
         self.publish();
         let _ = reply.send(answer);
     }
@@ -934,9 +946,20 @@ impl Master {
     }
 
     /// Publishes the current state for `LocalMaster::state` and `/state`.
-    fn publish(&self) {
+    /// The state changed: publish a snapshot, now or (a big cluster, one
+    /// published a moment ago) soon (`snapshot.rs`).
+    fn publish(&mut self) {
+        if self.publishing.changed(Instant::now()) {
+            self.publish_now();
+        }
+    }
+
+    fn publish_now(&mut self) {
+        let started = Instant::now();
         let snapshot = self.build_snapshot();
+        let tasks = snapshot.tasks.len();
         self.snapshot.send_replace(snapshot);
+        self.publishing.published(tasks, started, started.elapsed());
     }
 }
 

@@ -153,6 +153,12 @@ pub struct LocalMasterConfig {
     /// the crate's `tls` feature.)
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::ServerIdentity>,
+    /// Virtual tasks, for benchmarks: a launched task gets no sandbox and
+    /// no process; its agent reports TASK_STARTING and TASK_RUNNING at once
+    /// (as reliable, acknowledged updates, exactly as for a real task) and
+    /// TASK_KILLED when it is killed. Everything the master checks and
+    /// sends is the same; only the machine's work is left out.
+    pub virtual_tasks: bool,
 }
 
 impl Default for LocalMasterConfig {
@@ -170,6 +176,7 @@ impl Default for LocalMasterConfig {
             framework_credentials: None,
             #[cfg(feature = "tls")]
             tls: None,
+            virtual_tasks: false,
         }
     }
 }
@@ -305,6 +312,7 @@ impl LocalMaster {
                 .framework_credentials
                 .as_deref()
                 .map(auth::Authenticator::new),
+            virtual_tasks: config.virtual_tasks,
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.
@@ -343,6 +351,7 @@ impl LocalMaster {
             next_framework: 0,
             next_offer: 0,
             allocation_round: 0,
+            publishing: Default::default(),
         };
         // The agents are there from the start, not only once the actor has
         // run: `/master/state` may be asked right after `start` returns.

@@ -5,8 +5,19 @@
 //! `watch` channel, so a test can look at the cluster (or wait for a
 //! condition) without locks and without asking the actor, and the
 //! `/master/state` endpoint can answer even while the master is busy.
+//!
+//! A snapshot copies every task, so building one after each of the calls
+//! and updates that n tasks cause costs n² (1,000 tasks: a minute of CPU).
+//! [`Publishing`] keeps that linear: a cluster of up to
+//! [`EAGER_SNAPSHOT_TASKS`] tasks (every test's) is published after every
+//! change, so whoever got a reply sees its effect; a bigger one at most
+//! once per ten times the last build took (about a tenth of the actor's
+//! time), and always soon after the last change: the snapshot then lags by
+//! at most that much.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
+
+use tokio::time::Instant;
 
 use super::{
     agent::AgentState,
@@ -157,6 +168,42 @@ impl Snapshot {
     }
 }
 
+/// Up to this many tasks (completed ones included), the snapshot is
+/// published after every change.
+pub(crate) const EAGER_SNAPSHOT_TASKS: usize = 100;
+
+/// A bigger snapshot waits this many times as long as the last one took
+/// to build, so that building takes about a tenth of the actor's time.
+const BUILD_TIME_FACTOR: u32 = 10;
+
+/// When the actor publishes: whether the state changed since the last
+/// snapshot, and the earliest time it may build the next one.
+#[derive(Debug, Default)]
+pub(crate) struct Publishing {
+    changed: bool,
+    not_before: Option<Instant>,
+}
+
+impl Publishing {
+    /// The state changed: whether to publish now.
+    pub(crate) fn changed(&mut self, now: Instant) -> bool {
+        self.changed = true;
+        self.not_before.is_none_or(|at| now >= at)
+    }
+
+    /// When a deferred snapshot is due, if one is.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.not_before.filter(|_| self.changed)
+    }
+
+    /// A snapshot of `tasks` tasks was published; building it took `took`.
+    pub(crate) fn published(&mut self, tasks: usize, started: Instant, took: Duration) {
+        self.changed = false;
+        self.not_before =
+            (tasks > EAGER_SNAPSHOT_TASKS).then(|| started + took * BUILD_TIME_FACTOR);
+    }
+}
+
 impl Master {
     /// The snapshot the actor publishes after every change.
     pub(crate) fn build_snapshot(&self) -> Snapshot {
@@ -261,5 +308,38 @@ impl Master {
             completed,
             unreachable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count of snapshot builds, not their time: a small cluster's is
+    /// built at every change, a big one's at most once per ten build times,
+    /// and a deferred one falls due.
+    #[test]
+    fn big_snapshots_are_built_at_most_once_per_ten_build_times() {
+        let start = Instant::now();
+        let took = Duration::from_millis(20);
+        let mut publishing = Publishing::default();
+
+        assert!(publishing.changed(start));
+        publishing.published(EAGER_SNAPSHOT_TASKS, start, took);
+        assert!(publishing.changed(start), "a small one at every change");
+        assert_eq!(publishing.due(), None);
+
+        publishing.published(EAGER_SNAPSHOT_TASKS + 1, start, took);
+        let mut builds_in_window = 0;
+        for ms in 0..200 {
+            if publishing.changed(start + Duration::from_millis(ms)) {
+                builds_in_window += 1;
+            }
+        }
+        assert_eq!(builds_in_window, 0, "none within 10 × 20 ms");
+        assert_eq!(publishing.due(), Some(start + took * BUILD_TIME_FACTOR));
+        assert!(publishing.changed(start + Duration::from_millis(200)));
+        publishing.published(EAGER_SNAPSHOT_TASKS + 1, start, took);
+        assert_eq!(publishing.due(), None, "nothing changed since");
     }
 }

@@ -58,7 +58,10 @@ struct Args {
     docker_image: String,
 }
 
-#[tokio::main]
+// One thread: the scheduler handles one event at a time anyway, and
+// handing events from thread to thread cost a third of its CPU time at
+// 10,000 tasks (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

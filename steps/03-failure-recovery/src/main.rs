@@ -103,7 +103,10 @@ struct Args {
     teardown: bool,
 }
 
-#[tokio::main]
+// One thread: the scheduler handles one event at a time anyway, and
+// handing events from thread to thread cost a third of its CPU time at
+// 10,000 tasks (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         // The ZooKeeper client's own INFO lines (each session it opens)

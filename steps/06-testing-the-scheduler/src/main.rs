@@ -149,7 +149,10 @@ struct Args {
     max_instances: usize,
 }
 
-#[tokio::main]
+// One thread: the scheduler handles one event at a time anyway, and
+// handing events from thread to thread cost a third of its CPU time at
+// 10,000 tasks (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let client = client_options(args.credential.clone());
