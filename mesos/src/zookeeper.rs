@@ -15,7 +15,7 @@
 //! because anyone may need to find the leading master. A framework's nodes
 //! hold its framework ID, its tasks and its election, which nobody else
 //! needs: **ours are stricter on purpose**, creator-all only
-//! ([`node_acls`]). A client without the credentials can neither read nor
+//! (`node_acls`). A client without the credentials can neither read nor
 //! change them. (Nodes that existed before keep the ACLs they were made
 //! with: ZooKeeper never changes them on its own.)
 //!
