@@ -302,11 +302,13 @@ async fn status_updates_can_be_duplicated_and_delayed() {
     let task = command_task("twice", &offer.agent_id, "true", "cpus:0.1;mem:32");
     framework.launch(&offer, vec![task]).await;
     let first = framework.update("twice").await;
-    framework.ack(&first).await;
     let second = framework.update("twice").await;
     assert_eq!(first.state(), TaskState::TaskStarting);
     assert_eq!(first, second, "the same update, twice");
+    // Off before the acknowledgement: the agent forwards RUNNING as soon as
+    // STARTING is acknowledged, and it must not race the fault's switch.
     master.faults().duplicate_updates(false);
+    framework.ack(&first).await;
     framework.follow("twice", TaskState::TaskFinished).await;
     // Once the fault is off, every later update comes once.
     let states: Vec<_> = framework
