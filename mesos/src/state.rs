@@ -293,6 +293,12 @@ pub struct StateStore {
     /// What we last read from or successfully wrote to each node, by path.
     /// A node missing here is, as far as we know, absent.
     known: BTreeMap<String, Known>,
+    /// The task records the known task nodes hold, by task ID: what a save
+    /// compares the scheduler's tasks with, so that it serializes only the
+    /// records that changed. A scheduler saves after every event; with
+    /// 10,000 tasks, serializing them all each time was most of its CPU
+    /// and made recovery quadratic (BENCHMARKS.md).
+    records: BTreeMap<String, TaskRecord>,
     /// A write whose answer was lost and whose outcome we could not read
     /// back either: settled (by reading the nodes again) before the next
     /// write, so that our own write is never mistaken for someone else's.
@@ -321,6 +327,7 @@ impl StateStore {
                 client: None,
             },
             known: BTreeMap::new(),
+            records: BTreeMap::new(),
             in_doubt: None,
             fence: None,
         };
@@ -369,6 +376,7 @@ impl StateStore {
         // What we read now is what is stored, whatever became of a write
         // in doubt.
         self.known = known;
+        self.records = state.tasks.clone();
         self.in_doubt = None;
         Ok(state)
     }
@@ -457,24 +465,34 @@ impl StateStore {
         self.write(&scope, wanted, &[]).await
     }
 
-    /// The task nodes as `tasks` wants them: one per task, and the known
-    /// nodes of tasks no longer there absent.
+    /// The task nodes that must change for the stored tasks to equal
+    /// `tasks`: the nodes of new and changed tasks with their data, and the
+    /// known nodes of tasks no longer there as absent.
     fn wanted_tasks(
         &self,
         tasks: &BTreeMap<String, TaskRecord>,
     ) -> Result<BTreeMap<String, Option<Vec<u8>>>, StateError> {
         let mut wanted = BTreeMap::new();
+        // Both maps are sorted by task ID: walk them side by side, once.
+        let mut stored = self.records.iter().peekable();
         for (id, record) in tasks {
+            while let Some((gone, _)) = stored.next_if(|(stored_id, _)| *stored_id < id) {
+                wanted.insert(self.nodes.task(gone), None);
+            }
+            let unchanged = stored
+                .next_if(|(stored_id, _)| *stored_id == id)
+                .is_some_and(|(_, stored_record)| stored_record == record);
+            if unchanged {
+                continue;
+            }
             let node = self.nodes.task(id);
             if let Err(reason) = check_task_id(id) {
                 return Err(StateError::InvalidValue { node, reason });
             }
             wanted.insert(node, Some(record.to_json()));
         }
-        for node in self.known.keys() {
-            if self.nodes.is_task(node) {
-                wanted.entry(node.clone()).or_insert(None);
-            }
+        for (gone, _) in stored {
+            wanted.insert(self.nodes.task(gone), None);
         }
         Ok(wanted)
     }
@@ -578,6 +596,7 @@ impl StateStore {
     /// Remembers the nodes as a confirmed write left them.
     fn remember(&mut self, changes: Vec<Change>) {
         for change in changes {
+            self.remember_record(&change);
             match change {
                 // A new node's data version is 0.
                 Change::Create { node, data } => {
@@ -598,6 +617,23 @@ impl StateStore {
                 Change::Check { .. } => {}
             }
         }
+    }
+
+    /// Keeps `records` the records of the known task nodes.
+    fn remember_record(&mut self, change: &Change) {
+        let (node, data) = match change {
+            Change::Create { node, data } | Change::Set { node, data, .. } => (node, Some(data)),
+            Change::Delete { node, .. } => (node, None),
+            Change::Check { .. } => return,
+        };
+        let Some(id) = self.nodes.task_id(node) else {
+            return;
+        };
+        // We wrote the data from a record, so it parses back.
+        match data.map(|data| TaskRecord::from_json(data)) {
+            Some(Ok(record)) => self.records.insert(id.to_string(), record),
+            _ => self.records.remove(id),
+        };
     }
 }
 
@@ -634,9 +670,9 @@ impl Layout {
         format!("{}/{id}", self.tasks)
     }
 
-    fn is_task(&self, node: &str) -> bool {
-        node.strip_prefix(&self.tasks)
-            .is_some_and(|rest| rest.starts_with('/'))
+    /// The task ID of a task node.
+    fn task_id<'a>(&self, node: &'a str) -> Option<&'a str> {
+        node.strip_prefix(&self.tasks)?.strip_prefix('/')
     }
 }
 
@@ -1536,9 +1572,9 @@ mod tests {
         assert_eq!(nodes.framework_id, "/hello-mesos/state/framework_id");
         assert_eq!(nodes.instances, "/hello-mesos/state/instances");
         assert_eq!(nodes.task("t1"), "/hello-mesos/state/tasks/t1");
-        assert!(nodes.is_task("/hello-mesos/state/tasks/t1"));
-        assert!(!nodes.is_task("/hello-mesos/state/tasks"));
-        assert!(!nodes.is_task("/hello-mesos/state/tasksx/t1"));
+        assert_eq!(nodes.task_id("/hello-mesos/state/tasks/t1"), Some("t1"));
+        assert_eq!(nodes.task_id("/hello-mesos/state/tasks"), None);
+        assert_eq!(nodes.task_id("/hello-mesos/state/tasksx/t1"), None);
         assert!(check_task_id("hello.1-2_3").is_ok());
         for id in ["", ".", "..", "a/b"] {
             assert!(check_task_id(id).is_err(), "{id:?}");

@@ -192,6 +192,64 @@ async fn save_tasks_writes_only_what_changed_in_one_transaction() {
 }
 
 #[tokio::test]
+async fn a_restarted_scheduler_writes_only_what_changed_since_it_loaded() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let node = |id: &str| format!("/fw/state/tasks/{id}");
+    let mut wanted = tasks([
+        ("a", task(TaskState::TaskRunning, Some("agent-1"))),
+        ("b", task(TaskState::TaskRunning, Some("agent-1"))),
+        ("c", task(TaskState::TaskStaging, None)),
+        ("d", task(TaskState::TaskRunning, Some("agent-2"))),
+        ("e", task(TaskState::TaskRunning, Some("agent-2"))),
+    ]);
+    let mut first = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(first.load()).await.unwrap();
+    within(first.save_tasks(&wanted)).await.unwrap();
+    drop(first);
+
+    // The next scheduler compares with what it read: tasks that ended
+    // in the middle and at the end of the list, one that changed, one new
+    // (sorted before the last).
+    let mut next = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    assert_eq!(within(next.load()).await.unwrap().tasks, wanted);
+    wanted.remove("b");
+    wanted.remove("e");
+    wanted.insert("c".into(), task(TaskState::TaskRunning, Some("agent-1")));
+    wanted.insert("cc".into(), task(TaskState::TaskStaging, None));
+    within(next.save_tasks(&wanted)).await.unwrap();
+
+    assert!(
+        !exists(&zk, &node("b")).await,
+        "b ended: its node is deleted"
+    );
+    assert!(
+        !exists(&zk, &node("e")).await,
+        "e ended: its node is deleted"
+    );
+    assert_eq!(
+        stat(&zk, &node("a")).await.version,
+        0,
+        "a was not rewritten"
+    );
+    assert_eq!(
+        stat(&zk, &node("d")).await.version,
+        0,
+        "d was not rewritten"
+    );
+    assert_eq!(stat(&zk, &node("c")).await.version, 1);
+    assert_eq!(stat(&zk, &node("cc")).await.version, 0);
+    let mut again = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    assert_eq!(within(again.load()).await.unwrap().tasks, wanted);
+}
+
+#[tokio::test]
 async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() {
     let server = ZooKeeperServer::start();
     let zk = raw_client(&server).await;
