@@ -2138,8 +2138,8 @@ pub struct Resource {
     /// the stack of reservations, empty when unreserved.
     #[prost(message, repeated, tag = "13")]
     pub reservations: ::prost::alloc::vec::Vec<resource::ReservationInfo>,
-    #[prost(message, optional, tag = "7")]
-    pub disk: ::core::option::Option<resource::DiskInfo>,
+    #[prost(message, optional, boxed, tag = "7")]
+    pub disk: ::core::option::Option<::prost::alloc::boxed::Box<resource::DiskInfo>>,
     #[prost(message, optional, tag = "9")]
     pub revocable: ::core::option::Option<resource::RevocableInfo>,
     #[prost(message, optional, tag = "10")]
@@ -2871,16 +2871,16 @@ pub struct TaskInfo {
     pub agent_id: AgentId,
     #[prost(message, repeated, tag = "4")]
     pub resources: ::prost::alloc::vec::Vec<Resource>,
-    #[prost(message, optional, tag = "5")]
-    pub executor: ::core::option::Option<ExecutorInfo>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub executor: ::core::option::Option<::prost::alloc::boxed::Box<ExecutorInfo>>,
     #[prost(message, optional, tag = "7")]
     pub command: ::core::option::Option<CommandInfo>,
     #[prost(message, optional, tag = "9")]
     pub container: ::core::option::Option<ContainerInfo>,
-    #[prost(message, optional, tag = "8")]
-    pub health_check: ::core::option::Option<HealthCheck>,
-    #[prost(message, optional, tag = "13")]
-    pub check: ::core::option::Option<CheckInfo>,
+    #[prost(message, optional, boxed, tag = "8")]
+    pub health_check: ::core::option::Option<::prost::alloc::boxed::Box<HealthCheck>>,
+    #[prost(message, optional, boxed, tag = "13")]
+    pub check: ::core::option::Option<::prost::alloc::boxed::Box<CheckInfo>>,
     #[prost(message, optional, tag = "12")]
     pub kill_policy: ::core::option::Option<KillPolicy>,
     /// Opaque bytes handed to the executor.
@@ -2888,8 +2888,8 @@ pub struct TaskInfo {
     pub data: ::core::option::Option<::prost::bytes::Bytes>,
     #[prost(message, optional, tag = "10")]
     pub labels: ::core::option::Option<Labels>,
-    #[prost(message, optional, tag = "11")]
-    pub discovery: ::core::option::Option<DiscoveryInfo>,
+    #[prost(message, optional, boxed, tag = "11")]
+    pub discovery: ::core::option::Option<::prost::alloc::boxed::Box<DiscoveryInfo>>,
     /// The task fails with REASON_MAX_COMPLETION_TIME_REACHED if still running
     /// after this long.
     #[prost(message, optional, tag = "14")]

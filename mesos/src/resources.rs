@@ -458,7 +458,7 @@ impl fmt::Display for Quantity {
 fn same_kind(a: &Resource, b: &Resource) -> bool {
     a.name == b.name
         && a.r#type == b.r#type
-        && same_disk(a.disk.as_ref(), b.disk.as_ref())
+        && same_disk(a.disk.as_deref(), b.disk.as_deref())
         && a.revocable.is_some() == b.revocable.is_some()
         && a.shared.is_some() == b.shared.is_some()
         && a.provider_id == b.provider_id
@@ -920,6 +920,9 @@ impl Resources {
             available -= &pieces;
             found += pieces;
         }
+        // What is found usually goes into a task and lives as long as it:
+        // no spare capacity (a scheduler holds thousands of these).
+        found.resources.shrink_to_fit();
         Some(found)
     }
 
@@ -1604,13 +1607,13 @@ mod tests {
 
     fn volume(id: &str, megabytes: f64) -> Resource {
         Resource {
-            disk: Some(DiskInfo {
+            disk: Some(Box::new(DiskInfo {
                 persistence: Some(Persistence {
                     id: id.to_string(),
                     principal: None,
                 }),
                 ..Default::default()
-            }),
+            })),
             ..reserved(disk(megabytes), "db")
         }
     }
@@ -2132,7 +2135,7 @@ mod tests {
             "mem(reservations: [(DYNAMIC,web,bob)]):10"
         );
         let mount = Resource {
-            disk: Some(DiskInfo {
+            disk: Some(Box::new(DiskInfo {
                 source: Some(disk_info::Source {
                     r#type: disk_info::source::Type::Mount as i32,
                     mount: Some(disk_info::source::Mount {
@@ -2141,7 +2144,7 @@ mod tests {
                     ..Default::default()
                 }),
                 ..Default::default()
-            }),
+            })),
             ..disk(1000.0)
         };
         assert_eq!(

@@ -89,7 +89,8 @@ impl Master {
                     }
                     // Mesos puts the group's executor into each TaskInfo.
                     for task in &mut tasks {
-                        task.executor.get_or_insert_with(|| group.executor.clone());
+                        task.executor
+                            .get_or_insert_with(|| Box::new(group.executor.clone()));
                     }
                     self.launch_group(
                         framework_id,
