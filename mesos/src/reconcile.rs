@@ -152,9 +152,6 @@ impl Reconciler {
         self.launches.remove(task_id);
         if self.pending.remove(task_id).is_some() && self.pending.is_empty() {
             self.next_attempt = None;
-            // The moment a restarted scheduler knows its tasks again: from
-            // here on its view agrees with the master's.
-            tracing::info!("reconciled: the master answered for every task we asked about");
             return vec![calls::reconcile_all()];
         }
         vec![]
