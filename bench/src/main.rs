@@ -8,6 +8,7 @@
 //! | `floor.rs` | the protocol's own work per task, the floor to compare with |
 //! | `decoding.rs` | RecordIO + protobuf against RecordIO + JSON |
 //! | `zk_state.rs` | task records in ZooKeeper: writes, bytes, reading back |
+//! | `recovery.rs` | step 03 restarted with many tasks: start to reconciled |
 //! | `failover.rs` | step 04: kill -9 of the leader to the new leader's SUBSCRIBE |
 //! | `idle.rs` | a scheduler's resident memory when idle |
 //! | `pymesos.rs` | the peer (full run only) |
@@ -21,6 +22,7 @@ mod idle;
 mod offer_cycle;
 mod procs;
 mod pymesos;
+mod recovery;
 mod zk_state;
 
 use std::path::PathBuf;
@@ -41,7 +43,8 @@ struct Args {
     /// Also 100,000 tasks (step 01 and the floor); takes minutes.
     #[arg(long)]
     huge: bool,
-    /// Only this benchmark: offer-cycle, decoding, zookeeper, failover or idle.
+    /// Only this benchmark: offer-cycle, decoding, zookeeper, recovery,
+    /// failover or idle.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the results as JSON.
@@ -79,6 +82,21 @@ fn main() -> Result<()> {
     }
     if wanted("zookeeper") {
         zookeeper(&args, &runtime, &mut results)?;
+    }
+    if wanted("recovery") {
+        let recovery = recovery::run(if args.quick { 1_000 } else { 10_000 })?;
+        let at = |key: &str| recovery[key].as_f64().unwrap_or(0.0);
+        println!(
+            "recovery     step 03 restarted with {} tasks running and recorded: state read after \
+             {:.2} s, subscribed after {:.2} s, reconciled after {:.2} s; {:.2} s CPU, peak RSS {:.1} MB",
+            recovery["tasks"],
+            at("records_read_s"),
+            at("subscribed_s"),
+            at("reconciled_s"),
+            at("scheduler_cpu_s"),
+            at("scheduler_peak_rss_mb"),
+        );
+        results.insert("recovery".into(), recovery);
     }
     if wanted("failover") {
         // The step's default session timeout; a shorter one when quick.
