@@ -630,6 +630,18 @@ fn go_ha(env: &[(String, String)]) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // If an assertion fails, go-ha must not go on running its instances
+    // (they would hold the web ports that later tests need).
+    struct StopOnPanic(u32);
+    impl Drop for StopOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let pid = self.0.to_string();
+                let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            }
+        }
+    }
+    let _stop = StopOnPanic(go_ha.id());
     let (lines, received) = mpsc::channel();
     for stream in [
         Box::new(go_ha.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -675,8 +687,15 @@ fn go_ha(env: &[(String, String)]) {
     wait_for("is gone; starting it again", 1);
     wait_for("elected: this instance leads", 3);
     let output = wait_for("started (pid", 4);
+    let pids: Vec<String> = output
+        .iter()
+        .filter(|line| line.contains("started (pid"))
+        .filter_map(|line| line.rsplit_once("(pid ")?.1.split(')').next())
+        .map(str::to_string)
+        .collect();
 
-    // Stopping go-ha (Ctrl-C or kill) stops the instances it started.
+    // Stopping go-ha (Ctrl-C or kill) stops the instances it started,
+    // even the one started a moment ago (CI once saw it outlive go-ha).
     Command::new("kill")
         .args(["-TERM", &go_ha.id().to_string()])
         .status()
@@ -686,8 +705,7 @@ fn go_ha(env: &[(String, String)]) {
         assert!(Instant::now() < deadline, "bin/go-ha did not stop");
         std::thread::sleep(Duration::from_millis(100));
     }
-    for line in output.iter().filter(|l| l.contains("started (pid")) {
-        let pid = line.rsplit_once("(pid ").unwrap().1.trim_end_matches(')');
+    for pid in &pids {
         let alive = Command::new("kill").args(["-0", pid]).status().unwrap();
         assert!(!alive.success(), "scheduler pid {pid} outlived bin/go-ha");
     }
