@@ -4,11 +4,11 @@
 //! state part of a scheduler's recovery). A real ZooKeeper server, the
 //! test kit's, on a free loopback port (`tickTime` 500 ms).
 
-use std::{collections::BTreeMap, time::Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use mesos::{
-    state::{StateStore, TaskRecord},
+    state::{StateStore, TaskRecord, TaskRecords},
     testing::ZooKeeperServer,
     v1::TaskState,
     zookeeper::ZkUrl,
@@ -34,13 +34,13 @@ async fn writes_per_s(
 ) -> Result<f64> {
     let url: ZkUrl = format!("zk://{}{root}", server.connect_string()).parse()?;
     let mut store = StateStore::connect(&url).await?;
-    let mut records = BTreeMap::new();
+    let mut records = TaskRecords::new();
     let started = Instant::now();
     for i in 0..tasks {
         let (id, record) = record(i);
         records.insert(id, record);
         if records.len() % batch == 0 || i + 1 == tasks {
-            store.save_tasks(&records).await?;
+            store.save_tasks(&mut records).await?;
         }
     }
     Ok(tasks as f64 / started.elapsed().as_secs_f64())

@@ -91,6 +91,11 @@
 //! whole difference between what is stored and what the scheduler wants in
 //! one multi-op: it either all happened or none of it did.
 //!
+//! One multi-op is one request, and ZooKeeper refuses requests over 1 MB.
+//! A difference bigger than that (thousands of tasks launched from one
+//! round of offers) is written in several multi-ops, in an order that
+//! keeps each step safe to crash after (see `in_parts` in the source).
+//!
 //! # When ZooKeeper has trouble
 //!
 //! A ZooKeeper *session* outlives a short disconnection: the client
@@ -119,6 +124,14 @@
 //! then act). Because [`StateStore::save`] writes the difference from what
 //! was *successfully* written, a later call also writes whatever an earlier
 //! failed one missed.
+//!
+//! # Only what changed is compared
+//!
+//! A scheduler saves after every event, and a restarted one hears about
+//! all its tasks at once while it reconciles. So the scheduler keeps its
+//! records in a [`TaskRecords`], a map that notes which task IDs changed
+//! since its last save, and a save serializes and compares those alone
+//! (see its module for why that is safe).
 //!
 //! # Data we cannot read
 //!
@@ -153,11 +166,13 @@
 //!     "hello-1".into(),
 //!     TaskRecord { state: TaskState::TaskStaging, agent_id: Some("agent-7".into()) },
 //! );
-//! store.save(state.framework_id.as_ref(), Some(instances), &state.tasks).await?;
+//! store.save(state.framework_id.as_ref(), Some(instances), &mut state.tasks).await?;
 //! # let _ = instances;
 //! # Ok(())
 //! # }
 //! ```
+
+mod task_records;
 
 use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
 
@@ -165,6 +180,9 @@ use serde::{Deserialize, Serialize};
 use zookeeper_client as zk;
 
 pub use crate::zookeeper::{InvalidZkUrl, ZkDigest, ZkUrl};
+pub use task_records::TaskRecords;
+
+use task_records::{Stamp, ToCompare};
 
 use crate::{
     backoff::Backoff,
@@ -185,6 +203,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The longest one request (a read, or a whole multi-op) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many waiting events a scheduler may decide before it saves once for
+/// all of them: group commit. A save is a round trip to ZooKeeper, which
+/// writes its log to disk before it answers, so one save per event caps a
+/// scheduler at a few hundred events a second, and a restarted one hearing
+/// from 10,000 tasks at once falls seconds behind. Deciding every waiting
+/// event first, then saving once, keeps the write-ahead rule (no call goes
+/// out before the save that covers it) at a fraction of the writes. The
+/// cap bounds how long the first of them waits for its calls to go out.
+pub const EVENTS_PER_SAVE: usize = 1_000;
 
 /// The names of the nodes under `<root>/state`.
 const FRAMEWORK_ID: &str = "framework_id";
@@ -209,7 +237,7 @@ pub struct FrameworkState {
     /// How many instances to run, if anyone has said.
     pub instances: Option<usize>,
     /// The tasks by task ID.
-    pub tasks: BTreeMap<String, TaskRecord>,
+    pub tasks: TaskRecords,
 }
 
 /// Why the state could not be read or written.
@@ -276,7 +304,7 @@ pub struct Adopted {
     pub instances: Option<usize>,
     /// The stored framework ID and its tasks, when the scheduler had no
     /// framework ID of its own yet.
-    pub framework: Option<(FrameworkId, BTreeMap<String, TaskRecord>)>,
+    pub framework: Option<(FrameworkId, TaskRecords)>,
 }
 
 /// A framework's state in ZooKeeper. See the [module docs](self).
@@ -293,12 +321,10 @@ pub struct StateStore {
     /// What we last read from or successfully wrote to each node, by path.
     /// A node missing here is, as far as we know, absent.
     known: BTreeMap<String, Known>,
-    /// The task records the known task nodes hold, by task ID: what a save
-    /// compares the scheduler's tasks with, so that it serializes only the
-    /// records that changed. A scheduler saves after every event; with
-    /// 10,000 tasks, serializing them all each time was most of its CPU
-    /// and made recovery quadratic (BENCHMARKS.md).
-    records: BTreeMap<String, TaskRecord>,
+    /// Names what `known` holds now: renewed at every read and write, so
+    /// that [`TaskRecords`] read or saved here can tell whether they still
+    /// equal what is stored.
+    stamp: Stamp,
     /// A write whose answer was lost and whose outcome we could not read
     /// back either: settled (by reading the nodes again) before the next
     /// write, so that our own write is never mistaken for someone else's.
@@ -327,7 +353,7 @@ impl StateStore {
                 client: None,
             },
             known: BTreeMap::new(),
-            records: BTreeMap::new(),
+            stamp: Stamp::new(),
             in_doubt: None,
             fence: None,
         };
@@ -369,15 +395,16 @@ impl StateStore {
     /// then left as it was.
     pub async fn load(&mut self) -> Result<FrameworkState, StateError> {
         let nodes = &self.nodes;
-        let (state, known) = self
+        let (mut state, known) = self
             .connection
             .read(|client| async move { read_state(&client, nodes).await })
             .await?;
         // What we read now is what is stored, whatever became of a write
         // in doubt.
         self.known = known;
-        self.records = state.tasks.clone();
+        self.stamp = Stamp::new();
         self.in_doubt = None;
+        state.tasks = TaskRecords::stored(state.tasks.into_map(), self.stamp);
         Ok(state)
     }
 
@@ -393,11 +420,14 @@ impl StateStore {
     /// This is the write-ahead of a scheduler: it stores a new framework
     /// ID together with the tasks that belong to it, so that ZooKeeper
     /// never pairs one framework's ID with another's tasks.
+    ///
+    /// Once saved, `tasks` note that they equal what is stored, so that the
+    /// next save compares only the records changed since.
     pub async fn save(
         &mut self,
         framework_id: Option<&FrameworkId>,
         instances: Option<usize>,
-        tasks: &BTreeMap<String, TaskRecord>,
+        tasks: &mut TaskRecords,
     ) -> Result<(), StateError> {
         let framework_node = self.nodes.framework_id.clone();
         let instances_node = self.nodes.instances.clone();
@@ -413,7 +443,9 @@ impl StateStore {
         );
         let scope = self.nodes.state.clone();
         self.write(&scope, wanted, &[framework_node, instances_node])
-            .await
+            .await?;
+        tasks.saved_as(self.stamp);
+        Ok(())
     }
 
     /// After a [`StateError::Conflict`]: reads the state again, and says
@@ -456,50 +488,63 @@ impl StateStore {
     ///
     /// Only tasks this store knows of (from `load` or an earlier save) are
     /// deleted: a task node someone else created meanwhile is left alone.
-    pub async fn save_tasks(
-        &mut self,
-        tasks: &BTreeMap<String, TaskRecord>,
-    ) -> Result<(), StateError> {
+    pub async fn save_tasks(&mut self, tasks: &mut TaskRecords) -> Result<(), StateError> {
         let wanted = self.wanted_tasks(tasks)?;
         let scope = self.nodes.tasks.clone();
-        self.write(&scope, wanted, &[]).await
+        self.write(&scope, wanted, &[]).await?;
+        tasks.saved_as(self.stamp);
+        Ok(())
     }
 
-    /// The task nodes that must change for the stored tasks to equal
-    /// `tasks`: the nodes of new and changed tasks with their data, and the
-    /// known nodes of tasks no longer there as absent.
+    /// The task nodes that may have to change for the stored tasks to
+    /// equal `tasks`: a task's node with its data, or absent for a task no
+    /// longer there. [`plan`] then drops those already as wanted.
     fn wanted_tasks(
         &self,
-        tasks: &BTreeMap<String, TaskRecord>,
+        tasks: &TaskRecords,
     ) -> Result<BTreeMap<String, Option<Vec<u8>>>, StateError> {
         let mut wanted = BTreeMap::new();
-        // Both maps are sorted by task ID: walk them side by side, once.
-        let mut stored = self.records.iter().peekable();
-        for (id, record) in tasks {
-            while let Some((gone, _)) = stored.next_if(|(stored_id, _)| *stored_id < id) {
-                wanted.insert(self.nodes.task(gone), None);
-            }
-            let unchanged = stored
-                .next_if(|(stored_id, _)| *stored_id == id)
-                .is_some_and(|(_, stored_record)| stored_record == record);
-            if unchanged {
-                continue;
-            }
+        let mut want = |id: &str, record: Option<&TaskRecord>| {
             let node = self.nodes.task(id);
-            if let Err(reason) = check_task_id(id) {
-                return Err(StateError::InvalidValue { node, reason });
+            let data = match record {
+                Some(record) => match check_task_id(id) {
+                    Ok(()) => Some(record.to_json()),
+                    Err(reason) => return Err(StateError::InvalidValue { node, reason }),
+                },
+                None => None,
+            };
+            wanted.insert(node, data);
+            Ok(())
+        };
+        match tasks.to_compare(self.stamp) {
+            // The usual case, at every event: the records equalled what
+            // is stored but for these.
+            ToCompare::Only(changed) => {
+                for id in changed {
+                    want(id, tasks.get(id))?;
+                }
             }
-            wanted.insert(node, Some(record.to_json()));
-        }
-        for (gone, _) in stored {
-            wanted.insert(self.nodes.task(gone), None);
+            // Records from elsewhere, or the store wrote or read since they
+            // were saved: every record, and every known task node.
+            ToCompare::All => {
+                for (id, record) in tasks {
+                    want(id, Some(record))?;
+                }
+                let known_tasks = self
+                    .known
+                    .keys()
+                    .filter_map(|node| self.nodes.task_id(node));
+                for id in known_tasks.filter(|id| !tasks.contains_key(*id)) {
+                    want(id, None)?;
+                }
+            }
         }
         Ok(wanted)
     }
 
     /// Deletes every task node this store knows of, in one multi-op.
     pub async fn clear_tasks(&mut self) -> Result<(), StateError> {
-        self.save_tasks(&BTreeMap::new()).await
+        self.save_tasks(&mut TaskRecords::new()).await
     }
 
     /// Brings the nodes in `wanted` to the given data (`None`: absent),
@@ -507,6 +552,10 @@ impl StateStore {
     /// Known nodes in `checked` that are not written are checked at their
     /// known version in the same multi-op. `scope` names the nodes in errors
     /// that concern them all.
+    ///
+    /// A change too big for one request is written in several multi-ops
+    /// instead, in the order [`in_parts`] explains, each one checking the
+    /// `checked` nodes; the first to fail ends the write.
     async fn write(
         &mut self,
         scope: &str,
@@ -514,10 +563,19 @@ impl StateStore {
         checked: &[String],
     ) -> Result<(), StateError> {
         self.settle_doubt(scope).await?;
-        let changes = plan(&self.known, wanted, checked);
-        if !changes.iter().any(Change::writes) {
-            return Ok(());
+        let writes = plan(&self.known, wanted, &[]);
+        for mut part in in_parts(&self.nodes, writes) {
+            // At the versions known now: an earlier part may have changed
+            // a checked node.
+            add_checks(&self.known, &mut part, checked);
+            self.write_part(scope, part).await?;
         }
+        Ok(())
+    }
+
+    /// Writes `changes` in one multi-op, all or nothing, and remembers them
+    /// once ZooKeeper has confirmed them.
+    async fn write_part(&mut self, scope: &str, changes: Vec<Change>) -> Result<(), StateError> {
         let planned = &changes;
         let acls = zookeeper::node_acls(self.url.digest.as_ref());
         let mut tries = 0;
@@ -595,8 +653,8 @@ impl StateStore {
 
     /// Remembers the nodes as a confirmed write left them.
     fn remember(&mut self, changes: Vec<Change>) {
+        self.stamp = Stamp::new();
         for change in changes {
-            self.remember_record(&change);
             match change {
                 // A new node's data version is 0.
                 Change::Create { node, data } => {
@@ -617,23 +675,6 @@ impl StateStore {
                 Change::Check { .. } => {}
             }
         }
-    }
-
-    /// Keeps `records` the records of the known task nodes.
-    fn remember_record(&mut self, change: &Change) {
-        let (node, data) = match change {
-            Change::Create { node, data } | Change::Set { node, data, .. } => (node, Some(data)),
-            Change::Delete { node, .. } => (node, None),
-            Change::Check { .. } => return,
-        };
-        let Some(id) = self.nodes.task_id(node) else {
-            return;
-        };
-        // We wrote the data from a record, so it parses back.
-        match data.map(|data| TaskRecord::from_json(data)) {
-            Some(Ok(record)) => self.records.insert(id.to_string(), record),
-            _ => self.records.remove(id),
-        };
     }
 }
 
@@ -704,11 +745,6 @@ impl Change {
         }
     }
 
-    /// Whether it changes anything (a check does not).
-    fn writes(&self) -> bool {
-        !matches!(self, Change::Check { .. })
-    }
-
     /// Whether `now` is the node as this change expects to find it.
     fn finds(&self, now: &Option<Known>) -> bool {
         match (self, now) {
@@ -761,6 +797,13 @@ fn plan(
             _ => None,
         })
         .collect();
+    add_checks(known, &mut changes, checked);
+    changes
+}
+
+/// Adds to `changes` a check of each node of `checked` that we know and
+/// that `changes` do not write.
+fn add_checks(known: &BTreeMap<String, Known>, changes: &mut Vec<Change>, checked: &[String]) {
     for node in checked {
         if let Some(known) = known.get(node) {
             if !changes.iter().any(|change| change.node() == node) {
@@ -771,7 +814,56 @@ fn plan(
             }
         }
     }
-    changes
+}
+
+/// The most one multi-op may carry, by our estimate of its size. ZooKeeper
+/// refuses a request over `jute.maxbuffer` (1 MB unless its operator
+/// changed it) by closing the connection, so a scheduler launching 10,000
+/// tasks from one round of offers could never save them in one multi-op.
+/// Half of the limit leaves room for what the estimate leaves out.
+const MULTI_OP_BYTES: usize = 512 * 1024;
+
+/// Splits `writes` into multi-ops that ZooKeeper accepts: one, unless they
+/// exceed [`MULTI_OP_BYTES`]. Then deleted task nodes go first, the
+/// framework ID and instance count next, new and changed task nodes last.
+/// A crash between two parts never leaves a new framework ID with the old
+/// framework's tasks: those were deleted first. At worst it leaves records
+/// of tasks not launched yet (the calls go out after the last part), which
+/// the next scheduler's reconciliation finds unknown to the master, and
+/// forgets.
+fn in_parts(nodes: &Layout, mut writes: Vec<Change>) -> Vec<Vec<Change>> {
+    let order = |change: &Change| match (change, nodes.task_id(change.node())) {
+        (Change::Delete { .. }, Some(_)) => 0,
+        (_, None) => 1,
+        (_, Some(_)) => 2,
+    };
+    // Stable: each group stays in node order.
+    writes.sort_by_key(order);
+    // Path and data, and a generous allowance for the rest of the
+    // operation (its type, version, flags and ACL).
+    let size = |change: &Change| {
+        let data = match change {
+            Change::Create { data, .. } | Change::Set { data, .. } => data.len(),
+            Change::Delete { .. } | Change::Check { .. } => 0,
+        };
+        change.node().len() + data + 128
+    };
+    let mut parts: Vec<Vec<Change>> = Vec::new();
+    let mut bytes = 0;
+    for change in writes {
+        let change_bytes = size(&change);
+        match parts.last_mut() {
+            Some(part) if bytes + change_bytes <= MULTI_OP_BYTES => {
+                bytes += change_bytes;
+                part.push(change);
+            }
+            _ => {
+                bytes = change_bytes;
+                parts.push(vec![change]);
+            }
+        }
+    }
+    parts
 }
 
 /// Applies `changes` in one multi-op: all of them or none, and none unless
@@ -1433,7 +1525,13 @@ mod tests {
                 },
             ]
         );
-        assert!(changes.iter().filter(|c| c.writes()).count() == 2);
+        assert!(
+            changes
+                .iter()
+                .filter(|c| !matches!(c, Change::Check { .. }))
+                .count()
+                == 2
+        );
     }
 
     fn state(id: Option<&str>, instances: Option<usize>, tasks: &[&str]) -> FrameworkState {
@@ -1564,6 +1662,44 @@ mod tests {
                 node: "/s/gone".into()
             }
         );
+    }
+
+    #[test]
+    fn a_write_too_big_for_one_request_is_split_in_a_safe_order() {
+        let nodes = Layout::new("/fw");
+        let create = |id: &str| Change::Create {
+            node: nodes.task(id),
+            data: vec![b'x'; 1000],
+        };
+        let delete = |id: &str| Change::Delete {
+            node: nodes.task(id),
+            version: 0,
+        };
+        let framework_id = Change::Set {
+            node: nodes.framework_id.clone(),
+            data: b"fw-2".to_vec(),
+            version: 3,
+        };
+        // Small: one part, whatever the order.
+        let small = vec![create("a"), framework_id.clone(), delete("b")];
+        assert_eq!(in_parts(&nodes, small).len(), 1);
+
+        // About 2 MB: deletions first, then the framework ID, then the new
+        // records, each part within the limit, nothing lost.
+        let mut writes: Vec<Change> = (0..2000).map(|i| create(&format!("new-{i}"))).collect();
+        writes.push(framework_id.clone());
+        writes.extend((0..10).map(|i| delete(&format!("old-{i}"))));
+        let parts = in_parts(&nodes, writes);
+        assert!(parts.len() > 1, "{} parts", parts.len());
+        let all: Vec<&Change> = parts.iter().flatten().collect();
+        assert_eq!(all.len(), 2011);
+        assert!(all[..10].iter().all(|c| matches!(c, Change::Delete { .. })));
+        assert_eq!(all[10], &framework_id);
+        assert!(all[11..].iter().all(|c| matches!(c, Change::Create { .. })));
+        for part in &parts {
+            let bytes: usize = part.iter().map(|c| c.node().len() + 1000).sum();
+            assert!(bytes <= MULTI_OP_BYTES, "{bytes} bytes in one part");
+        }
     }
 
     #[test]

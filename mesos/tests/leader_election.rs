@@ -2,11 +2,11 @@
 //! participants, Curator's node names, taking over when the leader goes,
 //! resigning, suspension while ZooKeeper is away, and fenced writes.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use mesos::{
     leader::{Election, LATCH, Role, current_leader},
-    state::{StateError, StateStore, TaskRecord, ZkUrl},
+    state::{StateError, StateStore, TaskRecord, TaskRecords, ZkUrl},
     testing::{WAIT, ZooKeeperServer},
     v1::TaskState,
 };
@@ -163,10 +163,10 @@ async fn writes_are_fenced_by_the_writers_election_node() {
             state,
             agent_id: None,
         };
-        BTreeMap::from([("t".to_string(), record)])
+        TaskRecords::from_iter([("t".to_string(), record)])
     };
     store
-        .save(None, Some(1), &task(TaskState::TaskStaging))
+        .save(None, Some(1), &mut task(TaskState::TaskStaging))
         .await
         .unwrap();
 
@@ -177,7 +177,7 @@ async fn writes_are_fenced_by_the_writers_election_node() {
     first.resign();
     elected(&second).await;
     match store
-        .save(None, Some(1), &task(TaskState::TaskRunning))
+        .save(None, Some(1), &mut task(TaskState::TaskRunning))
         .await
     {
         Err(StateError::Fenced { node: fenced }) => assert_eq!(fenced, node),

@@ -2,13 +2,13 @@
 //! that touch only what changed, compare-and-set against a concurrent
 //! writer, data we cannot read, and ZooKeeper going away and coming back.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use mesos::{
-    state::{Adopted, AfterConflict, FrameworkState, StateError, StateStore, TaskRecord, ZkUrl},
+    state::{
+        Adopted, AfterConflict, FrameworkState, StateError, StateStore, TaskRecord, TaskRecords,
+        ZkUrl,
+    },
     testing::{ZooKeeperServer, four_letter_word, free_port},
     v1::{FrameworkId, TaskState},
 };
@@ -56,7 +56,7 @@ fn task(state: TaskState, agent: Option<&str>) -> TaskRecord {
     }
 }
 
-fn tasks<const N: usize>(entries: [(&str, TaskRecord); N]) -> BTreeMap<String, TaskRecord> {
+fn tasks<const N: usize>(entries: [(&str, TaskRecord); N]) -> TaskRecords {
     entries
         .into_iter()
         .map(|(id, record)| (id.to_string(), record))
@@ -101,13 +101,13 @@ async fn the_state_round_trips_and_a_second_store_sees_it() {
     assert!(exists(&zk, "/hello-mesos/state/tasks").await);
 
     let id = framework_id("7d3a-0001");
-    let tasks = tasks([
+    let mut tasks = tasks([
         ("web-1", task(TaskState::TaskRunning, Some("agent-1"))),
         ("web-2", task(TaskState::TaskStaging, None)),
     ]);
     within(store.save_framework_id(Some(&id))).await.unwrap();
     within(store.save_instances(2)).await.unwrap();
-    within(store.save_tasks(&tasks)).await.unwrap();
+    within(store.save_tasks(&mut tasks)).await.unwrap();
     let expected = FrameworkState {
         framework_id: Some(id),
         instances: Some(2),
@@ -157,14 +157,14 @@ async fn save_tasks_writes_only_what_changed_in_one_transaction() {
         ("b", task(TaskState::TaskStaging, None)),
         ("c", task(TaskState::TaskStaging, None)),
     ]);
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
     let a_before = stat(&zk, &node("a")).await;
     assert_eq!(a_before.version, 0);
 
     wanted.insert("b".into(), task(TaskState::TaskRunning, Some("agent-2")));
     wanted.remove("c");
     wanted.insert("d".into(), task(TaskState::TaskStaging, None));
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
 
     assert_eq!(stat(&zk, &node("a")).await, a_before, "a was not rewritten");
     let b = stat(&zk, &node("b")).await;
@@ -179,7 +179,7 @@ async fn save_tasks_writes_only_what_changed_in_one_transaction() {
     assert_eq!(tasks_dir.pzxid, d.czxid);
 
     // Nothing changed, nothing written.
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
     assert_eq!(stat(&zk, &node("b")).await, b);
     assert_eq!(stat(&zk, "/fw/state/tasks").await, tasks_dir);
 
@@ -207,21 +207,23 @@ async fn a_restarted_scheduler_writes_only_what_changed_since_it_loaded() {
         .await
         .unwrap();
     within(first.load()).await.unwrap();
-    within(first.save_tasks(&wanted)).await.unwrap();
+    within(first.save_tasks(&mut wanted)).await.unwrap();
     drop(first);
 
-    // The next scheduler compares with what it read: tasks that ended
-    // in the middle and at the end of the list, one that changed, one new
-    // (sorted before the last).
+    // The next scheduler changes the records it read: tasks that ended in
+    // the middle and at the end of the list, one that changed, one new
+    // (sorted before the last). Its save looks at those alone, as the
+    // records note what changed since they were read.
     let mut next = within(StateStore::connect(&url(&server, "/fw")))
         .await
         .unwrap();
-    assert_eq!(within(next.load()).await.unwrap().tasks, wanted);
-    wanted.remove("b");
-    wanted.remove("e");
-    wanted.insert("c".into(), task(TaskState::TaskRunning, Some("agent-1")));
-    wanted.insert("cc".into(), task(TaskState::TaskStaging, None));
-    within(next.save_tasks(&wanted)).await.unwrap();
+    let mut loaded = within(next.load()).await.unwrap().tasks;
+    assert_eq!(loaded, wanted);
+    loaded.remove("b");
+    loaded.remove("e");
+    loaded.insert("c".into(), task(TaskState::TaskRunning, Some("agent-1")));
+    loaded.insert("cc".into(), task(TaskState::TaskStaging, None));
+    within(next.save_tasks(&mut loaded)).await.unwrap();
 
     assert!(
         !exists(&zk, &node("b")).await,
@@ -246,7 +248,45 @@ async fn a_restarted_scheduler_writes_only_what_changed_since_it_loaded() {
     let mut again = within(StateStore::connect(&url(&server, "/fw")))
         .await
         .unwrap();
+    assert_eq!(within(again.load()).await.unwrap().tasks, loaded);
+
+    // Records that were not read from this store (built by hand, or kept
+    // from before) are compared in full: their save makes ZooKeeper equal
+    // to them, though they noted none of the changes.
+    within(next.save_tasks(&mut wanted)).await.unwrap();
+    assert!(exists(&zk, &node("b")).await, "b is back");
+    assert!(!exists(&zk, &node("cc")).await, "cc is gone");
     assert_eq!(within(again.load()).await.unwrap().tasks, wanted);
+}
+
+#[tokio::test]
+async fn a_save_too_big_for_one_request_is_written_in_parts() {
+    let server = ZooKeeperServer::start();
+    raw_client(&server).await;
+    let mut store = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    within(store.load()).await.unwrap();
+    // 10,000 tasks launched from one round of offers, with long task IDs:
+    // about 2 MB of nodes, where ZooKeeper takes at most 1 MB a request.
+    let mut launched: TaskRecords = (0..10_000)
+        .map(|i| {
+            let id = format!("hello-mesos-{i:05}-{}", "x".repeat(100));
+            (id, task(TaskState::TaskStaging, Some("agent-1")))
+        })
+        .collect();
+    let id = framework_id("fw-1");
+    within(store.save(Some(&id), Some(10_000), &mut launched))
+        .await
+        .unwrap();
+
+    let mut next = within(StateStore::connect(&url(&server, "/fw")))
+        .await
+        .unwrap();
+    let stored = within(next.load()).await.unwrap();
+    assert_eq!(stored.framework_id, Some(id));
+    assert_eq!(stored.instances, Some(10_000));
+    assert_eq!(stored.tasks, launched);
 }
 
 #[tokio::test]
@@ -258,7 +298,7 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
         .unwrap();
     within(store.load()).await.unwrap();
     let node = |id: &str| format!("/fw/state/tasks/{id}");
-    within(store.save_tasks(&tasks([
+    within(store.save_tasks(&mut tasks([
         ("a", task(TaskState::TaskStaging, None)),
         ("b", task(TaskState::TaskStaging, None)),
     ])))
@@ -274,7 +314,7 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
         ("b", task(TaskState::TaskRunning, Some("agent-2"))),
         ("c", task(TaskState::TaskStaging, None)),
     ]);
-    assert_conflict(within(store.save_tasks(&wanted)).await, &node("b"));
+    assert_conflict(within(store.save_tasks(&mut wanted)).await, &node("b"));
     // All or nothing: a and c were not written either.
     assert_eq!(
         data(&zk, &node("a")).await,
@@ -285,7 +325,7 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
     assert!(!exists(&zk, &node("c")).await);
     // The store did not take the failed write for done: trying again
     // without reloading conflicts again.
-    assert_conflict(within(store.save_tasks(&wanted)).await, &node("b"));
+    assert_conflict(within(store.save_tasks(&mut wanted)).await, &node("b"));
 
     // After a reload the store sees their write, and can write over it.
     let state = within(store.load()).await.unwrap();
@@ -293,7 +333,7 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
         state.tasks["b"],
         task(TaskState::TaskKilling, Some("agent-9"))
     );
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
     assert_eq!(stat(&zk, &node("b")).await.version, 2);
     assert!(exists(&zk, &node("c")).await);
 
@@ -306,14 +346,14 @@ async fn a_concurrent_writer_makes_save_tasks_conflict_and_nothing_is_written() 
     .await
     .unwrap();
     wanted.insert("d".into(), task(TaskState::TaskStaging, None));
-    assert_conflict(within(store.save_tasks(&wanted)).await, &node("d"));
+    assert_conflict(within(store.save_tasks(&mut wanted)).await, &node("d"));
     assert_eq!(data(&zk, &node("d")).await, theirs);
     wanted.remove("d");
 
     // ...and one someone else deleted is not recreated.
     within(zk.delete(&node("c"), None)).await.unwrap();
     wanted.insert("c".into(), task(TaskState::TaskRunning, None));
-    assert_conflict(within(store.save_tasks(&wanted)).await, &node("c"));
+    assert_conflict(within(store.save_tasks(&mut wanted)).await, &node("c"));
     assert!(!exists(&zk, &node("c")).await);
     assert_eq!(
         data(&zk, &node("a")).await,
@@ -330,8 +370,8 @@ async fn save_stores_the_framework_id_with_its_tasks_in_one_transaction() {
         .unwrap();
     within(store.load()).await.unwrap();
     let id = framework_id("fw-1");
-    let tasks = tasks([("a", task(TaskState::TaskStaging, Some("agent-1")))]);
-    within(store.save(Some(&id), Some(2), &tasks))
+    let mut tasks = tasks([("a", task(TaskState::TaskStaging, Some("agent-1")))]);
+    within(store.save(Some(&id), Some(2), &mut tasks))
         .await
         .unwrap();
 
@@ -352,14 +392,14 @@ async fn save_stores_the_framework_id_with_its_tasks_in_one_transaction() {
     );
 
     // Nothing changed: nothing written, not even the checks.
-    within(store.save(Some(&id), Some(2), &tasks))
+    within(store.save(Some(&id), Some(2), &mut tasks))
         .await
         .unwrap();
     assert_eq!(stat(&zk, "/fw/state/tasks/a").await, a);
 
     // The framework is gone (removed by the master): its ID and its tasks
     // go together too.
-    within(store.save(None, Some(2), &BTreeMap::new()))
+    within(store.save(None, Some(2), &mut TaskRecords::new()))
         .await
         .unwrap();
     assert!(!exists(&zk, "/fw/state/framework_id").await);
@@ -377,7 +417,9 @@ async fn after_a_conflict_the_instance_count_is_adopted_and_the_rest_is_ours() {
     within(store.load()).await.unwrap();
     let id = framework_id("fw-1");
     let mut ours = tasks([("a", task(TaskState::TaskStaging, None))]);
-    within(store.save(Some(&id), Some(2), &ours)).await.unwrap();
+    within(store.save(Some(&id), Some(2), &mut ours))
+        .await
+        .unwrap();
 
     // An operator changes the count: `zkCli.sh set .../instances 5`.
     within(zk.set_data("/fw/state/instances", b"5", None))
@@ -387,7 +429,7 @@ async fn after_a_conflict_the_instance_count_is_adopted_and_the_rest_is_ours() {
     // fails and writes nothing: the operator's change is not undone.
     ours.insert("a".into(), task(TaskState::TaskRunning, Some("agent-1")));
     assert_conflict(
-        within(store.save(Some(&id), Some(2), &ours)).await,
+        within(store.save(Some(&id), Some(2), &mut ours)).await,
         "/fw/state/instances",
     );
     assert_eq!(
@@ -404,7 +446,9 @@ async fn after_a_conflict_the_instance_count_is_adopted_and_the_rest_is_ours() {
         })
     );
     // Adopted: the count is theirs, the task update is ours.
-    within(store.save(Some(&id), Some(5), &ours)).await.unwrap();
+    within(store.save(Some(&id), Some(5), &mut ours))
+        .await
+        .unwrap();
     assert_eq!(data(&zk, "/fw/state/instances").await, b"5");
     assert_eq!(
         data(&zk, "/fw/state/tasks/a").await,
@@ -421,20 +465,22 @@ async fn after_a_conflict_another_framework_or_other_task_records_mean_stop() {
     within(store.load()).await.unwrap();
     let id = framework_id("fw-1");
     let mut ours = tasks([("a", task(TaskState::TaskRunning, None))]);
-    within(store.save(Some(&id), Some(1), &ours)).await.unwrap();
+    within(store.save(Some(&id), Some(1), &mut ours))
+        .await
+        .unwrap();
 
     // Another scheduler instance registered framework fw-2 here and
     // stored it with its task.
     let mut other = within(StateStore::connect(&url)).await.unwrap();
     within(other.load()).await.unwrap();
-    let theirs = tasks([("x", task(TaskState::TaskStaging, None))]);
-    within(other.save(Some(&framework_id("fw-2")), Some(1), &theirs))
+    let mut theirs = tasks([("x", task(TaskState::TaskStaging, None))]);
+    within(other.save(Some(&framework_id("fw-2")), Some(1), &mut theirs))
         .await
         .unwrap();
 
     ours.insert("b".into(), task(TaskState::TaskStaging, None));
     assert_conflict(
-        within(store.save(Some(&id), Some(1), &ours)).await,
+        within(store.save(Some(&id), Some(1), &mut ours)).await,
         "/fw/state/framework_id",
     );
     match within(store.reload_after_conflict(Some(&id)))
@@ -468,7 +514,7 @@ async fn after_a_conflict_another_framework_or_other_task_records_mean_stop() {
     let mut ours = stored.tasks;
     ours.insert("x".into(), task(TaskState::TaskRunning, None));
     assert_conflict(
-        within(store.save(Some(&fw2), Some(1), &ours)).await,
+        within(store.save(Some(&fw2), Some(1), &mut ours)).await,
         "/fw/state/tasks/x",
     );
     let after = within(store.reload_after_conflict(Some(&fw2)))
@@ -489,15 +535,15 @@ async fn a_scheduler_without_a_framework_adopts_the_stored_one() {
     // Meanwhile, another instance registered and stored its framework.
     let mut first = within(StateStore::connect(&url)).await.unwrap();
     within(first.load()).await.unwrap();
-    let theirs = tasks([("x", task(TaskState::TaskRunning, Some("agent-1")))]);
-    within(first.save(Some(&framework_id("fw-1")), Some(1), &theirs))
+    let mut theirs = tasks([("x", task(TaskState::TaskRunning, Some("agent-1")))]);
+    within(first.save(Some(&framework_id("fw-1")), Some(1), &mut theirs))
         .await
         .unwrap();
 
     // The late one, with no framework yet, writes its count: the node
     // exists already, a conflict, and it adopts what is stored.
     assert_conflict(
-        within(late.save(None, Some(3), &BTreeMap::new())).await,
+        within(late.save(None, Some(3), &mut TaskRecords::new())).await,
         "/fw/state/instances",
     );
     assert_eq!(
@@ -558,8 +604,8 @@ async fn unreadable_nodes_are_reported_by_name_and_never_overwritten() {
             .await
             .unwrap();
         within(store.save_instances(1)).await.unwrap();
-        let running = tasks([("web-1", task(TaskState::TaskRunning, None))]);
-        within(store.save_tasks(&running)).await.unwrap();
+        let mut running = tasks([("web-1", task(TaskState::TaskRunning, None))]);
+        within(store.save_tasks(&mut running)).await.unwrap();
 
         within(zk.set_data(&node, case.data, None)).await.unwrap();
         assert_bad_data(within(store.load()).await, &node);
@@ -570,13 +616,13 @@ async fn unreadable_nodes_are_reported_by_name_and_never_overwritten() {
         // Writes that would replace or delete the node are refused, whether
         // the store read the node before it went bad or never read it.
         for store in [&mut store, &mut fresh] {
-            let killed = tasks([("web-1", task(TaskState::TaskKilled, None))]);
+            let mut killed = tasks([("web-1", task(TaskState::TaskKilled, None))]);
             let replaced = match case.node {
                 "framework_id" => {
                     within(store.save_framework_id(Some(&framework_id("fw-2")))).await
                 }
                 "instances" => within(store.save_instances(5)).await,
-                _ => within(store.save_tasks(&killed)).await,
+                _ => within(store.save_tasks(&mut killed)).await,
             };
             assert!(replaced.is_err(), "{node} replaced: {replaced:?}");
             assert_eq!(data(&zk, &node).await, case.data, "{node} was overwritten");
@@ -605,7 +651,7 @@ async fn unreadable_nodes_are_reported_by_name_and_never_overwritten() {
         .await
         .unwrap();
 
-    within(store.save_tasks(&tasks([("t", task(TaskState::TaskRunning, None))])))
+    within(store.save_tasks(&mut tasks([("t", task(TaskState::TaskRunning, None))])))
         .await
         .unwrap();
     within(zk.create("/extra/state/tasks/t/sub", b"", &options))
@@ -624,13 +670,13 @@ async fn the_store_carries_on_after_zookeeper_restarts() {
     let mut store = within(StateStore::connect(&url)).await.unwrap();
     within(store.load()).await.unwrap();
     let mut wanted = tasks([("a", task(TaskState::TaskRunning, Some("agent-1")))]);
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
 
     // The store's connection breaks; its next calls must cope, whether its
     // client has noticed yet or not, and whatever became of the session.
     server.restart();
     wanted.insert("b".into(), task(TaskState::TaskStaging, None));
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
     within(store.save_instances(2)).await.unwrap();
 
     let zk = raw_client(&server).await;
@@ -650,13 +696,13 @@ async fn while_zookeeper_is_down_calls_fail_fast_and_a_later_save_writes_what_wa
     let mut store = within(StateStore::connect(&url)).await.unwrap();
     within(store.load()).await.unwrap();
     let mut wanted = tasks([("a", task(TaskState::TaskRunning, Some("agent-1")))]);
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
 
     server.stop();
     wanted.insert("b".into(), task(TaskState::TaskStaging, None));
     for _ in 0..2 {
         let started = Instant::now();
-        let error = within(store.save_tasks(&wanted)).await.unwrap_err();
+        let error = within(store.save_tasks(&mut wanted)).await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -679,7 +725,7 @@ async fn while_zookeeper_is_down_calls_fail_fast_and_a_later_save_writes_what_wa
     // writes that succeeded.
     server.restart();
     let zk = raw_client(&server).await;
-    within(store.save_tasks(&wanted)).await.unwrap();
+    within(store.save_tasks(&mut wanted)).await.unwrap();
     assert_eq!(
         data(&zk, "/fw/state/tasks/b").await,
         br#"{"state":"TASK_STAGING","agent_id":null}"#
@@ -759,7 +805,7 @@ async fn clear_tasks_deletes_the_known_task_nodes_in_one_transaction() {
         .await
         .unwrap();
     within(store.save_instances(3)).await.unwrap();
-    within(store.save_tasks(&tasks([
+    within(store.save_tasks(&mut tasks([
         ("a", task(TaskState::TaskRunning, None)),
         ("b", task(TaskState::TaskRunning, None)),
         ("c", task(TaskState::TaskFailed, None)),
@@ -804,11 +850,11 @@ async fn values_that_cannot_be_stored_are_refused_before_writing() {
         .unwrap();
     within(store.load()).await.unwrap();
     for id in ["a/b", "..", "", "bad\u{1}id"] {
-        let wanted = tasks([
+        let mut wanted = tasks([
             ("fine", task(TaskState::TaskRunning, None)),
             (id, task(TaskState::TaskRunning, None)),
         ]);
-        match within(store.save_tasks(&wanted)).await {
+        match within(store.save_tasks(&mut wanted)).await {
             Err(StateError::InvalidValue { node, .. }) => {
                 assert_eq!(node, format!("/fw/state/tasks/{id}"))
             }
@@ -886,7 +932,7 @@ fn store_futures_can_be_spawned() {
     fn assert_send<T: Send>(_: T) {}
     let _check = |store: &mut StateStore| {
         assert_send(store.load());
-        assert_send(store.save_tasks(&BTreeMap::new()));
+        assert_send(store.save_tasks(&mut TaskRecords::new()));
         assert_send(store.save_framework_id(None));
         assert_send(store.save_instances(1));
         assert_send(store.clear_tasks());

@@ -13,7 +13,11 @@ mod store;
 use std::time::Instant;
 
 use clap::Parser;
-use mesos::{Credentials, Driver, DriverConfig, MasterSpec, state::ZkUrl, v1::FrameworkInfo};
+use mesos::{
+    Credentials, Driver, DriverConfig, MasterSpec,
+    state::{EVENTS_PER_SAVE, ZkUrl},
+    v1::FrameworkInfo,
+};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -140,18 +144,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tokio::pin!(ctrl_c);
     let mut failed = false;
+    let mut waiting = Vec::new();
     loop {
         let calls = tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => {
+            // Every event waiting, up to a limit: all are decided, then one
+            // save covers them (group commit, `mesos::state::EVENTS_PER_SAVE`).
+            received = events.recv_many(&mut waiting, EVENTS_PER_SAVE) => {
+                if received == 0 {
+                    break; // the driver stopped
+                }
+                let mut calls = Vec::new();
+                for event in waiting.drain(..) {
                     if let Some(error) = event.final_error() {
                         tracing::error!("{error}");
                         failed = true;
                     }
-                    scheduler.on_event(&event)
+                    calls.extend(scheduler.on_event(&event));
                 }
-                None => break, // the driver stopped
-            },
+                calls
+            }
             // A save failed a moment ago: try again, events or not.
             () = sleep_until(store.retry_at()) => vec![],
             () = &mut ctrl_c => break,

@@ -10,13 +10,11 @@
 //! stores it in ZooKeeper after every decision, before the calls go out
 //! (`store.rs`). While that fails, the scheduler launches nothing.
 
-use std::collections::BTreeMap;
-
 use mesos::{
     DriverEvent, calls,
     offers::{self, OfferPacker, TaskRequirements},
     resources::{self, Resources},
-    state::{Adopted, TaskRecord},
+    state::{Adopted, TaskRecord, TaskRecords},
     v1::{
         FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
         scheduler::{Call, call, event},
@@ -56,7 +54,7 @@ pub struct Scheduler {
     framework_id: Option<FrameworkId>,
     /// Task ID → last known state and agent. A task is in here from the
     /// moment we launch it until Mesos reports it ended.
-    tasks: BTreeMap<String, TaskRecord>,
+    tasks: TaskRecords,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
     /// Whether what the scheduler knows is stored (`store.rs` says). Until
@@ -71,7 +69,7 @@ impl Scheduler {
         instances: usize,
         spec: TaskSpec,
         framework_id: Option<FrameworkId>,
-        tasks: BTreeMap<String, TaskRecord>,
+        tasks: TaskRecords,
     ) -> Self {
         Scheduler {
             instances,
@@ -84,16 +82,15 @@ impl Scheduler {
         }
     }
 
-    pub fn instances(&self) -> usize {
-        self.instances
-    }
-
     pub fn framework_id(&self) -> Option<&FrameworkId> {
         self.framework_id.as_ref()
     }
 
-    pub fn tasks(&self) -> &BTreeMap<String, TaskRecord> {
-        &self.tasks
+    /// What `store.rs` saves: the framework ID, the instance count and the
+    /// task records. The save marks the records as saved, so that the next
+    /// one looks only at the tasks changed since, not at all of them.
+    pub fn state_to_save(&mut self) -> (Option<&FrameworkId>, usize, &mut TaskRecords) {
+        (self.framework_id.as_ref(), self.instances, &mut self.tasks)
     }
 
     /// How many more tasks to launch.

@@ -134,12 +134,7 @@ impl Store {
 
 /// The framework ID, the instance count and the tasks, in one multi-op:
 /// ZooKeeper never pairs a new framework ID with the old framework's tasks.
-async fn write(zookeeper: &mut StateStore, scheduler: &Scheduler) -> Result<(), StateError> {
-    zookeeper
-        .save(
-            scheduler.framework_id(),
-            Some(scheduler.instances()),
-            scheduler.tasks(),
-        )
-        .await
+async fn write(zookeeper: &mut StateStore, scheduler: &mut Scheduler) -> Result<(), StateError> {
+    let (framework_id, instances, tasks) = scheduler.state_to_save();
+    zookeeper.save(framework_id, Some(instances), tasks).await
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mesos::{
     ClientOptions, Credentials, Driver, DriverConfig, MasterSpec,
-    state::ZkUrl,
+    state::{EVENTS_PER_SAVE, ZkUrl},
     teardown::{TornDown, teardown},
     v1::FrameworkInfo,
 };
@@ -178,18 +178,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tokio::pin!(ctrl_c);
     let mut failed = false;
+    let mut waiting = Vec::new();
     loop {
         let calls = tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => {
+            // Every event waiting, up to a limit: all are decided, then one
+            // save covers them (group commit, `mesos::state::EVENTS_PER_SAVE`).
+            received = events.recv_many(&mut waiting, EVENTS_PER_SAVE) => {
+                if received == 0 {
+                    break; // the driver stopped
+                }
+                let mut calls = Vec::new();
+                for event in waiting.drain(..) {
                     if let Some(error) = event.final_error() {
                         tracing::error!("{error}");
                         failed = true;
                     }
-                    scheduler.on_event(&event, Instant::now())
+                    calls.extend(scheduler.on_event(&event, Instant::now()));
                 }
-                None => break, // the driver stopped
-            },
+                calls
+            }
             // Time to ask the master about our tasks again.
             () = sleep_until(scheduler.next_reconciliation()) => {
                 scheduler.on_reconciliation_timer(Instant::now())

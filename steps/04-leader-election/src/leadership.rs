@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use mesos::{
     ClientOptions, Driver, DriverConfig, DriverEvent, MasterSpec,
     leader::{Election, Role},
-    state::{StateError, ZkUrl},
+    state::{EVENTS_PER_SAVE, StateError, ZkUrl},
     v1::FrameworkInfo,
 };
 use tokio::{signal::unix::Signal, sync::watch};
@@ -167,20 +167,33 @@ pub async fn serve(
         settings.reconcile_interval,
     );
 
+    let mut waiting = Vec::new();
     let end = 'term: loop {
         let calls = tokio::select! {
-            event = events.recv() => match event {
-                Some(DriverEvent::FailedOver { message }) => {
-                    tracing::warn!(master_said = %message, "another scheduler took the framework over: giving up leadership");
-                    break give_up();
+            // Every event waiting, up to a limit: all are decided, then one
+            // save covers them (group commit, `mesos::state::EVENTS_PER_SAVE`).
+            received = events.recv_many(&mut waiting, EVENTS_PER_SAVE) => {
+                if received == 0 {
+                    break Term::Failed; // the driver stopped
                 }
-                Some(DriverEvent::Refused { message }) => {
-                    tracing::error!(master_said = %message, "the master refused the subscription");
-                    break Term::Failed;
+                let mut calls = Vec::new();
+                for event in waiting.drain(..) {
+                    match event {
+                        // What was decided before it is dropped unsaved and
+                        // unsent: another scheduler runs the framework now.
+                        DriverEvent::FailedOver { message } => {
+                            tracing::warn!(master_said = %message, "another scheduler took the framework over: giving up leadership");
+                            break 'term give_up();
+                        }
+                        DriverEvent::Refused { message } => {
+                            tracing::error!(master_said = %message, "the master refused the subscription");
+                            break 'term Term::Failed;
+                        }
+                        event => calls.extend(scheduler.on_event(&event, Instant::now())),
+                    }
                 }
-                Some(event) => scheduler.on_event(&event, Instant::now()),
-                None => break Term::Failed, // the driver stopped
-            },
+                calls
+            }
             // Time to ask the master about our tasks again.
             () = sleep_until(scheduler.next_reconciliation()) => {
                 scheduler.on_reconciliation_timer(Instant::now())

@@ -33,7 +33,7 @@ use mesos::{
     offers::{self, OfferPacker, TaskRequirements},
     reconcile::Reconciler,
     resources::{self, Resources},
-    state::{Adopted, TaskRecord},
+    state::{Adopted, TaskRecord, TaskRecords},
     v1::{
         AgentId, FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
         scheduler::{Call, call, event},
@@ -91,7 +91,7 @@ pub struct Scheduler {
     framework_id: Option<FrameworkId>,
     /// Task ID → last known state and agent. A task is in here from the
     /// moment we launch it until Mesos reports it ended.
-    tasks: BTreeMap<String, TaskRecord>,
+    tasks: TaskRecords,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
     /// Whether what the scheduler knows is stored (`store.rs` says). Until
@@ -119,7 +119,7 @@ impl Scheduler {
         instances: usize,
         spec: TaskSpec,
         framework_id: Option<FrameworkId>,
-        tasks: BTreeMap<String, TaskRecord>,
+        tasks: TaskRecords,
         reconcile_interval: Duration,
     ) -> Self {
         Scheduler {
@@ -148,8 +148,15 @@ impl Scheduler {
         self.framework_id.as_ref()
     }
 
-    pub fn tasks(&self) -> &BTreeMap<String, TaskRecord> {
+    pub fn tasks(&self) -> &TaskRecords {
         &self.tasks
+    }
+
+    /// What `store.rs` saves: the framework ID, the instance count and the
+    /// task records. The save marks the records as saved, so that the next
+    /// one looks only at the tasks changed since, not at all of them.
+    pub fn state_to_save(&mut self) -> (Option<&FrameworkId>, usize, &mut TaskRecords) {
+        (self.framework_id.as_ref(), self.instances, &mut self.tasks)
     }
 
     /// What the page shows of a task.

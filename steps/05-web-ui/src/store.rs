@@ -93,8 +93,8 @@ impl Store {
     pub async fn clear_framework(&mut self, instances: usize) -> Result<(), StateError> {
         match &mut self.zookeeper {
             Some(zookeeper) => {
-                let no_tasks = Default::default();
-                zookeeper.save(None, Some(instances), &no_tasks).await
+                let mut no_tasks = Default::default();
+                zookeeper.save(None, Some(instances), &mut no_tasks).await
             }
             None => Ok(()),
         }
@@ -164,12 +164,7 @@ impl Store {
 
 /// The framework ID, the instance count and the tasks, in one multi-op:
 /// ZooKeeper never pairs a new framework ID with the old framework's tasks.
-async fn write(zookeeper: &mut StateStore, scheduler: &Scheduler) -> Result<(), StateError> {
-    zookeeper
-        .save(
-            scheduler.framework_id(),
-            Some(scheduler.instances()),
-            scheduler.tasks(),
-        )
-        .await
+async fn write(zookeeper: &mut StateStore, scheduler: &mut Scheduler) -> Result<(), StateError> {
+    let (framework_id, instances, tasks) = scheduler.state_to_save();
+    zookeeper.save(framework_id, Some(instances), tasks).await
 }

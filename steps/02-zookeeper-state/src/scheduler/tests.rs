@@ -18,7 +18,7 @@ fn scheduler() -> Scheduler {
         docker_image: None,
     };
     // Nothing stored yet: no framework ID, no tasks.
-    Scheduler::new(1, spec, None, BTreeMap::new())
+    Scheduler::new(1, spec, None, TaskRecords::new())
 }
 
 #[test]

@@ -217,11 +217,11 @@ fn a_task_lost_while_away_is_replaced() {
     scheduler.on_event(&update("a", TaskState::TaskRunning, "agent-1"), now);
     let calls = scheduler.on_event(&update("b", TaskState::TaskLost, "agent-2"), now);
     assert!(types(&calls).contains(&call::Type::Revive), "{calls:?}");
-    assert!(!scheduler.tasks().contains_key("b"));
+    assert!(!scheduler.tasks.contains_key("b"));
 
     let calls = scheduler.on_event(&offer("agent-1"), now);
     assert_eq!(launched(&calls), 1, "one replacement, not two");
-    assert_eq!(scheduler.tasks().len(), 2);
+    assert_eq!(scheduler.tasks.len(), 2);
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn unknown_tasks_are_adopted_while_instances_are_missing_and_killed_after() {
 
     // Implicit reconciliation reports tasks we have no record of.
     scheduler.on_event(&update("x", TaskState::TaskRunning, "agent-2"), now);
-    assert_eq!(scheduler.tasks().get("x"), Some(&running_on("agent-2")));
+    assert_eq!(scheduler.tasks.get("x"), Some(&running_on("agent-2")));
     let calls = scheduler.on_event(
         &reliable_update("y", TaskState::TaskRunning, "agent-2"),
         now,
@@ -242,8 +242,8 @@ fn unknown_tasks_are_adopted_while_instances_are_missing_and_killed_after() {
     let kill = calls[0].kill.as_ref().unwrap();
     assert_eq!(kill.task_id.value, "y");
     assert_eq!(kill.agent_id.as_ref().unwrap().value, "agent-2");
-    assert!(!scheduler.tasks().contains_key("y"));
-    assert_eq!(scheduler.tasks().len(), 2);
+    assert!(!scheduler.tasks.contains_key("y"));
+    assert_eq!(scheduler.tasks.len(), 2);
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn a_removed_framework_is_forgotten_and_a_new_one_registered() {
     let calls = scheduler.on_event(&removed(), now);
     assert!(calls.is_empty());
     assert_eq!(scheduler.framework_id(), None);
-    assert!(scheduler.tasks().is_empty());
+    assert!(scheduler.tasks.is_empty());
 
     let calls = scheduler.on_event(&subscribed("framework-2"), now + Duration::from_secs(1));
     assert_eq!(scheduler.framework_id().unwrap().value, "framework-2");
@@ -273,7 +273,7 @@ fn failed_over_changes_nothing_stored() {
     };
     assert!(scheduler.on_event(&failed_over, Instant::now()).is_empty());
     assert_eq!(scheduler.framework_id().unwrap().value, FRAMEWORK);
-    assert_eq!(scheduler.tasks().len(), 1);
+    assert_eq!(scheduler.tasks.len(), 1);
 }
 
 /// A scheduler subscribed with no tasks, all answered for.
@@ -310,7 +310,7 @@ fn nothing_is_launched_while_the_state_is_not_stored() {
         [("offer-agent-1".to_string(), 2.0)],
         "declined for a short while"
     );
-    assert!(scheduler.tasks().is_empty());
+    assert!(scheduler.tasks.is_empty());
 
     scheduler.set_durable(true);
     let calls = scheduler.on_event(&offer("agent-1"), now);
@@ -336,10 +336,7 @@ fn launches_whose_records_were_not_stored_are_withheld_and_forgotten() {
         !types(&calls).contains(&call::Type::Suppress),
         "tasks are missing again: no SUPPRESS"
     );
-    assert!(
-        scheduler.tasks().is_empty(),
-        "never launched, never recorded"
-    );
+    assert!(scheduler.tasks.is_empty(), "never launched, never recorded");
     // Not even asked about later: the master never heard of them.
     assert_eq!(scheduler.next_reconciliation(), Some(now + INTERVAL));
 
@@ -354,7 +351,7 @@ fn a_launch_nobody_reports_on_is_reconciled() {
     let mut scheduler = subscribed_empty(1, now);
     let calls = scheduler.on_event(&offer("agent-1"), now);
     assert_eq!(launched(&calls), 1);
-    let task = scheduler.tasks().keys().next().unwrap().clone();
+    let task = scheduler.tasks.keys().next().unwrap().clone();
 
     let due = scheduler.next_reconciliation().unwrap();
     assert_eq!(due, now + LAUNCH_TIMEOUT);
@@ -365,7 +362,7 @@ fn a_launch_nobody_reports_on_is_reconciled() {
 
     // The master never heard of it (the ACCEPT was lost): replaced.
     let calls = scheduler.on_event(&update(&task, TaskState::TaskLost, "agent-1"), due);
-    assert!(!scheduler.tasks().contains_key(&task));
+    assert!(!scheduler.tasks.contains_key(&task));
     assert!(types(&calls).contains(&call::Type::Revive));
 }
 
@@ -374,7 +371,7 @@ fn an_update_in_time_means_no_question_about_the_launch() {
     let now = Instant::now();
     let mut scheduler = subscribed_empty(1, now);
     scheduler.on_event(&offer("agent-1"), now);
-    let task = scheduler.tasks().keys().next().unwrap().clone();
+    let task = scheduler.tasks.keys().next().unwrap().clone();
     scheduler.on_event(
         &reliable_update(&task, TaskState::TaskStarting, "agent-1"),
         now,
@@ -408,17 +405,17 @@ fn an_instance_count_changed_in_zookeeper_is_adopted() {
     };
     let calls = scheduler.adopt(adopted).unwrap();
     assert_eq!(types(&calls), [call::Type::Revive], "two more to launch");
-    assert_eq!(scheduler.instances(), 3);
+    assert_eq!(scheduler.instances, 3);
     assert_eq!(scheduler.take_adopted_framework(), None);
 }
 
 #[test]
 fn with_no_framework_yet_the_stored_one_is_adopted() {
-    let mut scheduler = Scheduler::new(2, spec(), None, BTreeMap::new(), INTERVAL);
+    let mut scheduler = Scheduler::new(2, spec(), None, TaskRecords::new(), INTERVAL);
     let theirs = FrameworkId {
         value: "framework-9".into(),
     };
-    let tasks = BTreeMap::from([("x".to_string(), running_on("agent-1"))]);
+    let tasks = TaskRecords::from_iter([("x".to_string(), running_on("agent-1"))]);
     scheduler
         .adopt(Adopted {
             instances: Some(2),
@@ -426,7 +423,7 @@ fn with_no_framework_yet_the_stored_one_is_adopted() {
         })
         .unwrap();
     assert_eq!(scheduler.framework_id(), Some(&theirs));
-    assert_eq!(scheduler.tasks(), &tasks);
+    assert_eq!(scheduler.tasks, tasks);
     assert_eq!(
         scheduler.take_adopted_framework(),
         Some(theirs),
@@ -444,7 +441,7 @@ fn a_task_unknown_to_the_master_is_replaced() {
     // What reconciliation answers a partition-aware framework about a task
     // the master never heard of.
     let calls = scheduler.on_event(&update("b", TaskState::TaskUnknown, "agent-2"), now);
-    assert!(!scheduler.tasks().contains_key("b"), "forgotten");
+    assert!(!scheduler.tasks.contains_key("b"), "forgotten");
     assert!(types(&calls).contains(&call::Type::Revive), "{calls:?}");
     let calls = scheduler.on_event(&offer("agent-1"), now);
     assert_eq!(launched(&calls), 1, "replaced");

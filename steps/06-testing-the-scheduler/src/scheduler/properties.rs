@@ -20,7 +20,7 @@
 //! that still fails, and prints it: each step prints as it reads.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeSet,
     fmt,
     time::{Duration, Instant},
 };
@@ -155,7 +155,7 @@ impl World {
             docker_image: None,
         };
         let interval = Duration::from_secs(60);
-        let mut scheduler = Scheduler::new(2, spec, None, BTreeMap::new(), interval);
+        let mut scheduler = Scheduler::new(2, spec, None, TaskRecords::new(), interval);
         scheduler.on_event(&subscribed("framework-1"), now);
         World {
             scheduler,

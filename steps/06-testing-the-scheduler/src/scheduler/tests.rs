@@ -7,10 +7,7 @@
 //! Mesos framework must get right, named for it. The first two are the
 //! original workshop's only tests, kept by name.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use mesos::{
     testing::{calls as read, events::*},
@@ -38,7 +35,7 @@ fn spec() -> TaskSpec {
 /// A scheduler started fresh (nothing stored) and subscribed: what it
 /// is before its first offer.
 fn subscribed_scheduler(instances: usize) -> Scheduler {
-    let mut scheduler = Scheduler::new(instances, spec(), None, BTreeMap::new(), INTERVAL);
+    let mut scheduler = Scheduler::new(instances, spec(), None, TaskRecords::new(), INTERVAL);
     scheduler.on_event(&subscribed(FRAMEWORK), Instant::now());
     scheduler
 }
@@ -180,7 +177,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         let gone = state.is_terminal() || state == TaskUnknown;
-        assert_eq!(!scheduler.tasks().contains_key(&task), gone, "{state:?}");
+        assert_eq!(!scheduler.tasks.contains_key(&task), gone, "{state:?}");
         // A task gone is replaced: offers are asked for again.
         assert_eq!(
             read::kinds(&calls).contains(&CallType::Revive),
@@ -188,7 +185,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         if !gone {
-            assert_eq!(scheduler.tasks()[&task].state, state, "recorded: {state:?}");
+            assert_eq!(scheduler.tasks[&task].state, state, "recorded: {state:?}");
         }
     }
 }
@@ -230,8 +227,8 @@ fn a_task_lost_then_back_after_it_was_replaced_is_killed() {
         .message("Unreachable agent re-reregistered");
     let calls = scheduler.on_event(&back.event(), now);
     assert_eq!(read::killed(&calls), vec![lost.clone()]);
-    assert!(!scheduler.tasks().contains_key(&lost));
-    assert!(scheduler.tasks().contains_key(&replacement));
+    assert!(!scheduler.tasks.contains_key(&lost));
+    assert!(scheduler.tasks.contains_key(&replacement));
 }
 
 #[test]
@@ -248,14 +245,14 @@ fn a_task_back_while_an_instance_is_missing_is_adopted() {
         .reason(Reason::AgentReregistered);
     let calls = scheduler.on_event(&back.event(), now);
     assert!(read::killed(&calls).is_empty());
-    assert_eq!(scheduler.tasks()[&lost].state, TaskState::TaskRunning);
+    assert_eq!(scheduler.tasks[&lost].state, TaskState::TaskRunning);
 }
 
 // Subscribing and reconciling.
 
 #[test]
 fn subscribing_fresh_asks_the_master_for_all_its_tasks() {
-    let mut scheduler = Scheduler::new(2, spec(), None, BTreeMap::new(), INTERVAL);
+    let mut scheduler = Scheduler::new(2, spec(), None, TaskRecords::new(), INTERVAL);
     let calls = scheduler.on_event(&subscribed(FRAMEWORK), Instant::now());
     assert_eq!(read::reconciled(&calls), Some(vec![]), "implicit");
     assert!(read::kinds(&calls).contains(&CallType::Revive));
@@ -291,7 +288,7 @@ fn subscribing_with_the_stored_id_asks_about_each_stored_task_first() {
 fn subscribing_as_a_new_framework_forgets_the_old_ones_tasks() {
     let mut scheduler = restarted(2, &[("a", "agent-1")]);
     let calls = scheduler.on_event(&subscribed("framework-2"), Instant::now());
-    assert!(scheduler.tasks().is_empty());
+    assert!(scheduler.tasks.is_empty());
     assert_eq!(read::reconciled(&calls), Some(vec![]));
 }
 
@@ -304,7 +301,7 @@ fn a_removed_framework_is_forgotten() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id(), None);
-    assert!(scheduler.tasks().is_empty());
+    assert!(scheduler.tasks.is_empty());
 }
 
 #[test]
@@ -316,7 +313,7 @@ fn failing_over_to_another_scheduler_changes_nothing_stored() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id().unwrap().value, FRAMEWORK);
-    assert_eq!(scheduler.tasks().len(), 1);
+    assert_eq!(scheduler.tasks.len(), 1);
 }
 
 #[test]
@@ -400,10 +397,7 @@ fn launches_whose_records_could_not_be_stored_become_declines() {
     let calls = scheduler.withhold_launches(calls);
     assert!(read::launched(&calls).is_empty());
     assert_eq!(read::declined(&calls), ["o-1"]);
-    assert!(
-        scheduler.tasks().is_empty(),
-        "never launched, never recorded"
-    );
+    assert!(scheduler.tasks.is_empty(), "never launched, never recorded");
 }
 
 // Found by mutation testing (`cargo mutants`, see the README): each test
@@ -442,7 +436,7 @@ fn a_task_not_running_yet_is_killed_before_a_running_one() {
     assert!(
         running
             .iter()
-            .all(|task| scheduler.tasks().contains_key(task))
+            .all(|task| scheduler.tasks.contains_key(task))
     );
 }
 
@@ -455,7 +449,7 @@ fn lowering_the_count_twice_kills_another_task_the_second_time() {
     // The first victim has not ended yet: it must not be chosen again.
     let second = scheduler.set_instances(1);
     assert_eq!(read::killed(&second), [tasks[1].clone()]);
-    assert_eq!(scheduler.instances(), 1);
+    assert_eq!(scheduler.instances, 1);
 }
 
 #[test]
@@ -560,13 +554,13 @@ fn a_count_changed_in_zookeeper_is_taken_and_acted_on() {
     };
     let calls = scheduler.adopt(lowered).unwrap();
     assert_eq!(read::killed(&calls), [tasks[2].clone()]);
-    assert_eq!(scheduler.instances(), 2);
+    assert_eq!(scheduler.instances, 2);
     assert_eq!(scheduler.take_adopted_framework(), None);
 }
 
 #[test]
 fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
-    let mut scheduler = Scheduler::new(2, spec(), None, BTreeMap::new(), INTERVAL);
+    let mut scheduler = Scheduler::new(2, spec(), None, TaskRecords::new(), INTERVAL);
     let theirs = FrameworkId {
         value: "framework-2".into(),
     };
@@ -576,11 +570,14 @@ fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
     };
     let adopted = Adopted {
         instances: None,
-        framework: Some((theirs.clone(), BTreeMap::from([("t-1".into(), record)]))),
+        framework: Some((
+            theirs.clone(),
+            TaskRecords::from_iter([("t-1".into(), record)]),
+        )),
     };
     scheduler.adopt(adopted).unwrap();
     assert_eq!(scheduler.take_adopted_framework(), Some(theirs.clone()));
     assert_eq!(scheduler.take_adopted_framework(), None, "taken once");
     assert_eq!(scheduler.framework_id(), Some(&theirs));
-    assert!(scheduler.tasks().contains_key("t-1"));
+    assert!(scheduler.tasks.contains_key("t-1"));
 }
