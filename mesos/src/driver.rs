@@ -135,6 +135,24 @@ impl DriverEvent {
             _ => None,
         }
     }
+
+    /// Whether the subscription the events before this one came on is
+    /// over: the stream broke, the master removed the framework, or a new
+    /// SUBSCRIBED begins. Calls decided from those earlier events and not
+    /// sent yet belong to it, and must not go out on the next one: their
+    /// offers are void (the master rescinds a disconnected framework's
+    /// offers), agents send again the updates nobody acknowledged, and a
+    /// removed framework's launches have lost their records. A scheduler
+    /// that decides several events before it acts (group commit) drops
+    /// them; the reconciliation that every SUBSCRIBED starts settles the
+    /// rest.
+    pub fn ends_a_subscription(&self) -> bool {
+        match self {
+            DriverEvent::Event(event) => event.r#type() == event::Type::Subscribed,
+            DriverEvent::Disconnected { .. } | DriverEvent::FrameworkRemoved { .. } => true,
+            DriverEvent::FailedOver { .. } | DriverEvent::Refused { .. } => false,
+        }
+    }
 }
 
 /// Settings of a [`Driver`].

@@ -127,11 +127,11 @@
 //!
 //! # Only what changed is compared
 //!
-//! A scheduler saves after every event, and a restarted one hears about
-//! all its tasks at once while it reconciles. So the scheduler keeps its
-//! records in a [`TaskRecords`], a map that notes which task IDs changed
-//! since its last save, and a save serializes and compares those alone
-//! (see its module for why that is safe).
+//! A scheduler saves after every round of events, and a restarted one
+//! hears about all its tasks at once while it reconciles. So the scheduler
+//! keeps its records in a [`TaskRecords`], a map that notes which task IDs
+//! changed since its last save, and a save serializes and compares those
+//! alone (its docs say when that is safe).
 //!
 //! # Data we cannot read
 //!
@@ -408,7 +408,8 @@ impl StateStore {
         Ok(state)
     }
 
-    /// Makes the stored state equal to the scheduler's, in one multi-op:
+    /// Makes the stored state equal to the scheduler's, in one multi-op
+    /// (several, in a safe order, past ZooKeeper's 1 MB request limit):
     /// the framework ID (`None`: absent), the instance count (`None`:
     /// absent) and one node per task (see [`save_tasks`](Self::save_tasks)).
     /// Only what changed is written. The framework ID and instance nodes,
@@ -431,6 +432,10 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let framework_node = self.nodes.framework_id.clone();
         let instances_node = self.nodes.instances.clone();
+        let scope = self.nodes.state.clone();
+        // Before planning: settling a write in doubt may change what we
+        // know is stored, and the plan must start from that.
+        self.settle_doubt(&scope).await?;
         let mut wanted = self.wanted_tasks(tasks)?;
         let framework_data = match framework_id {
             Some(id) => Some(framework_id_data(&framework_node, id)?),
@@ -441,7 +446,6 @@ impl StateStore {
             instances_node.clone(),
             instances.map(|n| n.to_string().into_bytes()),
         );
-        let scope = self.nodes.state.clone();
         self.write(&scope, wanted, &[framework_node, instances_node])
             .await?;
         tasks.saved_as(self.stamp);
@@ -482,15 +486,18 @@ impl StateStore {
             .await
     }
 
-    /// Makes the stored tasks equal to `tasks`, in one multi-op: creates
+    /// Makes the stored tasks equal to `tasks`, in one multi-op (several
+    /// past ZooKeeper's 1 MB request limit): creates
     /// the nodes of new tasks, rewrites those that changed and deletes those
     /// no longer in `tasks`. Unchanged tasks are not written at all.
     ///
     /// Only tasks this store knows of (from `load` or an earlier save) are
     /// deleted: a task node someone else created meanwhile is left alone.
     pub async fn save_tasks(&mut self, tasks: &mut TaskRecords) -> Result<(), StateError> {
-        let wanted = self.wanted_tasks(tasks)?;
         let scope = self.nodes.tasks.clone();
+        // Before planning, as in `save`.
+        self.settle_doubt(&scope).await?;
+        let wanted = self.wanted_tasks(tasks)?;
         self.write(&scope, wanted, &[]).await?;
         tasks.saved_as(self.stamp);
         Ok(())
@@ -542,7 +549,8 @@ impl StateStore {
         Ok(wanted)
     }
 
-    /// Deletes every task node this store knows of, in one multi-op.
+    /// Deletes every task node this store knows of, in one multi-op (several
+    /// past ZooKeeper's 1 MB request limit).
     pub async fn clear_tasks(&mut self) -> Result<(), StateError> {
         self.save_tasks(&mut TaskRecords::new()).await
     }

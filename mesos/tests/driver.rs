@@ -493,3 +493,26 @@ async fn stop_returns_even_when_nobody_reads_the_events() {
         .await
         .expect("stop returns within 10 s");
 }
+
+#[test]
+fn which_events_end_the_subscription_earlier_calls_were_decided_for() {
+    use mesos::testing::events as e;
+    use mesos::v1::TaskState;
+
+    for event in [
+        e::disconnected(),
+        e::framework_removed("fw-1"),
+        e::subscribed("fw-1"),
+    ] {
+        assert!(event.ends_a_subscription(), "{event:?}");
+    }
+    for event in [
+        e::offers([e::offer("o-1")]),
+        e::update("t-1", TaskState::TaskRunning).into(),
+        e::heartbeat(),
+        e::rescind("o-1"),
+        e::failed_over(),
+    ] {
+        assert!(!event.ends_a_subscription(), "{event:?}");
+    }
+}

@@ -1,12 +1,12 @@
 //! The scheduler's task records, kept so that a save looks only at what
 //! changed.
 //!
-//! A scheduler saves its state after every event (write-ahead: store, then
-//! act). If each save compared all its task records with the stored ones,
-//! a scheduler with 10,000 tasks would do 10,000 comparisons per event, and
-//! a restarted one, which hears about all 10,000 while it reconciles, would
-//! do 100 million before it knows its tasks again (BENCHMARKS.md,
-//! "Recovery").
+//! A scheduler saves its state after every round of events (write-ahead:
+//! store, then act). If each save compared all its task records with the
+//! stored ones, a scheduler with 10,000 tasks would do 10,000 comparisons
+//! per save, and a restarted one, which hears about all 10,000 while it
+//! reconciles, would do millions before it knows its tasks again
+//! (BENCHMARKS.md, "Recovery").
 //!
 //! So the records live in a map that notes every task ID inserted or
 //! removed since its last save. A save then writes the difference for those

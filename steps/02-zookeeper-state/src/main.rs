@@ -155,6 +155,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let mut calls = Vec::new();
                 for event in waiting.drain(..) {
+                    if event.ends_a_subscription() {
+                        // What was decided for the subscription that is
+                        // over must not go out on the next one.
+                        calls.clear();
+                    }
                     if let Some(error) = event.final_error() {
                         tracing::error!("{error}");
                         failed = true;

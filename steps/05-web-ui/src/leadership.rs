@@ -202,6 +202,11 @@ pub async fn serve(
                 }
                 let mut calls = Vec::new();
                 for event in waiting.drain(..) {
+                    if event.ends_a_subscription() {
+                        // What was decided for the subscription that is
+                        // over must not go out on the next one.
+                        calls.clear();
+                    }
                     match event {
                         // What was decided before it is dropped unsaved and
                         // unsent: another scheduler runs the framework now.

@@ -2,7 +2,7 @@
 //!
 //! Every instance serves the page, but only the leader knows the tasks:
 //! they live in its scheduler, which runs in its term (`leadership.rs`).
-//! So after each event the term publishes a [`Leading`] snapshot on a
+//! So after each round of events the term publishes a [`Leading`] snapshot on a
 //! `watch` channel, and `None` when the term ends; the web server reads the
 //! latest one when a page is asked for. The scheduler never waits for the
 //! web server, and the page never sees a scheduler half-way through an

@@ -162,7 +162,8 @@ impl Store {
     }
 }
 
-/// The framework ID, the instance count and the tasks, in one multi-op:
+/// The framework ID, the instance count and the tasks, in one multi-op
+/// (several past ZooKeeper's request limit, the old tasks deleted first):
 /// ZooKeeper never pairs a new framework ID with the old framework's tasks.
 async fn write(zookeeper: &mut StateStore, scheduler: &mut Scheduler) -> Result<(), StateError> {
     let (framework_id, instances, tasks) = scheduler.state_to_save();
