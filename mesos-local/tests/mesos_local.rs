@@ -197,6 +197,10 @@ async fn launch_task(address: &str, command: &str) {
     let info = FrameworkInfo {
         user: "tester".into(),
         name: "orphans".into(),
+        // The subscription ends when this returns. With Mesos' default
+        // failover timeout of 0 the master would remove the framework and
+        // kill its task at once, racing the test's look at the task.
+        failover_timeout: Some(3600.0),
         ..Default::default()
     };
     let mut subscription = client
