@@ -524,7 +524,7 @@ impl StateStore {
             Ok(())
         };
         match tasks.to_compare(self.stamp) {
-            // The usual case, at every event: the records equalled what
+            // The usual case, at every save: the records equalled what
             // is stored but for these.
             ToCompare::Only(changed) => {
                 for id in changed {
