@@ -21,6 +21,7 @@ use std::{env, path::PathBuf};
 const GENERATED: &[&str] = &[
     "mesos.v1.rs",
     "mesos.v1.scheduler.rs",
+    "mesos.v1.executor.rs",
     "mesos_descriptor_set.bin",
 ];
 

@@ -466,6 +466,113 @@ impl ::prost::Name for MasterInfo {
         "/mesos.v1.MasterInfo".into()
     }
 }
+/// Describes an agent. Received by executors in their SUBSCRIBED event.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AgentInfo {
+    #[prost(string, required, tag = "1")]
+    pub hostname: ::prost::alloc::string::String,
+    #[prost(int32, optional, tag = "8", default = "5051")]
+    pub port: ::core::option::Option<i32>,
+    /// The configured resources at the agent, without dynamic reservations or
+    /// persistent volumes.
+    #[prost(message, repeated, tag = "3")]
+    pub resources: ::prost::alloc::vec::Vec<Resource>,
+    #[prost(message, repeated, tag = "5")]
+    pub attributes: ::prost::alloc::vec::Vec<Attribute>,
+    #[prost(message, optional, tag = "6")]
+    pub id: ::core::option::Option<AgentId>,
+    #[prost(message, optional, tag = "10")]
+    pub domain: ::core::option::Option<DomainInfo>,
+}
+/// Nested message and enum types in `AgentInfo`.
+pub mod agent_info {
+    /// A feature of the agent.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct Capability {
+        #[prost(enumeration = "capability::Type", optional, tag = "1")]
+        pub r#type: ::core::option::Option<i32>,
+    }
+    /// Nested message and enum types in `Capability`.
+    pub mod capability {
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            ::prost::Enumeration
+        )]
+        #[repr(i32)]
+        pub enum Type {
+            Unknown = 0,
+            MultiRole = 1,
+            HierarchicalRole = 2,
+            ReservationRefinement = 3,
+            ResourceProvider = 4,
+            ResizeVolume = 5,
+            AgentOperationFeedback = 6,
+            AgentDraining = 7,
+            TaskResourceLimits = 8,
+        }
+        impl Type {
+            /// String value of the enum field names used in the ProtoBuf definition.
+            ///
+            /// The values are not transformed in any way and thus are considered stable
+            /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+            pub fn as_str_name(&self) -> &'static str {
+                match self {
+                    Self::Unknown => "UNKNOWN",
+                    Self::MultiRole => "MULTI_ROLE",
+                    Self::HierarchicalRole => "HIERARCHICAL_ROLE",
+                    Self::ReservationRefinement => "RESERVATION_REFINEMENT",
+                    Self::ResourceProvider => "RESOURCE_PROVIDER",
+                    Self::ResizeVolume => "RESIZE_VOLUME",
+                    Self::AgentOperationFeedback => "AGENT_OPERATION_FEEDBACK",
+                    Self::AgentDraining => "AGENT_DRAINING",
+                    Self::TaskResourceLimits => "TASK_RESOURCE_LIMITS",
+                }
+            }
+            /// Creates an enum from field names used in the ProtoBuf definition.
+            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+                match value {
+                    "UNKNOWN" => Some(Self::Unknown),
+                    "MULTI_ROLE" => Some(Self::MultiRole),
+                    "HIERARCHICAL_ROLE" => Some(Self::HierarchicalRole),
+                    "RESERVATION_REFINEMENT" => Some(Self::ReservationRefinement),
+                    "RESOURCE_PROVIDER" => Some(Self::ResourceProvider),
+                    "RESIZE_VOLUME" => Some(Self::ResizeVolume),
+                    "AGENT_OPERATION_FEEDBACK" => Some(Self::AgentOperationFeedback),
+                    "AGENT_DRAINING" => Some(Self::AgentDraining),
+                    "TASK_RESOURCE_LIMITS" => Some(Self::TaskResourceLimits),
+                    _ => None,
+                }
+            }
+        }
+    }
+    impl ::prost::Name for Capability {
+        const NAME: &'static str = "Capability";
+        const PACKAGE: &'static str = "mesos.v1";
+        fn full_name() -> ::prost::alloc::string::String {
+            "mesos.v1.AgentInfo.Capability".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/mesos.v1.AgentInfo.Capability".into()
+        }
+    }
+}
+impl ::prost::Name for AgentInfo {
+    const NAME: &'static str = "AgentInfo";
+    const PACKAGE: &'static str = "mesos.v1";
+    fn full_name() -> ::prost::alloc::string::String {
+        "mesos.v1.AgentInfo".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/mesos.v1.AgentInfo".into()
+    }
+}
 /// The fault domain (region and zone) of a master or agent. Frameworks without
 /// the REGION_AWARE capability only get offers from the master's region.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -19,3 +19,9 @@ pub mod scheduler {
     #![allow(clippy::all, missing_docs, rustdoc::all)]
     include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
 }
+
+/// The executor API's `Call` and `Event` messages.
+pub mod executor {
+    #![allow(clippy::all, missing_docs, rustdoc::all)]
+    include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+}

@@ -14,11 +14,16 @@ use std::path::Path;
 
 use prost::Message;
 
-const PROTOS: &[&str] = &["mesos/v1/mesos.proto", "mesos/v1/scheduler/scheduler.proto"];
+const PROTOS: &[&str] = &[
+    "mesos/v1/mesos.proto",
+    "mesos/v1/scheduler/scheduler.proto",
+    "mesos/v1/executor/executor.proto",
+];
 
 const GENERATED: &[&str] = &[
     "mesos.v1.rs",
     "mesos.v1.scheduler.rs",
+    "mesos.v1.executor.rs",
     "mesos_descriptor_set.bin",
 ];
 
