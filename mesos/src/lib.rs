@@ -23,6 +23,7 @@
 //! | [`master`], [`detector`] | `--master` values and finding the leading master |
 //! | [`zookeeper`] | `zk://` addresses, for master detection and state |
 //! | [`resources`], [`offers`] | resource arithmetic and fitting tasks into offers |
+//! | [`artifacts`] | serving a file (the framework's own executor) to the agents' fetchers |
 //! | [`reconcile`] | explicit-then-implicit task reconciliation |
 //! | [`backoff`] | jittered exponential backoff for retries |
 //! | [`state`] | the framework's state in ZooKeeper: framework ID, instances, tasks |
@@ -40,6 +41,7 @@
 //! to calls ([`driver::Scheduler`]): it can then be tested without a master.
 //! See `examples/hello.rs` for a whole framework in one file.
 
+pub mod artifacts;
 pub mod backoff;
 pub mod calls;
 pub mod client;

@@ -57,9 +57,9 @@
 
 use crate::resources::{Resources, ports_list};
 use crate::v1::{
-    AgentId, CommandInfo, ContainerInfo, Image, Offer, TaskId, TaskInfo,
+    AgentId, CommandInfo, ContainerInfo, ExecutorId, ExecutorInfo, Image, Offer, TaskId, TaskInfo,
     container_info::{self, DockerInfo, MesosInfo, docker_info},
-    image,
+    executor_info, image,
 };
 
 /// An offer's resources, with the offer's `allocation_info` copied onto
@@ -165,6 +165,19 @@ pub struct Allocation {
     /// The ports picked for the task, in order, to pass on to it (e.g.
     /// `--port {ports[0]}`).
     pub ports: Vec<u64>,
+}
+
+impl Allocation {
+    /// Splits `part` off this allocation, for a task that brings its own
+    /// executor: take the task's and the executor's needs together from
+    /// the packer (both must fit, or neither launches), then split the
+    /// executor's share off for `ExecutorInfo.resources`. `None` if the
+    /// allocation does not hold `part`.
+    pub fn split_off(&mut self, part: &Resources) -> Option<Resources> {
+        let taken = self.resources.find(part)?;
+        self.resources = self.resources.checked_sub(&taken)?;
+        Some(taken)
+    }
 }
 
 /// Hands out an offer's resources to tasks one at a time, so that no two
@@ -276,6 +289,34 @@ pub fn task_info(
     }
 }
 
+/// An `ExecutorInfo` for a task that runs on the framework's own executor
+/// (set it as the task's `executor`, and leave the task's `command`
+/// unset): the agent starts `command` in the executor's sandbox, and the
+/// executor subscribes to the agent's executor API to be given the task.
+///
+/// Mesos warns about an executor with less than 0.01 cpus or 32 MB of
+/// memory (`MIN_CPUS`, `MIN_MEM` in `src/master/constants.hpp`) and says
+/// it will refuse them in a future release: give it at least that. Every
+/// task sent to one executor ID on an agent must carry the same
+/// `ExecutorInfo`, or the master refuses the task.
+pub fn executor_info(
+    executor_id: impl Into<String>,
+    name: impl Into<String>,
+    resources: Resources,
+    command: CommandInfo,
+) -> ExecutorInfo {
+    ExecutorInfo {
+        r#type: Some(executor_info::Type::Custom as i32),
+        executor_id: ExecutorId {
+            value: executor_id.into(),
+        },
+        name: Some(name.into()),
+        resources: resources.into_vec(),
+        command: Some(command),
+        ..Default::default()
+    }
+}
+
 /// A command run by `/bin/sh -c`, in the task's sandbox (or in its image,
 /// if it has a container).
 pub fn command_info_shell(command: impl Into<String>) -> CommandInfo {
@@ -365,6 +406,22 @@ mod tests {
         resources
             .iter()
             .all(|r| r.allocation_info.as_ref().and_then(|a| a.role.as_deref()) == Some(role))
+    }
+
+    #[test]
+    fn an_executor_share_splits_off_what_the_packer_took_for_task_and_executor() {
+        let mut packer = OfferPacker::from_resources(Resources::parse("cpus:1;mem:300").unwrap());
+        let task = Resources::parse("cpus:0.5;mem:128").unwrap();
+        let executor = Resources::parse("cpus:0.1;mem:32").unwrap();
+        let mut taken = packer.take(&TaskRequirements::new(task.clone() + executor.clone())).unwrap();
+        let split = taken.split_off(&executor).unwrap();
+        assert_eq!(split.to_string(), executor.to_string());
+        assert_eq!(taken.resources.to_string(), task.to_string());
+        // The offer had room for one pair only: the next task and its
+        // executor do not fit together, so neither is taken.
+        assert!(packer.take(&TaskRequirements::new(task + executor.clone())).is_none());
+        assert!(taken.split_off(&Resources::parse("cpus:1").unwrap()).is_none());
+        assert_eq!(taken.resources.cpus(), 0.5, "a failed split changes nothing");
     }
 
     #[test]
