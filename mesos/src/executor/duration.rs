@@ -6,7 +6,7 @@
 //! (`3rdparty/stout/include/stout/duration.hpp`, `operator<<`), and
 //! Mesos' executor library reads them back with `Duration::parse`. This
 //! module is both halves: [`parse`] accepts what `Duration::parse` accepts
-//! and nothing more, [`format`] writes what `operator<<` writes (the
+//! and nothing more, [`format()`] writes what `operator<<` writes (the
 //! simulated agent uses it to fill an executor's environment).
 //!
 //! The format is a decimal number, maybe with a fraction, glued to a unit:

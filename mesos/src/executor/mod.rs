@@ -21,7 +21,7 @@
 //!    overrides the task's: [`effective_kill_policy`]), MESSAGE (data
 //!    from the scheduler) and SHUTDOWN (kill everything and exit).
 //! 3. The executor reports each task's life in UPDATE calls: TASK_STARTING,
-//!    TASK_RUNNING, then a terminal state ([`status`]). Each update has a
+//!    TASK_RUNNING, then a terminal state ([`status()`]). Each update has a
 //!    uuid; the agent stores it, forwards it to the scheduler reliably,
 //!    and answers the executor with ACKNOWLEDGED (task ID and uuid).
 //! 4. When the connection drops, the executor resubscribes if its
@@ -47,7 +47,7 @@
 //! |---|---|
 //! | [`config`] | the environment the agent gives: IDs, agent URL, timeouts |
 //! | [`duration`] | Mesos' durations (`15mins`, `2.5hrs`), read and written |
-//! | [`status`] | status updates: what a decision builds, what the driver fills in |
+//! | [`mod@status`] | status updates: what a decision builds, what the driver fills in |
 //! | [`tasks`] | the bookkeeping: unacknowledged tasks and updates, when the executor is done |
 //! | [`calls`] | one function per call: SUBSCRIBE, UPDATE, MESSAGE, HEARTBEAT |
 //! | [`client`] | the HTTP underneath: the SUBSCRIBE stream and calls |
