@@ -28,7 +28,12 @@ use mesos::{
         task_status::Source,
     },
 };
-use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle, time::Instant};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+    time::Instant,
+};
 
 const PATH: &str = "/slave(1)/api/v1/executor";
 
@@ -44,6 +49,9 @@ struct Recorded {
 enum Reply {
     /// `200 OK` and these events; the stream stays open.
     Stream(Vec<Event>),
+    /// The same, once the test opens the gate: SUBSCRIBE is in flight
+    /// until then.
+    Held(Vec<Event>, Arc<Notify>),
     Status(StatusCode, &'static str),
 }
 
@@ -111,6 +119,10 @@ impl FakeAgent {
                         Ok::<_, hyper::Error>(match call.r#type() {
                             call::Type::Subscribe => match script(subscribes - 1) {
                                 Reply::Stream(events) => stream(events, format, &streams),
+                                Reply::Held(events, gate) => {
+                                    gate.notified().await;
+                                    stream(events, format, &streams)
+                                }
                                 Reply::Status(code, body) => answer(code, body),
                             },
                             call::Type::Update => {
@@ -490,6 +502,39 @@ async fn updates_made_while_disconnected_go_with_the_next_subscribe() {
     assert!(
         agent.calls(call::Type::Update).is_empty(),
         "sent once, in SUBSCRIBE"
+    );
+    driver.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_made_while_subscribe_is_in_flight_is_sent_once_subscribed() {
+    let gate = Arc::new(Notify::new());
+    let held = gate.clone();
+    let agent = FakeAgent::start(move |_| Reply::Held(vec![subscribed()], held.clone())).await;
+    let (driver, mut events) = ExecutorDriver::start(config(&agent, None)).unwrap();
+    // SUBSCRIBE has gone out, without the update made now; the agent
+    // answers only then.
+    agent.wait_for_calls(call::Type::Subscribe, 1).await;
+    driver
+        .update(status("t1", TaskState::TaskRunning))
+        .await
+        .unwrap();
+    gate.notify_one();
+    expect_type(&mut events, event::Type::Subscribed).await;
+    let updates = agent.wait_for_calls(call::Type::Update, 1).await;
+    let sent = updates.iter().map(|c| &c.update.as_ref().unwrap().status);
+    assert_eq!(
+        kit::states(sent),
+        [("t1".to_string(), TaskState::TaskRunning)]
+    );
+    let subscribe = &agent.calls(call::Type::Subscribe)[0];
+    assert!(
+        subscribe
+            .subscribe
+            .as_ref()
+            .unwrap()
+            .unacknowledged_updates
+            .is_empty()
     );
     driver.stop().await;
 }

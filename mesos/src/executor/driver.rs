@@ -147,9 +147,10 @@ pub struct ExecutorDriver {
 }
 
 impl ExecutorDriver {
-    /// Starts subscribing to the agent. Events arrive on the returned
-    /// channel until [`ExecutorDriverEvent::Stopped`], until
-    /// [`ExecutorDriver::stop`], or until the receiver is dropped.
+    /// Starts subscribing to the agent (in a task of the current tokio
+    /// runtime). Events arrive on the returned channel until
+    /// [`ExecutorDriverEvent::Stopped`], until [`ExecutorDriver::stop`],
+    /// or until the receiver (or the driver) is dropped.
     pub fn start(
         config: ExecutorConfig,
     ) -> Result<(ExecutorDriver, mpsc::Receiver<ExecutorDriverEvent>)> {
@@ -425,6 +426,9 @@ impl DriverLoop {
         heartbeat: &mut tokio::time::Interval,
     ) -> End {
         tracing::info!("subscribed to the agent");
+        // Calls that failed before this subscription reported the loss of
+        // a connection that is already replaced.
+        while self.lost.try_recv().is_ok() {}
         if let Err(end) = self.send_updates_since(mark).await {
             return end;
         }
@@ -512,7 +516,8 @@ impl DriverLoop {
     async fn received(&mut self, event: Event) -> Result<(), End> {
         tracing::debug!(r#type = ?event.r#type(), "event from the agent");
         match event.r#type() {
-            event::Type::Heartbeat | event::Type::Unknown => return Ok(()),
+            // (Events of unknown types were skipped by the client.)
+            event::Type::Heartbeat => return Ok(()),
             event::Type::Shutdown => {
                 return self
                     .start_shutdown("the agent asked the executor to shut down".into())
