@@ -38,10 +38,10 @@
 //! Mesos' `docs/executor-http-api.md` is wrong in two places:
 //! LAUNCH carries only the task, no `framework_info` (that came in
 //! SUBSCRIBED; `executor.proto`, `Event.Launch`); and ACKNOWLEDGED is the
-//! *agent's* acknowledgement, sent as soon as the agent has the update,
-//! not the scheduler's (`Slave::statusUpdate` and
-//! `Slave::_statusUpdate` in `src/slave/slave.cpp`): the executor never
-//! learns whether the scheduler acknowledged.
+//! *agent's* acknowledgement, sent as soon as the agent's task status
+//! update manager has the update, not the scheduler's
+//! (`Slave::___statusUpdate` in `src/slave/slave.cpp`): the executor
+//! never learns whether the scheduler acknowledged.
 //!
 //! | module | what it is for |
 //! |---|---|
