@@ -379,7 +379,9 @@ impl DriverLoop {
                 Err(error @ Error::Status { .. }) => {
                     connected = true;
                     *lost_at = None;
-                    self.subscribe_refused(error).await;
+                    if let Err(end) = self.subscribe_refused(error).await {
+                        return end;
+                    }
                 }
                 Err(error) => {
                     let connected = connected || !matches!(error, Error::Connect { .. });
@@ -402,20 +404,19 @@ impl DriverLoop {
     /// recovering) and 404 (its routes are not up yet) are normal for a
     /// moment; anything else is reported as an ERROR event
     /// (`MesosProcess::_send`).
-    async fn subscribe_refused(&mut self, error: Error) {
+    async fn subscribe_refused(&mut self, error: Error) -> Result<(), End> {
         let Error::Status { status, body, .. } = &error else {
-            return;
+            return Ok(());
         };
         tracing::warn!(%error, "SUBSCRIBE refused; trying again");
         if *status == http::StatusCode::SERVICE_UNAVAILABLE
             || *status == http::StatusCode::NOT_FOUND
         {
-            return;
+            return Ok(());
         }
         let message = format!("Received unexpected '{status}' ({body}) for SUBSCRIBE");
-        let _ = self
-            .emit(ExecutorDriverEvent::Event(error_event(message)))
-            .await;
+        self.emit(ExecutorDriverEvent::Event(error_event(message)))
+            .await
     }
 
     /// Subscribed: sends what SUBSCRIBE did not carry, then reads events.
