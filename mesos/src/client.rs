@@ -391,7 +391,7 @@ impl Subscription {
 
 /// The format of a response body: what its `Content-Type` says, else what
 /// we asked for.
-fn response_format(headers: &http::HeaderMap, requested: ContentType) -> ContentType {
+pub(crate) fn response_format(headers: &http::HeaderMap, requested: ContentType) -> ContentType {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -414,11 +414,15 @@ pub fn redirect_target(headers: &http::HeaderMap, current: &MasterAddr) -> Resul
 }
 
 async fn error_from_response(status: StatusCode, body: Incoming) -> Error {
-    let body = match Limited::new(body, MAX_ERROR_BODY).collect().await {
+    Error::from_status(status, &error_body(body).await)
+}
+
+/// The body of an error answer: its explanation, bounded.
+pub(crate) async fn error_body(body: Incoming) -> Bytes {
+    match Limited::new(body, MAX_ERROR_BODY).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => Bytes::from_static(b"<unreadable body>"),
-    };
-    Error::from_status(status, &body)
+    }
 }
 
 #[cfg(test)]

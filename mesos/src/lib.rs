@@ -29,6 +29,7 @@
 //! | [`state`] | the framework's state in ZooKeeper: framework ID, instances, tasks |
 //! | [`leader`] | leader election in ZooKeeper: one scheduler acts, the others stand by |
 //! | [`teardown`] | ending a framework for good (TEARDOWN) |
+//! | [`executor`] | the executor side: the agent's executor API, a driver, status updates |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //! | `tls` | a CA bundle for `https` masters; TLS for the simulated master (feature `tls`) |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
@@ -50,6 +51,7 @@ pub mod credentials;
 pub mod detector;
 pub mod driver;
 pub mod error;
+pub mod executor;
 pub mod flags;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

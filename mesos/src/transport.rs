@@ -42,14 +42,14 @@ pub(crate) async fn connect(addr: &MasterAddr, options: &ClientOptions) -> Resul
 
 /// Starts HTTP/1.1 on a byte stream. The connection's I/O runs in its own
 /// task until both the sender and every response body are dropped.
-async fn handshake<S>(stream: S) -> Result<Connection>
+pub(crate) async fn handshake<S>(stream: S) -> Result<Connection>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
-            tracing::debug!(%error, "connection to master closed");
+            tracing::debug!(%error, "connection closed");
         }
     });
     Ok(sender)

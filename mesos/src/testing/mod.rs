@@ -8,6 +8,7 @@
 //! | item | what it is for |
 //! |---|---|
 //! | [`events`], [`calls`] | events built as a scenario reads; the calls returned, read back |
+//! | [`executor`] | the same for executors: agent events built, status updates read back |
 //! | [`ZooKeeperServer`] | a real ZooKeeper on a free loopback port |
 //! | [`Cluster`] | a ZooKeeper and a simulated master, for one test |
 //! | [`Framework`] | the framework's binary, run as a child process, its log kept |
@@ -38,6 +39,7 @@
 pub mod calls;
 mod cluster;
 pub mod events;
+pub mod executor;
 mod framework;
 mod stored;
 mod usage;
