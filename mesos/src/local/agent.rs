@@ -28,6 +28,7 @@ use std::{
 };
 
 use super::{
+    custom_executor::CustomExecutor,
     files::Files,
     master::{Master, Settings, Task},
     status_updates::StatusUpdateManager,
@@ -75,6 +76,10 @@ pub(crate) struct Agent {
     /// (framework ID, executor ID). Command tasks have no entry: their
     /// executor lives and dies with the one task.
     pub executors: BTreeMap<(String, String), GroupExecutor>,
+    /// Custom executors (`TaskInfo.executor`) running here, by
+    /// (framework ID, executor ID), from their launch until their process
+    /// ends (`custom_executor.rs`).
+    pub custom_executors: BTreeMap<(String, String), CustomExecutor>,
     /// While not registered: the tasks it runs, or ran and whose terminal
     /// update is not acknowledged yet, by (framework ID, task ID). The
     /// master does not know them (it lost them with the agent, or failed
@@ -124,6 +129,7 @@ impl Agent {
             unreachable_time: None,
             updates: StatusUpdateManager::default(),
             executors: BTreeMap::new(),
+            custom_executors: BTreeMap::new(),
             unreported_tasks: BTreeMap::new(),
             frameworks: BTreeMap::new(),
         }
