@@ -226,8 +226,11 @@ impl Master {
         };
         let commands = self.commands.clone();
         let report = {
-            let (framework_id, executor_id, container_id) =
-                (framework_id.clone(), executor_id.clone(), container_id.clone());
+            let (framework_id, executor_id, container_id) = (
+                framework_id.clone(),
+                executor_id.clone(),
+                container_id.clone(),
+            );
             move |report| {
                 let _ = commands.send(Command::ExecutorProcess {
                     agent,
@@ -296,9 +299,15 @@ impl Master {
             ("MESOS_SLAVE_PID", agent.pid.clone()),
             // Where the executor finds the agent: `slave(N)@ip:port`'s address.
             ("MESOS_AGENT_ENDPOINT", self.settings.ip_port()),
-            ("MESOS_CHECKPOINT", if checkpoint { "1" } else { "0" }.into()),
+            (
+                "MESOS_CHECKPOINT",
+                if checkpoint { "1" } else { "0" }.into(),
+            ),
             ("MESOS_HTTP_COMMAND_EXECUTOR", "0".to_string()),
-            ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", stout_duration(grace)),
+            (
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+                stout_duration(grace),
+            ),
         ];
         // Only an executor that survives an agent restart needs to know
         // how long to wait for the agent to come back.
@@ -362,7 +371,11 @@ impl Master {
                 if executor.framework_removed {
                     return;
                 }
-                tracing::info!(framework_id, executor_id, "terminating executor because it did not register within {timeout_text}");
+                tracing::info!(
+                    framework_id,
+                    executor_id,
+                    "terminating executor because it did not register within {timeout_text}"
+                );
                 executor.state = ExecutorState::Terminating;
                 // `Slave::registerExecutorTimeout`'s termination.
                 executor.pending_termination = Some(Termination {
@@ -522,7 +535,11 @@ impl Master {
             return;
         };
         if executor.state == ExecutorState::Terminating {
-            tracing::warn!(framework_id, task_id, "ignoring kill task: the executor is terminating");
+            tracing::warn!(
+                framework_id,
+                task_id,
+                "ignoring kill task: the executor is terminating"
+            );
             return;
         }
         let Some(position) = executor.queued.iter().position(|t| t == task_id) else {
@@ -655,7 +672,10 @@ pub(crate) fn stout_duration(duration: Duration) -> String {
     ];
     let nanos = duration.as_nanos();
     // The bucket: the largest unit not larger than the duration.
-    let bucket = UNITS.iter().rposition(|(unit, _)| nanos >= *unit).unwrap_or(0);
+    let bucket = UNITS
+        .iter()
+        .rposition(|(unit, _)| nanos >= *unit)
+        .unwrap_or(0);
     let index = if bucket > 0 && nanos % UNITS[bucket].0 != 0 && nanos % UNITS[bucket - 1].0 == 0 {
         bucket - 1
     } else {

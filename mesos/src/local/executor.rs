@@ -301,7 +301,11 @@ async fn supervise_executor(
         Err(error) => {
             // As for a command task: the launcher forked, could not exec,
             // and exited with status 1.
-            append_stderr(&spec.sandbox, &format!("Failed to execute command: {error}\n")).await;
+            append_stderr(
+                &spec.sandbox,
+                &format!("Failed to execute command: {error}\n"),
+            )
+            .await;
             report(Exited {
                 status: Some(failed_exec_status().into_raw()),
             });

@@ -41,13 +41,20 @@ pub(crate) fn agent_of_path(path: &str) -> Option<usize> {
 }
 
 /// `POST /slave(N)/api/v1/executor`.
-pub(crate) async fn serve(shared: &Shared, agent: usize, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn serve(
+    shared: &Shared,
+    agent: usize,
+    request: Request<Incoming>,
+) -> Response<Body> {
     if request.method() != Method::POST {
         return method_not_allowed("POST", request.method());
     }
     let headers = request.headers();
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
-        return text(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Expecting 'Content-Type' to be present",
+        );
     };
     let Some(format) = call_format(content_type.as_bytes()) else {
         return text(
@@ -137,7 +144,11 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
                 return Err("Expecting 'uuid' to be present".into());
             };
             valid_uuid(uuid)?;
-            if let Some(id) = status.executor_id.as_ref().filter(|id| id.value != *executor_id) {
+            if let Some(id) = status
+                .executor_id
+                .as_ref()
+                .filter(|id| id.value != *executor_id)
+            {
                 return Err(format!(
                     "ExecutorID in Call: {executor_id} does not match ExecutorID in TaskStatus: {}",
                     id.value
@@ -203,21 +214,39 @@ mod tests {
     fn updates_are_checked_as_mesos_checks_them() {
         let uuid = *uuid::Uuid::new_v4().as_bytes();
         assert_eq!(
-            validate(&update(status(TaskState::TaskRunning, Source::Executor, &uuid))),
+            validate(&update(status(
+                TaskState::TaskRunning,
+                Source::Executor,
+                &uuid
+            ))),
             Ok(())
         );
         assert_eq!(
-            validate(&update(status(TaskState::TaskRunning, Source::Executor, &[1; 16]))),
+            validate(&update(status(
+                TaskState::TaskRunning,
+                Source::Executor,
+                &[1; 16]
+            ))),
             Err("Not a valid UUID".into())
         );
         assert_eq!(
-            validate(&update(status(TaskState::TaskRunning, Source::Agent, &uuid))),
-            Err("Received Call from executor e of framework f with invalid source, \
+            validate(&update(status(
+                TaskState::TaskRunning,
+                Source::Agent,
+                &uuid
+            ))),
+            Err(
+                "Received Call from executor e of framework f with invalid source, \
                  expecting 'SOURCE_EXECUTOR'"
-                .into())
+                    .into()
+            )
         );
         assert_eq!(
-            validate(&update(status(TaskState::TaskStaging, Source::Executor, &uuid))),
+            validate(&update(status(
+                TaskState::TaskStaging,
+                Source::Executor,
+                &uuid
+            ))),
             Err("Received TASK_STAGING from executor e of framework f which is not allowed".into())
         );
     }

@@ -234,9 +234,7 @@ impl Master {
         status.executor_id.get_or_insert_with(|| ExecutorId {
             value: executor_id.clone(),
         });
-        status
-            .timestamp
-            .get_or_insert_with(super::master::now_secs);
+        status.timestamp.get_or_insert_with(super::master::now_secs);
         let uuid = status.uuid.clone().unwrap_or_default();
         if let Some(executor) = self.agents[agent].custom_executors.get_mut(key) {
             if status.state().is_terminal() {
@@ -287,7 +285,11 @@ impl Master {
     /// A scheduler's MESSAGE call (`Master::message`,
     /// `Slave::schedulerMessage`): to the executor if it is running and
     /// subscribed, else dropped.
-    pub(crate) fn framework_message(&mut self, framework_id: &str, message: scheduler::call::Message) {
+    pub(crate) fn framework_message(
+        &mut self,
+        framework_id: &str,
+        message: scheduler::call::Message,
+    ) {
         let executor_id = message.executor_id.value;
         let Some(agent) = self.agent_index(&message.agent_id.value) else {
             tracing::warn!(framework_id, agent_id = %message.agent_id.value, "dropping framework message: the agent is not registered");

@@ -380,7 +380,11 @@ pub(crate) fn call_format(content_type: &[u8]) -> Option<ContentType> {
 }
 
 /// Sends a command to the actor and waits for its reply.
-pub(crate) async fn ask<T>(shared: &Shared, command: Command, answer: oneshot::Receiver<T>) -> Option<T> {
+pub(crate) async fn ask<T>(
+    shared: &Shared,
+    command: Command,
+    answer: oneshot::Receiver<T>,
+) -> Option<T> {
     shared.commands.send(command).ok()?;
     answer.await.ok()
 }

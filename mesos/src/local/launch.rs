@@ -89,9 +89,14 @@ impl Master {
                                             executor_resources,
                                         );
                                     }
-                                    None => {
-                                        self.launch(framework_id, agent, task, resources, &role, None)
-                                    }
+                                    None => self.launch(
+                                        framework_id,
+                                        agent,
+                                        task,
+                                        resources,
+                                        &role,
+                                        None,
+                                    ),
                                 }
                             }
                             Err(error) => {

@@ -981,7 +981,10 @@ impl Master {
         }
         // Its custom executors are shut down: told, then destroyed after
         // their grace period (`Slave::shutdownFramework`).
-        for agent in (0..self.agents.len()).filter(|a| self.agents[*a].registered()) {
+        let registered: Vec<usize> = (0..self.agents.len())
+            .filter(|a| self.agents[*a].registered())
+            .collect();
+        for agent in registered {
             let executors: Vec<_> = self.agents[agent]
                 .custom_executors
                 .iter_mut()

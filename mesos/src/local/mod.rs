@@ -273,7 +273,10 @@ impl LocalMaster {
                 "executor_registration_timeout",
                 config.executor_registration_timeout,
             ),
-            ("executor_heartbeat_interval", config.executor_heartbeat_interval),
+            (
+                "executor_heartbeat_interval",
+                config.executor_heartbeat_interval,
+            ),
         ] {
             if interval.is_zero() {
                 return Err(LocalError::Config(format!("{name} must be more than zero")));

@@ -65,12 +65,9 @@ pub(crate) fn decode_message<M: prost::Message + prost::Name + Default>(
                 .map_err(|e| format!("Failed to parse body into JSON: {e}"))?;
             let options = prost_reflect::DeserializeOptions::new().deny_unknown_fields(false);
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            let dynamic = DynamicMessage::deserialize_with_options(
-                descriptor,
-                &mut deserializer,
-                &options,
-            )
-            .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?;
+            let dynamic =
+                DynamicMessage::deserialize_with_options(descriptor, &mut deserializer, &options)
+                    .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?;
             let missing = missing_fields(&dynamic);
             if !missing.is_empty() {
                 return Err(format!(
