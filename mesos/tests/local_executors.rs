@@ -597,3 +597,62 @@ async fn a_failed_fetch_fails_the_executors_tasks() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_endpoints_list_custom_executors() {
+    let (master, framework, offer) = setup(config()).await;
+    let agent_id = offer.agent_id.clone();
+    let mut info = executor_info("exec", EXECUTOR);
+    info.name = Some("my executor".into());
+    framework
+        .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let directory = executor.sandbox.display().to_string();
+
+    let agent_state = get_json(&master, "/slave(1)/state").await;
+    let listed = &agent_state["frameworks"][0]["executors"][0];
+    assert_eq!(listed["id"], "exec");
+    assert_eq!(listed["name"], "my executor");
+    assert_eq!(listed["directory"], directory.as_str());
+    assert!(directory.ends_with(listed["container"].as_str().unwrap()));
+    assert_eq!(listed["queued_tasks"][0]["id"], "t1");
+    assert_eq!(listed["tasks"].as_array().unwrap().len(), 0);
+    assert!(listed.get("type").is_none(), "{listed}");
+    assert_eq!(listed["resources"]["cpus"], 0.6);
+
+    let master_state = get_json(&master, "/master/state").await;
+    let listed = &master_state["frameworks"][0]["executors"][0];
+    assert_eq!(listed["executor_id"], "exec");
+    assert_eq!(listed["framework_id"], framework.id.as_str());
+    assert_eq!(listed["slave_id"], agent_id.value.as_str());
+    assert_eq!(listed["command"]["value"], executor_support::SCRIPT);
+    assert_eq!(listed["resources"]["mem"], 32.0);
+
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    let state = master
+        .wait_for(
+            |s| {
+                s.executor(&framework.id, "exec")
+                    .is_some_and(|e| e.subscribed)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert!(
+        state
+            .executor(&framework.id, "exec")
+            .unwrap()
+            .queued_tasks
+            .is_empty()
+    );
+    let agent_state = get_json(&master, "/slave(1)/state").await;
+    let listed = &agent_state["frameworks"][0]["executors"][0];
+    assert_eq!(listed["tasks"][0]["id"], "t1");
+    assert_eq!(listed["queued_tasks"].as_array().unwrap().len(), 0);
+}

@@ -103,7 +103,9 @@ pub use agent::AgentState;
 pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
 pub use master::MESOS_VERSION;
-pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
+pub use snapshot::{
+    AgentSnapshot, ExecutorSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot,
+};
 
 use crate::{
     credentials::Credentials,
