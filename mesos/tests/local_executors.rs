@@ -656,3 +656,137 @@ async fn the_state_endpoints_list_custom_executors() {
     assert_eq!(listed["tasks"][0]["id"], "t1");
     assert_eq!(listed["queued_tasks"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_shuts_the_executors_down_without_a_failure_event() {
+    let (master, framework, offer) = setup(config()).await;
+    let agent_id = offer.agent_id.clone();
+    let info = short_grace(executor_info("exec", EXECUTOR));
+    framework
+        .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    let pid = master
+        .wait_for(
+            |s| {
+                s.executor(&framework.id, "exec")
+                    .is_some_and(|e| e.pid.is_some())
+            },
+            WAIT,
+        )
+        .await
+        .unwrap()
+        .executor(&framework.id, "exec")
+        .unwrap()
+        .pid
+        .unwrap();
+    framework.call(calls::teardown()).await;
+    events.expect(event::Type::Shutdown).await;
+    // Destroyed after its grace period, though the script ignores SHUTDOWN.
+    wait_process_gone(pid).await;
+    master
+        .wait_for(
+            |s| {
+                let agent = s.agent(&agent_id.value).unwrap();
+                agent.executors.is_empty() && agent.used.is_empty()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the executor is gone and its resources free");
+    assert!(events.next().await.is_none(), "its stream ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_streams_carry_heartbeats() {
+    let config = LocalMasterConfig {
+        executor_heartbeat_interval: Duration::from_millis(100),
+        ..config()
+    };
+    let (master, framework, offer) = setup(config).await;
+    let info = executor_info("exec", EXECUTOR);
+    framework
+        .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    events.expect(event::Type::Heartbeat).await;
+    events.expect(event::Type::Heartbeat).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubscribing_executor_hands_over_its_unacknowledged_updates() {
+    let (master, framework, offer) = setup(config()).await;
+    let info = executor_info("exec", EXECUTOR);
+    let t1 = task("t1", &offer.agent_id, &info, TASK);
+    framework.launch(&offer, vec![t1.clone()]).await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut first = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    first.expect(event::Type::Subscribed).await;
+    first.expect(event::Type::Launch).await;
+    // Reconnecting, the executor lists the task (so it is not lost) and
+    // an update it never saw acknowledged.
+    let update = executor.update_call("t1", TaskState::TaskRunning);
+    let mut subscribe = executor.subscribe_call(vec![t1]);
+    subscribe.subscribe.as_mut().unwrap().unacknowledged_updates =
+        vec![update.update.clone().unwrap()];
+    let mut second = executor.subscribe(&master, &subscribe).await;
+    let acknowledged = second
+        .expect(event::Type::Acknowledged)
+        .await
+        .acknowledged
+        .unwrap();
+    assert_eq!(acknowledged.task_id.value, "t1");
+    second.expect(event::Type::Subscribed).await;
+    let running = framework.update("t1").await;
+    assert_eq!(
+        running.state(),
+        TaskState::TaskRunning,
+        "not lost: {running:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_for_a_terminating_executor_is_lost() {
+    let (master, framework, offer) = setup(config()).await;
+    let agent_id = offer.agent_id.clone();
+    // The script ignores SHUTDOWN: it terminates for the grace period.
+    let info = executor_info("exec", EXECUTOR);
+    framework
+        .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    framework
+        .call(calls::shutdown(
+            ExecutorId {
+                value: "exec".into(),
+            },
+            agent_id.clone(),
+        ))
+        .await;
+    events.expect(event::Type::Shutdown).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    framework
+        .launch(&offer, vec![task("t2", &agent_id, &info, TASK)])
+        .await;
+    let lost = framework.update_in("t2", TaskState::TaskLost).await;
+    assert_eq!(lost.source(), Source::Agent);
+    assert_eq!(lost.reason(), Reason::ExecutorTerminated);
+    assert_eq!(lost.message.as_deref(), Some("Executor terminating"));
+}

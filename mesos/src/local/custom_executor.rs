@@ -190,10 +190,40 @@ impl Master {
             .custom_executors
             .get_mut(&key)
             .expect("launched above");
-        executor.queued.push(task_id);
-        if executor.state == ExecutorState::Running {
-            self.send_queued_tasks(agent, &key);
+        match executor.state {
+            ExecutorState::Registering => executor.queued.push(task_id),
+            ExecutorState::Running => {
+                executor.queued.push(task_id);
+                self.send_queued_tasks(agent, &key);
+            }
+            // `Slave::__run`: a task for an executor that is going away
+            // was never launched.
+            ExecutorState::Terminating => self.executor_terminating(agent, framework_id, &task_id),
         }
+    }
+
+    /// TASK_LOST (TASK_DROPPED if partition-aware) for a task sent to a
+    /// terminating executor.
+    fn executor_terminating(&mut self, agent: usize, framework_id: &str, task_id: &str) {
+        let partition_aware = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.partition_aware());
+        let state = if partition_aware {
+            TaskState::TaskDropped
+        } else {
+            TaskState::TaskLost
+        };
+        let status = self.agent_status(
+            agent,
+            framework_id,
+            task_id,
+            state,
+            Source::Agent,
+            Some(Reason::ExecutorTerminated),
+            Some("Executor terminating".into()),
+        );
+        self.task_changed(agent, framework_id, status);
     }
 
     /// Starts a new executor's container: sandbox, fetcher, process, and

@@ -6,7 +6,7 @@
 //! speaks the executor API itself, as the executor would.
 #![allow(dead_code)]
 
-use std::{collections::HashMap, path::PathBuf, time::Duration};
+use std::{collections::HashMap, path::PathBuf};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -211,12 +211,5 @@ impl Events {
         let event = self.next().await.expect("the stream is open");
         assert_eq!(event.r#type(), kind, "{event:?}");
         event
-    }
-
-    /// Whether an event comes within `timeout` (for "nothing comes").
-    pub async fn quiet_for(&mut self, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.next_now())
-            .await
-            .is_err()
     }
 }
