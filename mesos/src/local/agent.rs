@@ -13,6 +13,11 @@
 //! <work_dir>/slaves/<agent id>/frameworks/<framework id>/executors/<executor id>/runs/<container id>
 //! ```
 //!
+//! Custom executors (`TaskInfo.executor`) live in
+//! [`Agent::custom_executors`] from their launch until their process ends
+//! (`custom_executor.rs`); the agent serves them the executor API at
+//! `/slave(<n+1>)/api/v1/executor` (`executor_api.rs`).
+//!
 //! An agent is not the master's: it runs its tasks whether or not a master
 //! knows about them. While it is registered, the master's record of a task
 //! is the agent's too (one [`Task`] in the framework's `tasks`). When the

@@ -10,8 +10,11 @@
 //!    one gets TASK_ERROR (REASON_TASK_INVALID, or REASON_TASK_GROUP_INVALID)
 //!    with Mesos' message, e.g. "Task has duplicate ID: …"; the others are
 //!    launched. A launched task is TASK_STAGING at the master and goes to
-//!    its agent, which starts it (see `executor.rs`) or, if it asks for
-//!    something the simulated agent cannot do (a Docker image), fails it.
+//!    its agent, which starts it (see `executor.rs`), hands it to its custom
+//!    executor (`custom_executor.rs`), or, if it asks for something the
+//!    simulated agent cannot do (a Docker image), fails it. Every task
+//!    sent to one custom executor on an agent must carry the same
+//!    ExecutorInfo, and the executor's resources are set aside once.
 //!
 //! Whatever the operations leave of the offers is declined, filtered for the
 //! ACCEPT's `refuse_seconds` (default 5 s).

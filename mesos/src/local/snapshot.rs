@@ -351,6 +351,26 @@ impl Master {
     }
 }
 
+fn executor_snapshot(executor: &CustomExecutor) -> ExecutorSnapshot {
+    ExecutorSnapshot {
+        id: executor.info.executor_id.value.clone(),
+        framework_id: executor
+            .info
+            .framework_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default(),
+        info: executor.info.clone(),
+        container_id: executor.container_id.clone(),
+        directory: executor.sandbox.clone(),
+        resources: executor.resources.clone(),
+        subscribed: executor.state == ExecutorState::Running,
+        terminating: executor.state == ExecutorState::Terminating,
+        queued_tasks: executor.queued.clone(),
+        pid: executor.pid,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,25 +401,5 @@ mod tests {
         assert!(publishing.changed(start + Duration::from_millis(200)));
         publishing.published(EAGER_SNAPSHOT_TASKS + 1, start, took);
         assert_eq!(publishing.due(), None, "nothing changed since");
-    }
-}
-
-fn executor_snapshot(executor: &CustomExecutor) -> ExecutorSnapshot {
-    ExecutorSnapshot {
-        id: executor.info.executor_id.value.clone(),
-        framework_id: executor
-            .info
-            .framework_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default(),
-        info: executor.info.clone(),
-        container_id: executor.container_id.clone(),
-        directory: executor.sandbox.clone(),
-        resources: executor.resources.clone(),
-        subscribed: executor.state == ExecutorState::Running,
-        terminating: executor.state == ExecutorState::Terminating,
-        queued_tasks: executor.queued.clone(),
-        pid: executor.pid,
     }
 }
