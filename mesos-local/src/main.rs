@@ -89,6 +89,18 @@ struct Args {
     )]
     status_update_retry_interval: Duration,
 
+    /// How long a custom executor has to subscribe, from the start of its
+    /// launch, before the agent destroys it and fails its tasks, e.g.
+    /// `1mins` (the agent's `--executor_registration_timeout`).
+    #[arg(
+        long = "executor_registration_timeout",
+        alias = "executor-registration-timeout",
+        env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT",
+        default_value = "1mins",
+        value_parser = parse_duration
+    )]
+    executor_registration_timeout: Duration,
+
     /// Virtual tasks, for benchmarks: no sandbox and no process. The agent
     /// reports TASK_STARTING and TASK_RUNNING itself at once (reliable,
     /// acknowledged updates, as for a real task), and TASK_KILLED on a
@@ -285,6 +297,8 @@ async fn main() -> ExitCode {
         heartbeat_interval: args.heartbeat_interval,
         allocation_interval: args.allocation_interval,
         status_update_retry: args.status_update_retry_interval,
+        executor_registration_timeout: args.executor_registration_timeout,
+        executor_heartbeat_interval: mesos::local::DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL,
         work_dir: args.work_dir,
         virtual_tasks: args.virtual_tasks,
         framework_credentials,

@@ -161,11 +161,13 @@ async fn find_sandbox(
         let tasks = list(executor, "tasks").chain(list(executor, "completed_tasks"));
         if tasks.into_iter().any(|t| t["id"] == task_id) {
             let directory = executor["directory"].as_str().unwrap_or_default();
-            // A task of a group has its sandbox inside its executor's.
-            return Ok(if executor["id"] == task_id {
-                directory.to_string()
-            } else {
+            // A task of a group has its sandbox inside its (default)
+            // executor's; a command task's executor, or a custom
+            // executor, shares its sandbox with its tasks.
+            return Ok(if executor["type"] == "DEFAULT" {
                 format!("{directory}/tasks/{task_id}")
+            } else {
+                directory.to_string()
             });
         }
     }

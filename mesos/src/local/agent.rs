@@ -13,6 +13,11 @@
 //! <work_dir>/slaves/<agent id>/frameworks/<framework id>/executors/<executor id>/runs/<container id>
 //! ```
 //!
+//! Custom executors (`TaskInfo.executor`) live in
+//! [`Agent::custom_executors`] from their launch until their process ends
+//! (`custom_executor.rs`); the agent serves them the executor API at
+//! `/slave(<n+1>)/api/v1/executor` (`executor_api.rs`).
+//!
 //! An agent is not the master's: it runs its tasks whether or not a master
 //! knows about them. While it is registered, the master's record of a task
 //! is the agent's too (one [`Task`] in the framework's `tasks`). When the
@@ -28,6 +33,7 @@ use std::{
 };
 
 use super::{
+    custom_executor::CustomExecutor,
     files::Files,
     master::{Master, Settings, Task},
     status_updates::StatusUpdateManager,
@@ -75,6 +81,10 @@ pub(crate) struct Agent {
     /// (framework ID, executor ID). Command tasks have no entry: their
     /// executor lives and dies with the one task.
     pub executors: BTreeMap<(String, String), GroupExecutor>,
+    /// Custom executors (`TaskInfo.executor`) running here, by
+    /// (framework ID, executor ID), from their launch until their process
+    /// ends (`custom_executor.rs`).
+    pub custom_executors: BTreeMap<(String, String), CustomExecutor>,
     /// While not registered: the tasks it runs, or ran and whose terminal
     /// update is not acknowledged yet, by (framework ID, task ID). The
     /// master does not know them (it lost them with the agent, or failed
@@ -124,6 +134,7 @@ impl Agent {
             unreachable_time: None,
             updates: StatusUpdateManager::default(),
             executors: BTreeMap::new(),
+            custom_executors: BTreeMap::new(),
             unreported_tasks: BTreeMap::new(),
             frameworks: BTreeMap::new(),
         }

@@ -1,4 +1,5 @@
-//! Running tasks as real processes, as Mesos' command executor does.
+//! Running tasks as real processes, as Mesos' command executor does, and
+//! custom executors' processes (`launch_executor`).
 //!
 //! For a command task a Mesos agent starts the *command executor*, which
 //! runs the task's `CommandInfo` in the task's sandbox and reports what
@@ -220,6 +221,137 @@ pub(crate) fn launch_virtual(
     TaskProcess { kill }
 }
 
+/// What a custom executor's supervisor tells the master: unlike a task's,
+/// it reports on the process only; the executor itself reports on its
+/// tasks, over the executor API.
+#[derive(Debug)]
+pub(crate) enum ExecutorProcessReport {
+    /// The executor's process runs.
+    Started { pid: u32 },
+    /// The process ended: its raw wait status (`768` for exit code 3), as
+    /// the agent reports it in ExitedExecutorMessage; `None` if no
+    /// process ever ran (destroyed while being launched).
+    Exited { status: Option<i32> },
+    /// The container could not be launched (sandbox, fetcher).
+    LaunchFailed { message: String },
+}
+
+/// Starts a supervisor for a custom executor's process: the sandbox, the
+/// fetcher, then `ExecutorInfo.command`, as for a command task. A kill
+/// request destroys the container at once (SIGKILL to the process group),
+/// as `containerizer->destroy` does: the grace period, if any, was the
+/// executor's to use after its SHUTDOWN event.
+pub(crate) fn launch_executor(
+    spec: LaunchSpec,
+    container_id: String,
+    report: impl Fn(ExecutorProcessReport) + Send + 'static,
+    processes: ProcessTable,
+    files: Files,
+) -> TaskProcess {
+    let (kill, kills) = mpsc::unbounded_channel();
+    tokio::spawn(supervise_executor(
+        spec,
+        container_id,
+        report,
+        kills,
+        processes,
+        files,
+    ));
+    TaskProcess { kill }
+}
+
+async fn supervise_executor(
+    spec: LaunchSpec,
+    container_id: String,
+    report: impl Fn(ExecutorProcessReport),
+    mut kills: mpsc::UnboundedReceiver<Duration>,
+    processes: ProcessTable,
+    files: Files,
+) {
+    use ExecutorProcessReport::{Exited, LaunchFailed, Started};
+    use std::os::unix::process::ExitStatusExt;
+
+    let prepared = match create_sandbox(&spec.sandbox).await {
+        Ok(()) => super::fetcher::fetch(&spec.command.uris, &spec.sandbox, &container_id).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = prepared {
+        report(LaunchFailed {
+            message: format!("Failed to launch container: {error}"),
+        });
+        return;
+    }
+    if let Err(error) = files.attach_executor(&spec.sandbox, &spec.framework_id, &spec.executor_id)
+    {
+        tracing::warn!(executor_id = %spec.executor_id, %error, "cannot serve the sandbox on /files");
+    }
+    // Destroyed while it was being fetched (the registration timeout
+    // counts fetching): no process is started.
+    if !matches!(kills.try_recv(), Err(mpsc::error::TryRecvError::Empty)) {
+        report(Exited { status: None });
+        return;
+    }
+    let spawned = match build_command(&spec) {
+        Ok(command) => spawn_task_process(command, &processes).await,
+        Err(error) => Err(error),
+    };
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(_) if processes.closed() => return,
+        Err(error) => {
+            // As for a command task: the launcher forked, could not exec,
+            // and exited with status 1.
+            append_stderr(
+                &spec.sandbox,
+                &format!("Failed to execute command: {error}\n"),
+            )
+            .await;
+            report(Exited {
+                status: Some(failed_exec_status().into_raw()),
+            });
+            return;
+        }
+    };
+    let pid = child.id().unwrap_or(0);
+    tracing::info!(
+        executor_id = %spec.executor_id,
+        sandbox = %spec.sandbox.display(),
+        "executor started"
+    );
+    report(Started { pid });
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            kill = kills.recv() => {
+                signal_group(pid, "KILL").await;
+                if kill.is_none() {
+                    // The master is gone: nobody will hear of it again.
+                    let _ = child.wait().await;
+                    processes.remove(pid);
+                    return;
+                }
+            }
+        }
+    };
+    signal_group(pid, "KILL").await;
+    processes.remove(pid);
+    report(Exited {
+        status: status.ok().map(|s| s.into_raw()),
+    });
+}
+
+async fn create_sandbox(sandbox: &Path) -> Result<(), String> {
+    tokio::fs::create_dir_all(sandbox)
+        .await
+        .map_err(|e| format!("cannot create sandbox {}: {e}", sandbox.display()))?;
+    for name in ["stdout", "stderr"] {
+        tokio::fs::File::create(sandbox.join(name))
+            .await
+            .map_err(|e| format!("cannot create {name} in {}: {e}", sandbox.display()))?;
+    }
+    Ok(())
+}
+
 async fn supervise(
     agent: usize,
     spec: LaunchSpec,
@@ -392,14 +524,7 @@ fn signal_name(signal: i32) -> String {
 }
 
 async fn prepare_sandbox(spec: &LaunchSpec) -> Result<(), String> {
-    tokio::fs::create_dir_all(&spec.sandbox)
-        .await
-        .map_err(|e| format!("cannot create sandbox {}: {e}", spec.sandbox.display()))?;
-    for name in ["stdout", "stderr"] {
-        tokio::fs::File::create(spec.sandbox.join(name))
-            .await
-            .map_err(|e| format!("cannot create {name} in {}: {e}", spec.sandbox.display()))?;
-    }
+    create_sandbox(&spec.sandbox).await?;
     fetch(spec).await
 }
 

@@ -7,6 +7,7 @@
 //! | `POST /api/v1/scheduler`, `/master/api/v1/scheduler` | the v1 scheduler API |
 //! | `GET /master/state`, `/state` (also `.json`) | the cluster as JSON |
 //! | `GET /slave(N)/state` | one agent's view (agent PIDs point here) |
+//! | `POST /slave(N)/api/v1/executor` | the agent's v1 executor API (`executor_api.rs`) |
 //! | `GET /files/read`, `/files/browse` | the agents' sandboxes (`files.rs`) |
 //! | `GET /health`, `/master/health` | `200 OK` while running |
 //!
@@ -32,7 +33,7 @@ use tokio::{
 };
 
 use super::{
-    auth,
+    auth, executor_api,
     faults::FaultState,
     files::{Files, FilesError},
     master::{CallReply, Command, Settings},
@@ -44,9 +45,9 @@ use super::{
 use crate::{client::STREAM_ID_HEADER, codec::ContentType, v1::scheduler::call};
 
 /// The largest call body accepted.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// What every connection's handler needs.
 pub(crate) struct Shared {
@@ -134,13 +135,18 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
         "/health" | "/master/health" => text(StatusCode::OK, ""),
         "/files/read" => files(shared, request, Files::read).await,
         "/files/browse" => files(shared, request, Files::browse).await,
-        _ => match agent_state_path(&path) {
-            Some(process) => get_json(&request, || {
-                state_json::agent(&shared.snapshot.borrow(), &shared.settings, process)
-                    .unwrap_or(serde_json::Value::Null)
-            }),
-            None => text(StatusCode::NOT_FOUND, ""),
-        },
+        _ => {
+            if let Some(agent) = executor_api::agent_of_path(&path) {
+                return executor_api::serve(shared, agent, request).await;
+            }
+            match agent_state_path(&path) {
+                Some(process) => get_json(&request, || {
+                    state_json::agent(&shared.snapshot.borrow(), &shared.settings, process)
+                        .unwrap_or(serde_json::Value::Null)
+                }),
+                None => text(StatusCode::NOT_FOUND, ""),
+            }
+        }
     }
 }
 
@@ -367,14 +373,18 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
 /// types, yet Mesos 1.11 answers them `415`, so a framework that sends them
 /// must learn it here, not on the cluster. (Responses are read leniently,
 /// with [`ContentType::from_media_type`]: that is the client's side.)
-fn call_format(content_type: &[u8]) -> Option<ContentType> {
+pub(crate) fn call_format(content_type: &[u8]) -> Option<ContentType> {
     [ContentType::Protobuf, ContentType::Json]
         .into_iter()
         .find(|format| format.media_type().as_bytes() == content_type)
 }
 
 /// Sends a command to the actor and waits for its reply.
-async fn ask<T>(shared: &Shared, command: Command, answer: oneshot::Receiver<T>) -> Option<T> {
+pub(crate) async fn ask<T>(
+    shared: &Shared,
+    command: Command,
+    answer: oneshot::Receiver<T>,
+) -> Option<T> {
     shared.commands.send(command).ok()?;
     answer.await.ok()
 }
@@ -382,7 +392,7 @@ async fn ask<T>(shared: &Shared, command: Command, answer: oneshot::Receiver<T>)
 /// The events' format from an `Accept` header: JSON if acceptable (and
 /// when there is no header, which accepts anything), else protobuf, else
 /// `None` (406), as `request.acceptsMediaType` does in Mesos.
-fn negotiate(accept: Option<&str>) -> Option<ContentType> {
+pub(crate) fn negotiate(accept: Option<&str>) -> Option<ContentType> {
     let Some(accept) = accept else {
         return Some(ContentType::Json);
     };
@@ -423,7 +433,7 @@ fn negotiate(accept: Option<&str>) -> Option<ContentType> {
     }
 }
 
-fn method_not_allowed(allowed: &'static str, method: &Method) -> Response<Body> {
+pub(crate) fn method_not_allowed(allowed: &'static str, method: &Method) -> Response<Body> {
     let mut response = text(
         StatusCode::METHOD_NOT_ALLOWED,
         &format!("Expecting one of {{ '{allowed}' }}, but received '{method}'"),
@@ -434,7 +444,7 @@ fn method_not_allowed(allowed: &'static str, method: &Method) -> Response<Body> 
     response
 }
 
-fn text(status: StatusCode, message: &str) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, message: &str) -> Response<Body> {
     let mut response = full(status, message.to_string());
     if !message.is_empty() {
         response.headers_mut().insert(

@@ -10,8 +10,11 @@
 //!    one gets TASK_ERROR (REASON_TASK_INVALID, or REASON_TASK_GROUP_INVALID)
 //!    with Mesos' message, e.g. "Task has duplicate ID: …"; the others are
 //!    launched. A launched task is TASK_STAGING at the master and goes to
-//!    its agent, which starts it (see `executor.rs`) or, if it asks for
-//!    something the simulated agent cannot do (a Docker image), fails it.
+//!    its agent, which starts it (see `executor.rs`), hands it to its custom
+//!    executor (`custom_executor.rs`), or, if it asks for something the
+//!    simulated agent cannot do (a Docker image), fails it. Every task
+//!    sent to one custom executor on an agent must carry the same
+//!    ExecutorInfo, and the executor's resources are set aside once.
 //!
 //! Whatever the operations leave of the offers is declined, filtered for the
 //! ACCEPT's `refuse_seconds` (default 5 s).
@@ -66,11 +69,38 @@ impl Master {
                         self.task_errors(framework_id, &tasks, Reason::TaskInvalid, message);
                         continue;
                     }
-                    for task in tasks {
+                    for mut task in tasks {
+                        // The master fills in the executor's framework ID
+                        // before it checks the task (`Master::accept`).
+                        if let Some(executor) = &mut task.executor {
+                            executor.framework_id = Some(crate::v1::FrameworkId {
+                                value: framework_id.to_string(),
+                            });
+                        }
                         match self.validate_task(framework_id, agent, &role, &task, &remaining) {
-                            Ok(resources) => {
+                            Ok((resources, executor_resources)) => {
                                 remaining -= &resources;
-                                self.launch(framework_id, agent, task, resources, &role, None);
+                                match executor_resources {
+                                    Some(executor_resources) => {
+                                        remaining -= &executor_resources;
+                                        self.launch_custom(
+                                            framework_id,
+                                            agent,
+                                            task,
+                                            resources,
+                                            &role,
+                                            executor_resources,
+                                        );
+                                    }
+                                    None => self.launch(
+                                        framework_id,
+                                        agent,
+                                        task,
+                                        resources,
+                                        &role,
+                                        None,
+                                    ),
+                                }
                             }
                             Err(error) => {
                                 let tasks = std::slice::from_ref(&task);
@@ -234,6 +264,9 @@ impl Master {
         )
     }
 
+    /// Checks a LAUNCH's task. Returns its resources and, for a task of a
+    /// custom executor, the executor's resources to set aside (none if the
+    /// executor runs on the agent already).
     fn validate_task(
         &self,
         framework_id: &str,
@@ -241,16 +274,30 @@ impl Master {
         role: &str,
         task: &TaskInfo,
         available: &Resources,
-    ) -> Result<Resources, String> {
+    ) -> Result<(Resources, Option<Resources>), String> {
         let duplicate = |id: &str| self.task_context_check(framework_id, id).0;
         let unreachable = |id: &str| self.task_context_check(framework_id, id).1;
+        let executor = task.executor.as_ref().and_then(|executor| {
+            let key = (framework_id.to_string(), executor.executor_id.value.clone());
+            self.agents[agent].custom_executors.get(&key)
+        });
         let context = TaskContext {
             duplicate: &duplicate,
             unreachable: &unreachable,
             agent_id: &self.agents[agent].id,
             role,
+            executor: executor.map(|e| &e.info),
         };
-        validation::validate_task(task, &context, available)
+        let resources = validation::validate_task(task, &context, available)?;
+        let executor_resources = match (&task.executor, executor) {
+            (None, _) => None,
+            (Some(_), Some(_)) => Some(Resources::default()),
+            (Some(info), None) => Some(
+                validation::accounted(&info.resources)
+                    .map_err(|e| format!("Executor uses invalid resources: {e}"))?,
+            ),
+        };
+        Ok((resources, executor_resources))
     }
 
     fn launch_group(
@@ -272,6 +319,7 @@ impl Master {
                 unreachable: &unreachable,
                 agent_id: &self.agents[agent].id,
                 role,
+                executor: None,
             };
             validation::validate_task_group(&tasks, &executor, &context, remaining, running)
         };
@@ -339,7 +387,7 @@ impl Master {
         };
         let agent_id = agent_state.id.clone();
         tracing::info!(framework_id, %task_id, %agent_id, %resources, "launching task");
-        let problem = unsupported(&info, group.is_some());
+        let problem = unsupported(&info);
         let command = info.command.clone();
         let task = Task {
             info,
@@ -347,6 +395,7 @@ impl Master {
             agent,
             executor_id: executor_id.clone(),
             in_group: group.is_some(),
+            custom: false,
             resources,
             role: role.to_string(),
             state: TaskState::TaskStaging,
@@ -445,9 +494,8 @@ fn launched_tasks(operation: &Operation) -> Vec<TaskInfo> {
 }
 
 /// Why the simulated agent cannot run a task, if it cannot: it has only
-/// the Mesos containerizer, no image provisioner and no Docker daemon,
-/// and no executor API for custom executors.
-fn unsupported(task: &TaskInfo, in_group: bool) -> Option<String> {
+/// the Mesos containerizer, no image provisioner and no Docker daemon.
+fn unsupported(task: &TaskInfo) -> Option<String> {
     if let Some(container) = &task.container {
         if container.r#type == container_info::Type::Docker as i32 {
             let image = container
@@ -474,14 +522,6 @@ fn unsupported(task: &TaskInfo, in_group: bool) -> Option<String> {
                  is no Docker here). Use a command task without an image."
             ));
         }
-    }
-    if let Some(executor) = task.executor.as_ref().filter(|_| !in_group) {
-        return Some(format!(
-            "Failed to launch container: custom executor '{}' is not supported: the \
-             simulated agent runs command tasks (TaskInfo.command) and task groups \
-             (LAUNCH_GROUP) only",
-            executor.executor_id.value
-        ));
     }
     if task
         .command
@@ -516,7 +556,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let message = unsupported(&task, false).unwrap();
+        let message = unsupported(&task).unwrap();
         assert!(
             message.contains("'alpine'") && message.contains("no Docker"),
             "{message}"

@@ -34,7 +34,8 @@ use super::{
     agent::Agent,
     allocator::OfferFilter,
     call_log::CallLog,
-    executor::{ExecutorReport, ProcessTable, TaskProcess},
+    custom_executor::{ExecutorCallReply, ExecutorTimeout},
+    executor::{ExecutorProcessReport, ExecutorReport, ProcessTable, TaskProcess},
     faults::{AgentReregistration, FaultState},
     snapshot::{Publishing, Snapshot},
     stream::{self, EventStream},
@@ -46,6 +47,7 @@ use crate::{
     resources::Resources,
     v1::{
         Address, FrameworkInfo, MasterInfo, TaskInfo, TaskState, TaskStatus, TimeInfo,
+        executor::Call as ExecutorCall,
         framework_info,
         scheduler::{Call, Event, call},
         task_status::{Reason, Source},
@@ -78,6 +80,30 @@ pub(crate) enum Command {
     },
     /// News from a task's supervisor.
     Executor(ExecutorReport),
+    /// News from a custom executor's supervisor (`custom_executor.rs`).
+    ExecutorProcess {
+        agent: usize,
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        report: ExecutorProcessReport,
+    },
+    /// A call to an agent's executor API (`executor_api.rs`).
+    ExecutorCall {
+        agent: usize,
+        call: Box<ExecutorCall>,
+        format: ContentType,
+        reply: oneshot::Sender<ExecutorCallReply>,
+    },
+    /// An executor's registration or shutdown grace period is over (if
+    /// it is still the same container run).
+    ExecutorTimeout {
+        agent: usize,
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        timeout: ExecutorTimeout,
+    },
     /// Time for an agent to re-send a status update if still
     /// unacknowledged (and not sent again since `sending`).
     RetryUpdate {
@@ -153,6 +179,8 @@ pub(crate) struct Settings {
     pub heartbeat_interval: Duration,
     pub allocation_interval: Duration,
     pub status_update_retry: Duration,
+    pub executor_registration_timeout: Duration,
+    pub executor_heartbeat_interval: Duration,
     pub work_dir: PathBuf,
     /// `https` when the master serves TLS.
     pub scheme: crate::master::Scheme,
@@ -294,6 +322,10 @@ pub(crate) struct Task {
     pub executor_id: String,
     /// Launched in a task group (so the master tracks its executor).
     pub in_group: bool,
+    /// Run by a custom executor (`TaskInfo.executor`), which the agent
+    /// keeps in `Agent::custom_executors`: the task has no process of its
+    /// own, its executor reports on it.
+    pub custom: bool,
     pub resources: Resources,
     pub role: String,
     /// The latest state (the agent's view).
@@ -319,6 +351,7 @@ impl Task {
             agent: self.agent,
             executor_id: self.executor_id.clone(),
             in_group: self.in_group,
+            custom: self.custom,
             resources: self.resources.clone(),
             role: self.role.clone(),
             state: self.state,
@@ -339,7 +372,7 @@ impl Task {
 
     /// The executor ID the master shows for this task, if any.
     pub(crate) fn visible_executor_id(&self) -> Option<String> {
-        self.in_group.then(|| self.executor_id.clone())
+        (self.in_group || self.custom).then(|| self.executor_id.clone())
     }
 
     pub(crate) fn record(&mut self, status: &TaskStatus) {
@@ -481,6 +514,29 @@ impl Master {
                 stream_id,
             } => self.stream_closed(&framework_id, &stream_id),
             Command::Executor(report) => self.executor_report(report),
+            Command::ExecutorProcess {
+                agent,
+                framework_id,
+                executor_id,
+                container_id,
+                report,
+            } => self.executor_process(agent, &framework_id, &executor_id, &container_id, report),
+            Command::ExecutorCall {
+                agent,
+                call,
+                format,
+                reply,
+            } => {
+                let answer = self.executor_call(agent, *call, format);
+                self.answer(reply, answer);
+            }
+            Command::ExecutorTimeout {
+                agent,
+                framework_id,
+                executor_id,
+                container_id,
+                timeout,
+            } => self.executor_timeout(agent, &framework_id, &executor_id, &container_id, timeout),
             Command::RetryUpdate {
                 agent,
                 framework_id,
@@ -773,14 +829,7 @@ impl Master {
             call::Type::ReconcileOperations => {
                 self.reconcile_operations(id, call.reconcile_operations.unwrap_or_default())
             }
-            call::Type::Message => {
-                // The command and default executors ignore framework
-                // messages; Mesos delivers them best-effort anyway.
-                tracing::info!(
-                    framework_id = id,
-                    "dropping MESSAGE: the simulated executors do not read framework messages"
-                );
-            }
+            call::Type::Message => self.framework_message(id, call.message.unwrap_or_default()),
             call::Type::Request => {
                 tracing::info!(
                     framework_id = id,
@@ -929,6 +978,25 @@ impl Master {
         for agent in self.agents.iter_mut().filter(|a| a.registered()) {
             agent.updates.remove_framework(framework_id);
             agent.executors.retain(|(f, _), _| f != framework_id);
+        }
+        // Its custom executors are shut down: told, then destroyed after
+        // their grace period (`Slave::shutdownFramework`).
+        let registered: Vec<usize> = (0..self.agents.len())
+            .filter(|a| self.agents[*a].registered())
+            .collect();
+        for agent in registered {
+            let executors: Vec<_> = self.agents[agent]
+                .custom_executors
+                .iter_mut()
+                .filter(|((f, _), _)| f == framework_id)
+                .map(|(key, executor)| {
+                    executor.framework_removed = true;
+                    key.clone()
+                })
+                .collect();
+            for key in executors {
+                self.shutdown_custom_executor(agent, &key);
+            }
         }
         // Closing the stream ends the framework's SUBSCRIBE response.
         framework.stream = None;

@@ -10,7 +10,8 @@
 //!
 //! * agents (`--agents 2`) with resources, offered as Mesos' allocator
 //!   does, with DECLINE filters, SUPPRESS and REVIVE;
-//! * command tasks and task groups that really run, as child processes
+//! * command tasks, task groups and custom executors (speaking the v1
+//!   executor HTTP API to their agent) that really run, as child processes
 //!   with a sandbox holding `stdout` and `stderr` (served, as agents serve
 //!   them, by `/files/read` and `/files/browse`), reporting
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
@@ -44,7 +45,11 @@
 //! | `agent.rs` | agents, sandboxes, the tasks an agent runs unbeknownst to the master |
 //! | `partition.rs` | losing an agent (unreachable) and its re-registration |
 //! | `failover.rs` | master failover: a new leader, recovered agents and frameworks |
-//! | `executor.rs` | tasks as processes: spawn, kill, exit status |
+//! | `executor.rs` | tasks and executors as processes: spawn, kill, exit status |
+//! | `custom_executor.rs` | the agent's custom executors: launch, SUBSCRIBE, UPDATE, kills, shutdown, exit, timeouts |
+//! | `executor_api.rs` | the agent's executor endpoint, `/slave(N)/api/v1/executor`, and its checks |
+//! | `executor_calls.rs` | the agent's answers to executor calls; framework messages both ways |
+//! | `fetcher.rs` | `CommandInfo.uris` into a sandbox before an executor starts |
 //! | `files.rs` | the agents' `/files/read` and `/files/browse`: sandboxes over HTTP |
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
@@ -61,9 +66,13 @@ mod agent;
 mod allocator;
 mod auth;
 mod call_log;
+mod custom_executor;
 mod executor;
+mod executor_api;
+mod executor_calls;
 mod failover;
 mod faults;
+mod fetcher;
 mod files;
 mod http;
 mod launch;
@@ -94,7 +103,9 @@ pub use agent::AgentState;
 pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
 pub use master::MESOS_VERSION;
-pub use snapshot::{AgentSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot};
+pub use snapshot::{
+    AgentSnapshot, ExecutorSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot,
+};
 
 use crate::{
     credentials::Credentials,
@@ -117,6 +128,11 @@ pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_ALLOCATION_INTERVAL: Duration = Duration::from_secs(1);
 /// The agent's first retry of an unacknowledged status update (10 s).
 pub const DEFAULT_STATUS_UPDATE_RETRY: Duration = Duration::from_secs(10);
+/// The agent's default `--executor_registration_timeout` (1 min).
+pub const DEFAULT_EXECUTOR_REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often an agent sends HEARTBEAT on an executor's stream (Mesos'
+/// `DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL`, 30 min).
+pub const DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
 /// How to set up a [`LocalMaster`].
 #[derive(Debug, Clone)]
@@ -139,6 +155,12 @@ pub struct LocalMasterConfig {
     /// How long an agent waits before re-sending an unacknowledged status
     /// update (doubling each time). Short in tests.
     pub status_update_retry: Duration,
+    /// How long a custom executor has, from the start of its launch
+    /// (fetching included), to SUBSCRIBE before the agent destroys it and
+    /// fails its tasks (`--executor_registration_timeout`).
+    pub executor_registration_timeout: Duration,
+    /// How often HEARTBEAT events are sent on each executor's stream.
+    pub executor_heartbeat_interval: Duration,
     /// Where sandboxes go; a new temporary directory (removed when the
     /// master is dropped) if unset.
     pub work_dir: Option<PathBuf>,
@@ -172,6 +194,8 @@ impl Default for LocalMasterConfig {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
+            executor_registration_timeout: DEFAULT_EXECUTOR_REGISTRATION_TIMEOUT,
+            executor_heartbeat_interval: DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL,
             work_dir: None,
             framework_credentials: None,
             #[cfg(feature = "tls")]
@@ -247,6 +271,14 @@ impl LocalMaster {
             ("heartbeat_interval", config.heartbeat_interval),
             ("allocation_interval", config.allocation_interval),
             ("status_update_retry", config.status_update_retry),
+            (
+                "executor_registration_timeout",
+                config.executor_registration_timeout,
+            ),
+            (
+                "executor_heartbeat_interval",
+                config.executor_heartbeat_interval,
+            ),
         ] {
             if interval.is_zero() {
                 return Err(LocalError::Config(format!("{name} must be more than zero")));
@@ -296,6 +328,8 @@ impl LocalMaster {
             heartbeat_interval: config.heartbeat_interval,
             allocation_interval: config.allocation_interval,
             status_update_retry: config.status_update_retry,
+            executor_registration_timeout: config.executor_registration_timeout,
+            executor_heartbeat_interval: config.executor_heartbeat_interval,
             work_dir: work_dir.clone(),
             scheme: {
                 #[cfg(feature = "tls")]

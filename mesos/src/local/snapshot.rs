@@ -21,11 +21,12 @@ use tokio::time::Instant;
 
 use super::{
     agent::AgentState,
+    custom_executor::{CustomExecutor, ExecutorState},
     master::{Master, Task},
 };
 use crate::{
     resources::Resources,
-    v1::{FrameworkInfo, TaskState, TaskStatus},
+    v1::{ExecutorInfo, FrameworkInfo, TaskState, TaskStatus},
 };
 
 /// The cluster as the master sees it at one moment.
@@ -79,6 +80,32 @@ pub struct AgentSnapshot {
     /// terminal update unacknowledged) that the master does not know, as
     /// the agent sees them. It reports them when it re-registers.
     pub unreported_tasks: Vec<TaskSnapshot>,
+    /// The custom executors running on it (from launch until their
+    /// process ends).
+    pub executors: Vec<ExecutorSnapshot>,
+}
+
+/// A custom executor on an agent (`TaskInfo.executor`).
+#[derive(Debug, Clone)]
+pub struct ExecutorSnapshot {
+    pub id: String,
+    pub framework_id: String,
+    /// With `framework_id` filled in, as the master did.
+    pub info: ExecutorInfo,
+    /// This run's container ID: the name of its sandbox directory.
+    pub container_id: String,
+    /// Its sandbox, where its (and its tasks') output goes.
+    pub directory: PathBuf,
+    /// `ExecutorInfo.resources`, held until its process ends.
+    pub resources: Resources,
+    /// It subscribed (and is not shutting down).
+    pub subscribed: bool,
+    /// It was asked to shut down.
+    pub terminating: bool,
+    /// Tasks not sent to it yet, in launch order.
+    pub queued_tasks: Vec<String>,
+    /// Its process, once started.
+    pub pid: Option<u32>,
 }
 
 /// One framework.
@@ -150,6 +177,14 @@ impl Snapshot {
     }
 
     /// The task with this ID (of any framework; the latest if reused).
+    /// A custom executor running on any agent.
+    pub fn executor(&self, framework_id: &str, executor_id: &str) -> Option<&ExecutorSnapshot> {
+        self.agents
+            .iter()
+            .flat_map(|a| &a.executors)
+            .find(|e| e.framework_id == framework_id && e.id == executor_id)
+    }
+
     pub fn task(&self, id: &str) -> Option<&TaskSnapshot> {
         self.tasks.iter().rev().find(|t| t.id == id)
     }
@@ -235,6 +270,11 @@ impl Master {
                     .values()
                     .map(|task| self.task_snapshot(task, false, false))
                     .collect(),
+                executors: agent
+                    .custom_executors
+                    .values()
+                    .map(executor_snapshot)
+                    .collect(),
             })
             .collect();
         let mut frameworks = Vec::new();
@@ -308,6 +348,26 @@ impl Master {
             completed,
             unreachable,
         }
+    }
+}
+
+fn executor_snapshot(executor: &CustomExecutor) -> ExecutorSnapshot {
+    ExecutorSnapshot {
+        id: executor.info.executor_id.value.clone(),
+        framework_id: executor
+            .info
+            .framework_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default(),
+        info: executor.info.clone(),
+        container_id: executor.container_id.clone(),
+        directory: executor.sandbox.clone(),
+        resources: executor.resources.clone(),
+        subscribed: executor.state == ExecutorState::Running,
+        terminating: executor.state == ExecutorState::Terminating,
+        queued_tasks: executor.queued.clone(),
+        pid: executor.pid,
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{
     agent::AgentState,
     master::{MESOS_VERSION, Settings},
-    snapshot::{FrameworkSnapshot, Snapshot, TaskSnapshot},
+    snapshot::{ExecutorSnapshot, FrameworkSnapshot, Snapshot, TaskSnapshot},
 };
 use crate::{
     codec,
@@ -198,7 +198,7 @@ fn framework(snapshot: &Snapshot, framework: &FrameworkSnapshot) -> Value {
         "unreachable_tasks": tasks_of(&|t| t.unreachable),
         "completed_tasks": tasks_of(&|t| t.completed),
         "offers": offers,
-        "executors": [],
+        "executors": master_executors(snapshot, &framework.id),
     });
     if let Some(principal) = &info.principal {
         value["principal"] = json!(principal);
@@ -230,21 +230,86 @@ fn task(task: &TaskSnapshot) -> Value {
     })
 }
 
+/// A framework's custom executors, as the master lists them
+/// (`json(JSON::ObjectWriter*, const ExecutorInfo&)` in
+/// `src/common/http.cpp`, plus `slave_id`).
+fn master_executors(snapshot: &Snapshot, framework_id: &str) -> Vec<Value> {
+    snapshot
+        .agents
+        .iter()
+        .filter(|a| a.active)
+        .flat_map(|a| a.executors.iter().map(move |e| (a, e)))
+        .filter(|(_, e)| e.framework_id == framework_id)
+        .map(|(agent, executor)| {
+            let info = &executor.info;
+            let command = info.command.clone().unwrap_or_default();
+            let uris: Vec<Value> = command
+                .uris
+                .iter()
+                .map(|u| json!({"value": u.value, "executable": u.executable.unwrap_or(false)}))
+                .collect();
+            let mut command_json = json!({
+                "value": command.value,
+                "argv": command.arguments,
+                "uris": uris,
+            });
+            if let Some(shell) = command.shell {
+                command_json["shell"] = json!(shell);
+            }
+            let mut value = json!({
+                "executor_id": executor.id,
+                "name": info.name.clone().unwrap_or_default(),
+                "framework_id": executor.framework_id,
+                "command": command_json,
+                "resources": resources_json(&executor.resources),
+                "slave_id": agent.id,
+            });
+            add_executor_type(&mut value, info);
+            value
+        })
+        .collect()
+}
+
+/// `type`, when the ExecutorInfo has one.
+fn add_executor_type(value: &mut Value, info: &crate::v1::ExecutorInfo) {
+    if let Some(kind) = info
+        .r#type
+        .and_then(|t| crate::v1::executor_info::Type::try_from(t).ok())
+    {
+        value["type"] = json!(kind.as_str_name());
+    }
+}
+
 /// The executors of one framework's tasks on an agent, as the agent's
 /// `ExecutorWriter` shows them (`src/slave/http.cpp`): running ones and
 /// completed ones. Each has its sandbox as `directory`, the path to read
 /// its files with `/files/read` (`files.rs`); its running tasks are in
-/// `tasks`, its ended ones in `completed_tasks`.
-fn executors(tasks: &[&TaskSnapshot]) -> (Vec<Value>, Vec<Value>) {
+/// `tasks`, its ended ones in `completed_tasks`, and a custom executor's
+/// tasks it has not been sent yet in `queued_tasks`.
+fn executors(tasks: &[&TaskSnapshot], custom: &[&ExecutorSnapshot]) -> (Vec<Value>, Vec<Value>) {
     // A command task has an executor of its own, named after it; the tasks
-    // of a group share theirs. One run of an executor is one directory.
-    let mut runs: Vec<(String, PathBuf, Vec<&TaskSnapshot>)> = Vec::new();
+    // of a group share theirs, and so do a custom executor's. One run of an
+    // executor is one directory.
+    let mut runs: Vec<(String, PathBuf, Vec<&TaskSnapshot>)> = custom
+        .iter()
+        .map(|e| (e.id.clone(), e.directory.clone(), Vec::new()))
+        .collect();
+    // The runs of default executors (task groups).
+    let mut groups = Vec::new();
     for t in tasks {
         let Some(sandbox) = &t.sandbox else { continue };
+        let run_directory = sandbox
+            .parent()
+            .is_some_and(|p| p.file_name().is_some_and(|name| name == "runs"));
         let (id, directory) = match &t.executor_id {
+            // A custom executor's task writes into its executor's sandbox.
+            Some(id) if run_directory => (id.clone(), sandbox.clone()),
             // A group task's sandbox is `<executor sandbox>/tasks/<id>`.
             Some(id) => match sandbox.parent().and_then(|p| p.parent()) {
-                Some(directory) => (id.clone(), directory.to_path_buf()),
+                Some(directory) => {
+                    groups.push(directory.to_path_buf());
+                    (id.clone(), directory.to_path_buf())
+                }
                 None => continue,
             },
             None => (t.id.clone(), sandbox.clone()),
@@ -259,16 +324,37 @@ fn executors(tasks: &[&TaskSnapshot]) -> (Vec<Value>, Vec<Value>) {
     }
     let (mut live, mut done) = (Vec::new(), Vec::new());
     for (id, directory, run) in runs {
+        let executor = custom
+            .iter()
+            .find(|e| e.id == id && e.directory == directory);
+        let queued = |t: &&TaskSnapshot| executor.is_some_and(|e| e.queued_tasks.contains(&t.id));
+        let (waiting, run): (Vec<&TaskSnapshot>, Vec<&TaskSnapshot>) =
+            run.into_iter().partition(queued);
         let (running, ended): (Vec<&TaskSnapshot>, Vec<&TaskSnapshot>) =
             run.iter().partition(|t| !t.state.is_terminal());
         let command_task = run.iter().find(|t| t.executor_id.is_none());
-        let resources: Resources = running.iter().map(|t| t.resources.clone()).sum();
-        let executor = json!({
+        // `Executor::allocatedResources`: queued tasks count too.
+        let mut resources: Resources = running
+            .iter()
+            .chain(&waiting)
+            .map(|t| t.resources.clone())
+            .sum();
+        let (name, source) = match (executor, command_task) {
+            (Some(e), _) => {
+                resources += &e.resources;
+                (
+                    e.info.name.clone().unwrap_or_default(),
+                    // Mesos' deprecated `ExecutorInfo.source`, not in this proto.
+                    String::new(),
+                )
+            }
+            (None, Some(t)) => (format!("Command Executor (Task: {})", t.id), t.id.clone()),
+            (None, None) => Default::default(),
+        };
+        let mut value = json!({
             "id": id,
-            "name": command_task
-                .map(|t| format!("Command Executor (Task: {})", t.id))
-                .unwrap_or_default(),
-            "source": command_task.map(|t| t.id.clone()).unwrap_or_default(),
+            "name": name,
+            "source": source,
             // The container ID is the name of the run's directory.
             "container": directory
                 .file_name()
@@ -277,13 +363,21 @@ fn executors(tasks: &[&TaskSnapshot]) -> (Vec<Value>, Vec<Value>) {
             "directory": directory.display().to_string(),
             "resources": resources_json(&resources),
             "tasks": running.into_iter().map(task).collect::<Vec<_>>(),
-            "queued_tasks": [],
+            "queued_tasks": waiting.into_iter().map(task).collect::<Vec<_>>(),
             "completed_tasks": ended.into_iter().map(task).collect::<Vec<_>>(),
         });
-        if run.iter().all(|t| t.state.is_terminal()) {
-            done.push(executor);
+        if let Some(executor) = executor {
+            add_executor_type(&mut value, &executor.info);
+        } else if groups.contains(&directory) {
+            // LAUNCH_GROUP requires a DEFAULT executor: its tasks have
+            // sandboxes of their own inside the executor's.
+            value["type"] = json!("DEFAULT");
+        }
+        // A custom executor lives until its process ends, tasks or not.
+        if executor.is_some() || run.iter().any(|t| !t.state.is_terminal()) {
+            live.push(value);
         } else {
-            live.push(executor);
+            done.push(value);
         }
     }
     (live, done)
@@ -302,10 +396,15 @@ pub(crate) fn agent(snapshot: &Snapshot, settings: &Settings, process: &str) -> 
             .iter()
             .filter(|t| t.framework_id == framework.id && t.agent_id == agent.id && !t.unreachable)
             .collect();
-        if tasks.is_empty() {
+        let custom: Vec<&ExecutorSnapshot> = agent
+            .executors
+            .iter()
+            .filter(|e| e.framework_id == framework.id)
+            .collect();
+        if tasks.is_empty() && custom.is_empty() {
             continue;
         }
-        let (live, done) = executors(&tasks);
+        let (live, done) = executors(&tasks, &custom);
         frameworks.push(json!({
             "id": framework.id,
             "name": framework.info.name,

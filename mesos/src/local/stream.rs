@@ -30,6 +30,7 @@ use std::{
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame};
+use prost::{Message, Name};
 use tokio::sync::mpsc;
 
 use super::{faults::FaultState, master::Command};
@@ -65,7 +66,13 @@ impl EventStream {
 
     /// Queues an event. False if the framework's connection is gone.
     pub(crate) fn send(&self, event: &Event) -> bool {
-        self.sender.send(frame(event, self.format)).is_ok()
+        self.send_message(event)
+    }
+
+    /// Queues any message as a record: executor streams carry
+    /// `mesos.v1.executor.Event`s. False if the connection is gone.
+    pub(crate) fn send_message<M: Message + Name>(&self, message: &M) -> bool {
+        self.sender.send(frame(message, self.format)).is_ok()
     }
 
     /// Queues an event after `delay` (fault injection: a slow network).
@@ -82,8 +89,19 @@ impl EventStream {
     /// `stop_heartbeats` fault is on). The heartbeater holds only a weak
     /// reference, so it ends when the master closes the stream.
     pub(crate) fn start_heartbeats(&self, interval: Duration, faults: Arc<FaultState>) {
+        self.start_heartbeats_of(&heartbeat(), interval, faults);
+    }
+
+    /// Sends `heartbeat` every `interval`, as [`Self::start_heartbeats`]
+    /// does with the scheduler API's HEARTBEAT.
+    pub(crate) fn start_heartbeats_of<M: Message + Name>(
+        &self,
+        heartbeat: &M,
+        interval: Duration,
+        faults: Arc<FaultState>,
+    ) {
         let weak = self.sender.downgrade();
-        let record = frame(&heartbeat(), self.format);
+        let record = frame(heartbeat, self.format);
         tokio::spawn(async move {
             let start = tokio::time::Instant::now() + interval;
             let mut ticks = tokio::time::interval_at(start, interval);
@@ -104,7 +122,7 @@ impl EventStream {
 }
 
 /// An event as it goes on the wire: encoded, then framed as a record.
-pub(crate) fn frame(event: &Event, format: ContentType) -> Bytes {
+pub(crate) fn frame<M: Message + Name>(event: &M, format: ContentType) -> Bytes {
     recordio::encode(&codec::encode(event, format))
 }
 

@@ -87,6 +87,12 @@ impl Master {
         if task.state.is_terminal() {
             return;
         }
+        if task.custom {
+            // The agent signals nothing: the executor decides how its
+            // task dies, and says so in an update.
+            self.kill_custom_task(agent, framework_id, task_id, policy);
+            return;
+        }
         // A negative grace period (a task's is refused at launch, a KILL's
         // is not checked) means no grace at all.
         let grace = policy
@@ -134,6 +140,13 @@ impl Master {
             return;
         };
         let executor = shutdown.executor_id.value;
+        let key = (framework_id.to_string(), executor.clone());
+        if self.agents[agent].custom_executors.contains_key(&key) {
+            // `Slave::shutdownExecutor`: the executor is told, its tasks
+            // end when it does.
+            self.shutdown_custom_executor(agent, &key);
+            return;
+        }
         let targets: Vec<String> = self.frameworks[framework_id]
             .tasks
             .values()

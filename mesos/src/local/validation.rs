@@ -36,9 +36,21 @@ const MIN_EXECUTOR_MEM_MB: f64 = 32.0;
 
 /// Parses a call body, failing with the message of Mesos' 400 answer.
 pub(crate) fn decode_call(body: &[u8], format: ContentType) -> Result<Call, String> {
+    decode_message(body, format, "mesos.v1.scheduler.Call")
+}
+
+/// Decodes a call of either API (`mesos.v1.scheduler.Call`,
+/// `mesos.v1.executor.Call`) as `Http::scheduler` and `Http::executor` do,
+/// with the same messages: both handlers word their errors alike.
+pub(crate) fn decode_message<M: prost::Message + prost::Name + Default>(
+    body: &[u8],
+    format: ContentType,
+    message_name: &str,
+) -> Result<M, String> {
+    let descriptor = descriptor(message_name);
     match format {
         ContentType::Protobuf => {
-            let dynamic = DynamicMessage::decode(call_descriptor(), body)
+            let dynamic = DynamicMessage::decode(descriptor, body)
                 .map_err(|_| "Failed to parse body into Call protobuf".to_string())?;
             // protobuf's ParseFromString fails when required fields are
             // missing; so does Mesos.
@@ -53,12 +65,9 @@ pub(crate) fn decode_call(body: &[u8], format: ContentType) -> Result<Call, Stri
                 .map_err(|e| format!("Failed to parse body into JSON: {e}"))?;
             let options = prost_reflect::DeserializeOptions::new().deny_unknown_fields(false);
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            let dynamic = DynamicMessage::deserialize_with_options(
-                call_descriptor(),
-                &mut deserializer,
-                &options,
-            )
-            .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?;
+            let dynamic =
+                DynamicMessage::deserialize_with_options(descriptor, &mut deserializer, &options)
+                    .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))?;
             let missing = missing_fields(&dynamic);
             if !missing.is_empty() {
                 return Err(format!(
@@ -327,6 +336,9 @@ pub(crate) struct TaskContext<'a> {
     pub agent_id: &'a str,
     /// The offers' allocation role, for printing resources.
     pub role: &'a str,
+    /// The ExecutorInfo of the running executor with the task's executor
+    /// ID on the agent, if there is one.
+    pub executor: Option<&'a ExecutorInfo>,
 }
 
 /// The checks Mesos' `validation::task::validate` makes for one task of a
@@ -345,9 +357,13 @@ pub(crate) fn validate_task(
     }
     let mut total = resources.clone();
     if let Some(executor) = &task.executor {
+        validate_custom_executor(executor, context.executor)?;
         let executor_resources = accounted(&executor.resources)
             .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
-        total += executor_resources;
+        // A running executor's resources are accounted for already.
+        if context.executor.is_none() {
+            total += executor_resources;
+        }
     }
     if !available.contains(&total) {
         return Err(format!(
@@ -357,6 +373,36 @@ pub(crate) fn validate_task(
         ));
     }
     Ok(resources)
+}
+
+/// The checks of a LAUNCH task's executor (`task::internal::validateExecutor`
+/// and `executor::internal::validateCompatibleExecutorInfo`): every task
+/// sent to one executor must carry the same ExecutorInfo, since the
+/// executor already runs as the first one described it.
+fn validate_custom_executor(
+    executor: &ExecutorInfo,
+    existing: Option<&ExecutorInfo>,
+) -> Result<(), String> {
+    if let Some(existing) = existing.filter(|existing| *existing != executor) {
+        // Mesos prints both with protobuf's DebugString; JSON here.
+        let rule = "------------------------------------------------------------";
+        return Err(format!(
+            "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID.\n\
+             {rule}\nExisting ExecutorInfo:\n{}\n{rule}\nExecutorInfo:\n{}\n{rule}\n",
+            crate::codec::to_json(existing),
+            crate::codec::to_json(executor),
+        ));
+    }
+    if executor
+        .r#type
+        .is_some_and(|t| t != v1::executor_info::Type::Custom as i32)
+    {
+        return Err("'ExecutorInfo.type' must be 'CUSTOM'".into());
+    }
+    if executor.command.is_none() {
+        return Err("'ExecutorInfo.command' must be set".into());
+    }
+    Ok(())
 }
 
 /// The checks common to tasks of LAUNCH and LAUNCH_GROUP.
@@ -498,7 +544,7 @@ pub(crate) fn validate_task_group(
 /// refuses the task otherwise): in the post-refinement format, so that a
 /// reservation reads the same in either format, and without allocation,
 /// like the agents' own resources.
-fn accounted(list: &[v1::Resource]) -> Result<Resources, resources::InvalidResource> {
+pub(crate) fn accounted(list: &[v1::Resource]) -> Result<Resources, resources::InvalidResource> {
     for resource in list {
         resources::validate(resource)?;
     }
@@ -543,7 +589,7 @@ fn collect_missing(message: &DynamicMessage, prefix: &str, missing: &mut Vec<Str
     }
 }
 
-fn call_descriptor() -> prost_reflect::MessageDescriptor {
+fn descriptor(message_name: &str) -> prost_reflect::MessageDescriptor {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
         DescriptorPool::decode(
@@ -551,8 +597,8 @@ fn call_descriptor() -> prost_reflect::MessageDescriptor {
         )
         .expect("build.rs wrote a valid descriptor set")
     })
-    .get_message_by_name("mesos.v1.scheduler.Call")
-    .expect("the Call message is in the descriptor set")
+    .get_message_by_name(message_name)
+    .expect("the Call messages are in the descriptor set")
 }
 
 #[cfg(test)]
