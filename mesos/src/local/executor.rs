@@ -8,9 +8,10 @@
 //! was asked to kill it (`src/launcher/executor.cpp`).
 //!
 //! Each task here gets a supervisor task that does the same: it prepares
-//! the sandbox (with `stdout` and `stderr` files), spawns `sh -c <value>`
-//! (or the executable with its arguments when `shell` is false) in its own
-//! process group, and reports to the master's actor. A kill is SIGTERM to
+//! the sandbox (with `stdout` and `stderr` files, and the command's URIs,
+//! see `fetcher.rs`), spawns `sh -c <value>` (or the executable with its
+//! arguments when `shell` is false) in its own process group, and reports
+//! to the master's actor. A kill is SIGTERM to
 //! the whole group, then SIGKILL after the grace period (the task's
 //! KillPolicy, else 3 s as in Mesos): the group matters because `sh -c`
 //! starts children that must not outlive the task.
@@ -33,7 +34,7 @@ use std::{
 
 use tokio::{sync::mpsc, time::Instant};
 
-use super::{files::Files, master::Command};
+use super::{fetcher, files::Files, master::Command};
 use crate::v1::CommandInfo;
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
@@ -400,38 +401,13 @@ async fn prepare_sandbox(spec: &LaunchSpec) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot create {name} in {}: {e}", spec.sandbox.display()))?;
     }
-    fetch(spec).await
-}
-
-/// The Mesos fetcher downloads `CommandInfo.uris` into the sandbox before
-/// the task starts. This one copies local files only (a path or `file://`).
-async fn fetch(spec: &LaunchSpec) -> Result<(), String> {
-    for uri in &spec.command.uris {
-        let source = uri.value.strip_prefix("file://").unwrap_or(&uri.value);
-        if source.contains("://") {
-            return Err(format!(
-                "Failed to fetch all URIs for container: the simulated agent's fetcher \
-                 only copies local files, it cannot download {:?}",
-                uri.value
-            ));
-        }
-        let file_name = uri.output_file.clone().unwrap_or_else(|| {
-            Path::new(source)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "fetched".into())
-        });
-        let target = spec.sandbox.join(file_name);
-        tokio::fs::copy(source, &target)
-            .await
-            .map_err(|e| format!("Failed to fetch all URIs for container: {source:?}: {e}"))?;
-        if uri.executable == Some(true) {
-            use std::os::unix::fs::PermissionsExt;
-            let _ =
-                tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).await;
-        }
-    }
-    Ok(())
+    // The run directory is named after the container (`Agent::sandbox`).
+    let container_id = spec
+        .executor_directory
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    fetcher::fetch(&spec.command.uris, &spec.sandbox, &container_id).await
 }
 
 fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> {

@@ -45,6 +45,7 @@
 //! | `partition.rs` | losing an agent (unreachable) and its re-registration |
 //! | `failover.rs` | master failover: a new leader, recovered agents and frameworks |
 //! | `executor.rs` | tasks as processes: spawn, kill, exit status |
+//! | `fetcher.rs` | `CommandInfo.uris` downloaded, copied, unpacked into a sandbox |
 //! | `files.rs` | the agents' `/files/read` and `/files/browse`: sandboxes over HTTP |
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
@@ -64,6 +65,7 @@ mod call_log;
 mod executor;
 mod failover;
 mod faults;
+mod fetcher;
 mod files;
 mod http;
 mod launch;
