@@ -164,15 +164,43 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
     let resolved = if let Some(rest) = location.strip_prefix("//") {
         format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
+        format!("{scheme}://{authority}{}", remove_dot_segments(location))
     } else {
         // Relative to the directory of the current path.
         let path = base.path();
         let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
         let directory = if directory.is_empty() { "/" } else { directory };
-        format!("{scheme}://{authority}{directory}{location}")
+        let path = remove_dot_segments(&format!("{directory}{location}"));
+        format!("{scheme}://{authority}{path}")
     };
     resolved.parse().map_err(|e| format!("{e}"))
+}
+
+/// RFC 3986's `remove_dot_segments`, on an absolute path (its query
+/// untouched): "/a/../b/./c" is "/b/c".
+fn remove_dot_segments(path_and_query: &str) -> String {
+    let (path, query) = match path_and_query.find('?') {
+        Some(i) => path_and_query.split_at(i),
+        None => (path_and_query, ""),
+    };
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    output.pop();
+                }
+                // "/a/.." is the directory "/", not the file "/a".
+                if last {
+                    output.push("");
+                }
+            }
+            other => output.push(other),
+        }
+    }
+    format!("/{}{query}", output.join("/"))
 }
 
 #[cfg(test)]
@@ -187,5 +215,9 @@ mod tests {
         assert_eq!(resolve("//o:81/x"), "http://o:81/x");
         assert_eq!(resolve("/y/b.tgz"), "http://h:8080/y/b.tgz");
         assert_eq!(resolve("b.tgz"), "http://h:8080/files/b.tgz");
+        assert_eq!(resolve("../v2/b.tgz?y"), "http://h:8080/v2/b.tgz?y");
+        assert_eq!(resolve("/a/./b/../c"), "http://h:8080/a/c");
+        assert_eq!(resolve("/a/b/.."), "http://h:8080/a/");
+        assert_eq!(resolve("../../../x"), "http://h:8080/x");
     }
 }
