@@ -474,9 +474,12 @@ async fn a_missing_local_file_fails_the_launch_and_cp_says_why() {
         "{message}"
     );
     let stderr = read(sandbox.join("stderr"));
+    // cp's own complaint ("cp: cannot stat '/nonexistent/tool': …").
     assert!(
-        stderr.contains("/nonexistent/tool"),
-        "cp's message: {stderr}"
+        stderr
+            .lines()
+            .any(|l| l.starts_with("cp: ") && l.contains("/nonexistent/tool")),
+        "{stderr}"
     );
     assert!(
         stderr.ends_with(
