@@ -445,6 +445,38 @@ async fn redirects_are_followed_within_curls_bound() {
 }
 
 #[tokio::test]
+async fn https_speaks_tls_and_a_closed_port_cannot_be_connected_to() {
+    let server = FileServer::start(HashMap::new()).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let master = start(config()).await;
+    // The tests build the crate with `tls`: the fetcher tries a TLS
+    // handshake, which a plain HTTP server cannot answer.
+    let https = server.url("/x").replacen("http://", "https://", 1);
+    let refused = format!("http://{closed}/x");
+    for (id, url, error) in [
+        (
+            "tls",
+            &https,
+            "Error downloading resource: SSL connect error (",
+        ),
+        (
+            "refused",
+            &refused,
+            "Error downloading resource: Couldn't connect to server\n",
+        ),
+    ] {
+        let (status, sandbox) = run_task(&master, id, vec![uri(url)], "true").await;
+        assert_eq!(status.state(), TaskState::TaskFailed);
+        let stderr = read(sandbox.join("stderr"));
+        let expected = format!("EXIT with status 1: Failed to fetch '{url}': {error}");
+        assert!(stderr.contains(&expected), "{stderr}");
+    }
+}
+
+#[tokio::test]
 async fn local_paths_and_file_uris_are_copied() {
     let files = tempfile::tempdir().unwrap();
     std::fs::write(files.path().join("a.txt"), "a\n").unwrap();

@@ -113,6 +113,8 @@ async fn get(uri: &Uri) -> Result<http::Response<hyper::body::Incoming>, String>
     .map_err(|error| match error {
         // curl_easy_strerror(CURLE_COULDNT_CONNECT)
         crate::Error::Connect { .. } => "Couldn't connect to server".to_string(),
+        // curl_easy_strerror(CURLE_SSL_CONNECT_ERROR), and why.
+        crate::Error::Tls { source, .. } => format!("SSL connect error ({source})"),
         other => other.to_string(),
     })?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
