@@ -11,10 +11,10 @@
 //! the sandbox (with `stdout` and `stderr` files, and the command's URIs,
 //! see `fetcher.rs`), spawns `sh -c <value>` (or the executable with its
 //! arguments when `shell` is false) in its own process group, and reports
-//! to the master's actor. A kill is SIGTERM to
-//! the whole group, then SIGKILL after the grace period (the task's
-//! KillPolicy, else 3 s as in Mesos): the group matters because `sh -c`
-//! starts children that must not outlive the task.
+//! to the master's actor. A kill is SIGTERM to the whole group, then
+//! SIGKILL after the grace period (the task's KillPolicy, else 3 s as in
+//! Mesos): the group matters because `sh -c` starts children that must
+//! not outlive the task.
 //!
 //! Task processes must not outlive the master either. A `LocalMaster` that
 //! is dropped or shut down kills them all ([`ProcessTable::kill_all`]),
