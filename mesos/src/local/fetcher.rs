@@ -48,8 +48,8 @@ use uri::Source;
 
 /// Fetches `uris` into `sandbox`, for the container `container_id`, as
 /// Mesos' `Fetcher::fetch` does. The error is the whole reason of the
-/// failed launch: "Failed to fetch all URIs for container '<id>': exited
-/// with status 1", or "Could not fetch: <why>" for URIs that Mesos rejects
+/// failed launch: `Failed to fetch all URIs for container '<id>': exited
+/// with status 1`, or `Could not fetch: <why>` for URIs that Mesos rejects
 /// before it starts the fetcher.
 pub(crate) async fn fetch(uris: &[Uri], sandbox: &Path, container_id: &str) -> Result<(), String> {
     // FetcherProcess::fetch: all URIs are checked before any is fetched.

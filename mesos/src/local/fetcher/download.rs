@@ -35,7 +35,7 @@ const MAX_REDIRECTS: usize = 30;
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Downloads `uri` to `destination`. The error is the text after
-/// "Failed to fetch '<uri>': " in the fetcher's log.
+/// `Failed to fetch '<uri>': ` in the fetcher's log.
 pub(crate) async fn download(uri: &str, destination: &Path) -> Result<(), String> {
     let mut current: Uri = uri
         .parse()
