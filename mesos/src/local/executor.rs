@@ -9,12 +9,13 @@
 //! was asked to kill it (`src/launcher/executor.cpp`).
 //!
 //! Each task here gets a supervisor task that does the same: it prepares
-//! the sandbox (with `stdout` and `stderr` files), spawns `sh -c <value>`
-//! (or the executable with its arguments when `shell` is false) in its own
-//! process group, and reports to the master's actor. A kill is SIGTERM to
-//! the whole group, then SIGKILL after the grace period (the task's
-//! KillPolicy, else 3 s as in Mesos): the group matters because `sh -c`
-//! starts children that must not outlive the task.
+//! the sandbox (with `stdout` and `stderr` files, and the command's URIs,
+//! see `fetcher.rs`), spawns `sh -c <value>` (or the executable with its
+//! arguments when `shell` is false) in its own process group, and reports
+//! to the master's actor. A kill is SIGTERM to the whole group, then
+//! SIGKILL after the grace period (the task's KillPolicy, else 3 s as in
+//! Mesos): the group matters because `sh -c` starts children that must
+//! not outlive the task.
 //!
 //! Task processes must not outlive the master either. A `LocalMaster` that
 //! is dropped or shut down kills them all ([`ProcessTable::kill_all`]),
@@ -34,7 +35,8 @@ use std::{
 
 use tokio::{sync::mpsc, time::Instant};
 
-use super::{files::Files, master::Command};
+use super::{fetcher, files::Files, master::Command};
+use crate::executor::process::describe_exit;
 use crate::v1::CommandInfo;
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
@@ -492,71 +494,15 @@ fn failed_exec_status() -> ExitStatus {
     ExitStatus::from_raw(1 << 8)
 }
 
-/// Mesos' `WSTRINGIFY`: "exited with status 1", "terminated with signal
-/// Terminated" (the signal's `strsignal` name).
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("terminated with signal {}", signal_name(signal)),
-        (None, None) => "terminated with unknown status".to_string(),
-    }
-}
-
-/// glibc's `strsignal` text for the common signals.
-fn signal_name(signal: i32) -> String {
-    match signal {
-        1 => "Hangup".into(),
-        2 => "Interrupt".into(),
-        3 => "Quit".into(),
-        4 => "Illegal instruction".into(),
-        6 => "Aborted".into(),
-        8 => "Floating point exception".into(),
-        9 => "Killed".into(),
-        10 => "User defined signal 1".into(),
-        11 => "Segmentation fault".into(),
-        12 => "User defined signal 2".into(),
-        13 => "Broken pipe".into(),
-        14 => "Alarm clock".into(),
-        15 => "Terminated".into(),
-        other => format!("Unknown signal {other}"),
-    }
-}
-
 async fn prepare_sandbox(spec: &LaunchSpec) -> Result<(), String> {
     create_sandbox(&spec.sandbox).await?;
-    fetch(spec).await
-}
-
-/// The Mesos fetcher downloads `CommandInfo.uris` into the sandbox before
-/// the task starts. This one copies local files only (a path or `file://`).
-async fn fetch(spec: &LaunchSpec) -> Result<(), String> {
-    for uri in &spec.command.uris {
-        let source = uri.value.strip_prefix("file://").unwrap_or(&uri.value);
-        if source.contains("://") {
-            return Err(format!(
-                "Failed to fetch all URIs for container: the simulated agent's fetcher \
-                 only copies local files, it cannot download {:?}",
-                uri.value
-            ));
-        }
-        let file_name = uri.output_file.clone().unwrap_or_else(|| {
-            Path::new(source)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "fetched".into())
-        });
-        let target = spec.sandbox.join(file_name);
-        tokio::fs::copy(source, &target)
-            .await
-            .map_err(|e| format!("Failed to fetch all URIs for container: {source:?}: {e}"))?;
-        if uri.executable == Some(true) {
-            use std::os::unix::fs::PermissionsExt;
-            let _ =
-                tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).await;
-        }
-    }
-    Ok(())
+    // The run directory is named after the container (`Agent::sandbox`).
+    let container_id = spec
+        .executor_directory
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    fetcher::fetch(&spec.command.uris, &spec.sandbox, &container_id).await
 }
 
 fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> {
@@ -753,28 +699,3 @@ fn signal_group_now(pgid: u32, signal: &str) {
         .status();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::process::ExitStatusExt;
-
-    #[test]
-    fn exit_statuses_read_like_mesos() {
-        assert_eq!(
-            describe_exit(ExitStatus::from_raw(0)),
-            "exited with status 0"
-        );
-        assert_eq!(
-            describe_exit(ExitStatus::from_raw(1 << 8)),
-            "exited with status 1"
-        );
-        assert_eq!(
-            describe_exit(ExitStatus::from_raw(15)),
-            "terminated with signal Terminated"
-        );
-        assert_eq!(
-            describe_exit(ExitStatus::from_raw(9)),
-            "terminated with signal Killed"
-        );
-    }
-}

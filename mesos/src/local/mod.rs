@@ -49,7 +49,7 @@
 //! | `custom_executor.rs` | the agent's custom executors: launch, SUBSCRIBE, UPDATE, kills, shutdown, exit, timeouts |
 //! | `executor_api.rs` | the agent's executor endpoint, `/slave(N)/api/v1/executor`, and its checks |
 //! | `executor_calls.rs` | the agent's answers to executor calls; framework messages both ways |
-//! | `fetcher.rs` | `CommandInfo.uris` into a sandbox before an executor starts |
+//! | `fetcher.rs` | `CommandInfo.uris` downloaded, copied, unpacked into a sandbox before a task or executor starts |
 //! | `files.rs` | the agents' `/files/read` and `/files/browse`: sandboxes over HTTP |
 //! | `http.rs`, `stream.rs` | the HTTP endpoint; event streams and heartbeats |
 //! | `validation.rs` | calls and tasks checked with Mesos' messages |
