@@ -191,8 +191,9 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(uri.authority().unwrap().as_str())
             .await
             .unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(connection);
         let request = Request::get(uri.path())
             .header(header::HOST, uri.authority().unwrap().as_str())
@@ -200,7 +201,10 @@ mod tests {
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
         let status = response.status();
-        (status, response.into_body().collect().await.unwrap().to_bytes())
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
     }
 
     #[tokio::test]
@@ -210,7 +214,9 @@ mod tests {
         // More than one chunk, and not a multiple of it.
         let content: Vec<u8> = (0..CHUNK * 2 + 123).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &content).unwrap();
-        let served = serve_file("127.0.0.1:0".parse().unwrap(), path).await.unwrap();
+        let served = serve_file("127.0.0.1:0".parse().unwrap(), path)
+            .await
+            .unwrap();
         assert!(served.url().ends_with("/my-framework"), "{}", served.url());
 
         let (status, body) = get(served.url()).await;

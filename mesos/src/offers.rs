@@ -413,15 +413,29 @@ mod tests {
         let mut packer = OfferPacker::from_resources(Resources::parse("cpus:1;mem:300").unwrap());
         let task = Resources::parse("cpus:0.5;mem:128").unwrap();
         let executor = Resources::parse("cpus:0.1;mem:32").unwrap();
-        let mut taken = packer.take(&TaskRequirements::new(task.clone() + executor.clone())).unwrap();
+        let mut taken = packer
+            .take(&TaskRequirements::new(task.clone() + executor.clone()))
+            .unwrap();
         let split = taken.split_off(&executor).unwrap();
         assert_eq!(split.to_string(), executor.to_string());
         assert_eq!(taken.resources.to_string(), task.to_string());
         // The offer had room for one pair only: the next task and its
         // executor do not fit together, so neither is taken.
-        assert!(packer.take(&TaskRequirements::new(task + executor.clone())).is_none());
-        assert!(taken.split_off(&Resources::parse("cpus:1").unwrap()).is_none());
-        assert_eq!(taken.resources.cpus(), 0.5, "a failed split changes nothing");
+        assert!(
+            packer
+                .take(&TaskRequirements::new(task + executor.clone()))
+                .is_none()
+        );
+        assert!(
+            taken
+                .split_off(&Resources::parse("cpus:1").unwrap())
+                .is_none()
+        );
+        assert_eq!(
+            taken.resources.cpus(),
+            0.5,
+            "a failed split changes nothing"
+        );
     }
 
     #[test]

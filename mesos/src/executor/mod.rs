@@ -67,6 +67,7 @@ pub mod driver;
 pub mod duration;
 pub mod error;
 pub mod kill;
+pub mod process;
 pub mod status;
 pub mod tasks;
 

@@ -698,4 +698,3 @@ fn signal_group_now(pgid: u32, signal: &str) {
         .stderr(Stdio::null())
         .status();
 }
-

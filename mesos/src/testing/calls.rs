@@ -1,5 +1,5 @@
 //! Reading the calls a scheduler returned: what it launched, accepted,
-//! declined, acknowledged, killed and asked about.
+//! declined, acknowledged, killed, asked about and told its executors.
 //!
 //! ```
 //! use mesos::testing::{calls, events::*};
@@ -110,4 +110,13 @@ pub fn reconciled(calls: &[Call]) -> Option<Vec<String>> {
             .map(|t| t.task_id.value.clone())
             .collect(),
     )
+}
+
+/// The framework messages sent (MESSAGE): executor ID and data.
+pub fn messages(calls: &[Call]) -> Vec<(String, Bytes)> {
+    calls
+        .iter()
+        .filter_map(|c| c.message.as_ref())
+        .map(|m| (m.executor_id.value.clone(), m.data.clone()))
+        .collect()
 }

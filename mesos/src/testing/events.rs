@@ -28,7 +28,7 @@ use crate::{
     driver::DriverEvent,
     resources::{self, Resources},
     v1::{
-        AgentId, FrameworkId, Offer, OfferId, TaskId, TaskState, TaskStatus,
+        AgentId, ExecutorId, FrameworkId, Offer, OfferId, TaskId, TaskState, TaskStatus,
         scheduler::{Event, event},
         task_status::{Reason, Source},
     },
@@ -193,6 +193,15 @@ impl UpdateBuilder {
         self
     }
 
+    /// From this executor (a custom one: the command executor's updates
+    /// name it too, after the task).
+    pub fn from_executor(mut self, executor_id: &str) -> Self {
+        self.status.executor_id = Some(ExecutorId {
+            value: executor_id.to_string(),
+        });
+        self
+    }
+
     /// With this uuid (16 bytes).
     pub fn uuid(mut self, uuid: [u8; 16]) -> Self {
         self.status.uuid = Some(Bytes::copy_from_slice(&uuid));
@@ -336,4 +345,21 @@ fn uuid_of(key: &str) -> [u8; 16] {
     uuid[..8].copy_from_slice(&hash(0xcbf2_9ce4_8422_2325).to_be_bytes());
     uuid[8..].copy_from_slice(&hash(0x8422_2325_cbf2_9ce4).to_be_bytes());
     uuid
+}
+
+/// A framework message from an executor (MESSAGE).
+pub fn framework_message(agent_id: &str, executor_id: &str, data: impl Into<Bytes>) -> DriverEvent {
+    DriverEvent::Event(Event {
+        r#type: Some(event::Type::Message as i32),
+        message: Some(event::Message {
+            agent_id: AgentId {
+                value: agent_id.to_string(),
+            },
+            executor_id: ExecutorId {
+                value: executor_id.to_string(),
+            },
+            data: data.into(),
+        }),
+        ..Default::default()
+    })
 }
