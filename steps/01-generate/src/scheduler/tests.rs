@@ -18,7 +18,7 @@ fn scheduler() -> Scheduler {
         cpus: 0.5,
         mem: 128.0,
         command: "sleep 600".into(),
-        docker_image: None,
+        kind: TaskKind::Shell,
     };
     Scheduler::new(1, spec)
 }
