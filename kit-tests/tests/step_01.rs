@@ -81,3 +81,77 @@ fn without_the_tls_feature_an_https_master_is_a_bad_flag() {
         &["enable the `tls` feature of the `mesos` crate"],
     );
 }
+
+/// The own-executor task kind end to end, as the workshop shows it: two
+/// tasks run on step 01's own executor (the same binary, started by the
+/// agent), the scheduler hears from each executor, and an executor killed
+/// with -9 fails its task with REASON_EXECUTOR_TERMINATED, which the
+/// framework replaces.
+#[tokio::test]
+async fn tasks_run_on_the_frameworks_own_executor_and_one_killed_is_replaced() {
+    use mesos::v1::{TaskState, task_status::Reason};
+
+    let binary = build_step_01();
+    let master = LocalMaster::start(config()).await.unwrap();
+    let address = master.addr().to_string();
+    let framework = Framework::start(&binary, &["--master", &address, "--task-kind", "executor"]);
+    let state = master
+        .wait_for(
+            |state| {
+                subscribed_framework(state).is_some_and(|id| running_tasks(state, &id).len() == 2)
+            },
+            WAIT,
+        )
+        .await
+        .expect("two tasks running");
+    let framework_id = subscribed_framework(&state).unwrap();
+    let first: Vec<String> = running_tasks(&state, &framework_id).into_keys().collect();
+    for task_id in &first {
+        // One executor per task, named after it: ours, subscribed.
+        let executor = state
+            .executor(&framework_id, task_id)
+            .expect("the task's executor");
+        assert!(executor.subscribed, "{executor:?}");
+        let command = executor
+            .info
+            .command
+            .as_ref()
+            .and_then(|c| c.value.clone())
+            .unwrap_or_default();
+        assert!(command.ends_with("executor"), "{command}");
+    }
+    // The executor's answer to the scheduler's framework message.
+    framework.wait_for_output("has been running for").await;
+
+    let victim = &first[0];
+    let pid = state
+        .executor(&framework_id, victim)
+        .and_then(|e| e.pid)
+        .expect("the executor's pid");
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let state = master
+        .wait_for(
+            |state| {
+                let failed = state.task(victim).is_some_and(|task| {
+                    task.statuses.iter().any(|s| {
+                        s.state() == TaskState::TaskFailed
+                            && s.reason() == Reason::ExecutorTerminated
+                    })
+                });
+                let running = running_tasks(state, &framework_id);
+                failed && running.len() == 2 && !running.contains_key(victim)
+            },
+            WAIT,
+        )
+        .await
+        .expect("the task failed with its executor, and a new one runs in its place");
+    let task = state.task(victim).unwrap();
+    let last = task.statuses.last().unwrap();
+    assert_eq!(last.message(), "Executor terminated");
+    framework.wait_for_output("Executor terminated").await;
+}
