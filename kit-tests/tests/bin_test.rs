@@ -74,6 +74,10 @@ fn a_sudo_user_gets_everything_installed_noninteractively() {
         "vagrant",
         "chromium",
         "chromium-driver",
+        "unzip",
+        "zip",
+        "bzip2",
+        "xz-utils",
     ] {
         assert!(
             install.split_whitespace().any(|word| word == package),
