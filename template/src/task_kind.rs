@@ -83,7 +83,7 @@ impl TaskKind {
 /// A framework message: our executor's answer.
 pub fn on_message(message: &event::Message) -> Vec<Call> {
     let answer = String::from_utf8_lossy(&message.data);
-    tracing::info!(executor = %message.executor_id.value, agent = %message.agent_id.value, "{answer}");
+    tracing::info!(executor = %message.executor_id.value, agent = %message.agent_id.value, "our executor says: {answer}");
     vec![]
 }
 
