@@ -10,12 +10,14 @@
 //! | `zk_state.rs` | task records in ZooKeeper: writes, bytes, reading back |
 //! | `recovery.rs` | step 03 restarted with many tasks: start to reconciled |
 //! | `failover.rs` | step 04: kill -9 of the leader to the new leader's SUBSCRIBE |
+//! | `executors.rs` | tasks on our executor against the command executor: latency, CPU, RSS |
 //! | `idle.rs` | a scheduler's resident memory when idle |
 //! | `pymesos.rs` | the peer (full run only) |
 //!
 //! Benchmarks, not tests: nothing here asserts a time.
 
 mod decoding;
+mod executors;
 mod failover;
 mod floor;
 mod idle;
@@ -45,7 +47,7 @@ struct Args {
     #[arg(long)]
     huge: bool,
     /// Only this benchmark: offer-cycle, decoding, zookeeper, recovery,
-    /// failover or idle.
+    /// failover, executors or idle.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the results as JSON.
@@ -62,6 +64,18 @@ enum Bench {
         #[arg(long)]
         tasks: usize,
     },
+    /// The executors benchmark's scheduler (started by the benchmark).
+    ExecutorsScheduler {
+        #[arg(long)]
+        master: String,
+        #[arg(long)]
+        tasks: usize,
+        #[arg(long, value_enum)]
+        kind: executors::Kind,
+        /// Our executor's binary (`hello-mesos`).
+        #[arg(long)]
+        executor: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -69,8 +83,19 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    if let Some(Bench::Floor { master, tasks }) = args.command {
-        return runtime.block_on(floor::run(&master, tasks));
+    match args.command {
+        Some(Bench::Floor { master, tasks }) => {
+            return runtime.block_on(floor::run(&master, tasks));
+        }
+        Some(Bench::ExecutorsScheduler {
+            master,
+            tasks,
+            kind,
+            executor,
+        }) => {
+            return runtime.block_on(executors::scheduler(&master, tasks, kind, &executor));
+        }
+        None => {}
     }
     let mut results = serde_json::Map::new();
     results.insert("machine".into(), machine());
@@ -126,6 +151,9 @@ fn main() -> Result<()> {
             failover["bound_s"],
         );
         results.insert("failover".into(), failover);
+    }
+    if wanted("executors") {
+        executor_runs(&args, &mut results)?;
     }
     if wanted("idle") {
         let idle = idle::run()?;
@@ -185,6 +213,35 @@ fn offer_cycles(args: &Args, results: &mut Results) -> Result<()> {
         Value::Array(runs.iter().map(Run::json).collect()),
     );
     results.insert("ratios".into(), ratios(&runs));
+    Ok(())
+}
+
+fn executor_runs(args: &Args, results: &mut Results) -> Result<()> {
+    // 1,000 tasks on one executor and on 1,000 executors, each a process.
+    let tasks = if args.quick { 10 } else { 1_000 };
+    let mut runs = Vec::new();
+    for kind in [
+        executors::Kind::Command,
+        executors::Kind::One,
+        executors::Kind::Many,
+    ] {
+        let run = executors::run(kind, tasks)?;
+        run.print();
+        runs.push(run.json());
+    }
+    // One executor with one running task, settled: the many-executors case.
+    let idle = runs.last().and_then(|r| r["executor_rss_mb"].as_f64());
+    if let Some(mb) = idle {
+        println!("executors    one executor with one running task: {mb:.1} MB RSS (median)");
+    }
+    results.insert(
+        "executors".into(),
+        json!({
+            "runs": runs,
+            "executor_idle_rss_mb": idle,
+            "binary": executors::binary_size()?,
+        }),
+    );
     Ok(())
 }
 
