@@ -7,22 +7,26 @@
 //! store the scheduler's state, send the calls. All decisions are in
 //! `scheduler.rs`; `store.rs` maps the scheduler's state onto ZooKeeper.
 
+mod executor;
 mod scheduler;
 mod store;
+mod task_kind;
 
-use std::time::Instant;
+use std::{net::SocketAddr, time::Instant};
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 use mesos::{
     Credentials, Driver, DriverConfig, MasterSpec,
+    artifacts::ServedFile,
     state::{EVENTS_PER_SAVE, ZkUrl},
-    v1::FrameworkInfo,
+    v1::{CommandInfo, FrameworkInfo, command_info::Uri},
 };
 use tracing_subscriber::EnvFilter;
 
 use crate::{
     scheduler::{Scheduler, TaskSpec},
     store::Store,
+    task_kind::TaskKind,
 };
 
 /// How many copies to run when neither ZooKeeper nor `--instances` says.
@@ -32,6 +36,9 @@ const DEFAULT_INSTANCES: usize = 2;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    role: Option<Role>,
+
     /// The Mesos master: http://host:5050, host:5050, zk://host:2181/mesos,
     /// or `local` for a simulated master inside this process.
     #[arg(long, env = "MESOS_MASTER", default_value = "local")]
@@ -79,9 +86,36 @@ struct Args {
     )]
     command: String,
 
-    /// A Docker image to run the command in, or `none` for the agent's shell.
-    #[arg(long, env = "DOCKER_IMAGE", default_value = "none", value_parser = mesos::flags::text)]
+    /// Who runs the command on the agent: `shell` (Mesos' command
+    /// executor), `docker` (the same, in --docker-image) or `executor`
+    /// (this program's own executor, `src/executor.rs`).
+    #[arg(long, env = "TASK_KIND", default_value = "shell")]
+    task_kind: Kind,
+
+    /// The Docker image the command runs in, with `--task-kind docker`.
+    #[arg(long, env = "DOCKER_IMAGE", default_value = "busybox", value_parser = mesos::flags::text)]
     docker_image: String,
+
+    /// With `--task-kind executor` on a cluster: serve this program to the
+    /// agents at this address, one they reach (e.g. 10.10.4.2:8089), for
+    /// them to fetch and run. Without it, the agents run it from its path
+    /// here: right with `--master local`, or agents on this machine.
+    #[arg(long, env = "EXECUTOR_ADDR")]
+    executor_addr: Option<SocketAddr>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Run as a task's executor. The agent starts this, with the
+    /// environment it sets for executors; it is not for running by hand.
+    Executor,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Kind {
+    Shell,
+    Docker,
+    Executor,
 }
 
 // One thread: the scheduler handles one event at a time anyway, and
@@ -98,6 +132,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Role::Executor) = args.role {
+        return executor::run::main().await;
+    }
     if args.master == MasterSpec::Local {
         tracing::info!(
             "no cluster given: running on a simulated Mesos master in this process \
@@ -122,6 +159,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut config = DriverConfig::new(args.master, framework_info);
     config.client.credentials = mesos::flags::credentials(args.credential);
+    // Kept for as long as the agents may fetch the executor.
+    let mut _served = None;
+    let kind = match args.task_kind {
+        Kind::Shell => TaskKind::Shell,
+        Kind::Docker => TaskKind::Docker {
+            image: args.docker_image,
+        },
+        Kind::Executor => {
+            let (start, served) = executor_start(args.executor_addr).await?;
+            _served = served;
+            TaskKind::Executor { start }
+        }
+    };
     let (driver, mut events) = Driver::start(config)?;
     let mut scheduler = Scheduler::new(
         instances,
@@ -130,7 +180,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpus: args.cpus,
             mem: args.mem,
             command: args.command,
-            docker_image: Some(args.docker_image).filter(|image| image != "none"),
+            kind,
         },
         stored.framework_id,
         stored.tasks,
@@ -223,4 +273,33 @@ fn instance_count(stored: Option<usize>, flag: Option<usize>) -> usize {
     };
     tracing::info!(instances, "instance count: {source}");
     instances
+}
+
+/// How the agent starts our executor: this very program, with the
+/// `executor` subcommand. Served at `addr`, the agent fetches it into the
+/// executor's sandbox first (so the agents need this machine's OS and
+/// architecture); else it runs from its path here.
+async fn executor_start(
+    addr: Option<SocketAddr>,
+) -> Result<(CommandInfo, Option<ServedFile>), Box<dyn std::error::Error>> {
+    let Some(addr) = addr else {
+        let path = std::env::current_exe()?;
+        let command = format!("exec '{}' executor", path.display());
+        return Ok((mesos::offers::command_info_shell(command), None));
+    };
+    let served = mesos::artifacts::serve_own_executable(addr).await?;
+    tracing::info!(url = served.url(), "serving the executor to the agents");
+    let name = served
+        .url()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut command = mesos::offers::command_info_shell(format!("exec ./{name} executor"));
+    command.uris.push(Uri {
+        value: served.url().to_string(),
+        executable: Some(true),
+        ..Default::default()
+    });
+    Ok((command, Some(served)))
 }

@@ -37,6 +37,8 @@ use mesos::{
     },
 };
 
+use crate::task_kind::{self, TaskKind};
+
 /// How long the master should hold back resources we declined. Offers keep
 /// coming while we need tasks, so a short filter would only make the master
 /// re-offer what we just refused; once all tasks run we suppress offers.
@@ -57,8 +59,8 @@ pub struct TaskSpec {
     pub cpus: f64,
     pub mem: f64,
     pub command: String,
-    /// Run the command in this Docker image instead of the agent's shell.
-    pub docker_image: Option<String>,
+    /// Who runs the command: Mesos' command executor, or ours.
+    pub kind: TaskKind,
 }
 
 /// The scheduler's state: the tasks it launched and what it last heard of
@@ -205,19 +207,25 @@ impl Scheduler {
 
     /// As many tasks as we need and the offer holds.
     fn launch_from(&mut self, offer: &Offer, now: Instant) -> Vec<TaskInfo> {
-        let needs = TaskRequirements::new(Resources::from([
+        let task_needs = Resources::from([
             resources::cpus(self.spec.cpus),
             resources::mem(self.spec.mem),
-        ]));
+        ]);
+        // Our own executor needs room too, in the same offer.
+        let executor_needs = self.spec.kind.executor_resources();
+        let needs = TaskRequirements::new(task_needs + executor_needs.clone());
         // The packer hands out the offer's resources one task at a time.
         let mut packer = OfferPacker::new(offer);
         let mut tasks = Vec::new();
         while self.tasks_to_launch() > 0 {
-            let Some(allocation) = packer.take(&needs) else {
+            let Some(mut allocation) = packer.take(&needs) else {
                 break; // the offer is used up
             };
             // Task IDs must be unique for the framework's whole life.
             let task_id = format!("{}-{}", self.spec.name, uuid::Uuid::new_v4());
+            let executor_resources = allocation
+                .split_off(&executor_needs)
+                .expect("taken together");
             let command = offers::command_info_shell(&self.spec.command);
             let mut task = offers::task_info(
                 &self.spec.name,
@@ -226,9 +234,9 @@ impl Scheduler {
                 allocation.resources,
                 command,
             );
-            if let Some(image) = &self.spec.docker_image {
-                task.container = Some(offers::docker_container(image));
-            }
+            self.spec
+                .kind
+                .apply(&mut task, &self.spec.name, executor_resources);
             tracing::info!(task = %task_id, agent = %offer.hostname, "launching");
             // Until Mesos tells us otherwise, the task is staging. `store.rs`
             // stores this record before the ACCEPT goes out, so a scheduler
@@ -281,6 +289,7 @@ impl Scheduler {
         // Acknowledge, or the agent re-sends the update and holds back the
         // task's next ones.
         calls.extend(calls::acknowledge_update(status));
+        calls.extend(self.spec.kind.ask_executor(status));
         // It may be the answer reconciliation waits for.
         let reconcile = self.reconciler.on_update(task_id);
         if !reconcile.is_empty() {
@@ -426,6 +435,10 @@ impl Scheduler {
             },
             event::Type::Update => match &event.update {
                 Some(update) => self.on_update(&update.status),
+                None => vec![],
+            },
+            event::Type::Message => match &event.message {
+                Some(message) => task_kind::on_message(message),
                 None => vec![],
             },
             // HEARTBEAT, RESCIND (an offer we still hold is withdrawn),

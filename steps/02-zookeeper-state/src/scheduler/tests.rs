@@ -15,7 +15,7 @@ fn scheduler() -> Scheduler {
         cpus: 0.5,
         mem: 128.0,
         command: "sleep 600".into(),
-        docker_image: None,
+        kind: TaskKind::Shell,
     };
     // Nothing stored yet: no framework ID, no tasks.
     Scheduler::new(1, spec, None, TaskRecords::new())

@@ -21,7 +21,7 @@ fn spec() -> TaskSpec {
         cpus: 0.5,
         mem: 128.0,
         command: "sleep 600".into(),
-        docker_image: None,
+        kind: TaskKind::Shell,
     }
 }
 

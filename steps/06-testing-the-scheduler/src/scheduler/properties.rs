@@ -152,7 +152,7 @@ impl World {
             cpus: 0.5,
             mem: 128.0,
             command: "sleep 600".into(),
-            docker_image: None,
+            kind: TaskKind::Shell,
         };
         let interval = Duration::from_secs(60);
         let mut scheduler = Scheduler::new(2, spec, None, TaskRecords::new(), interval);
