@@ -37,10 +37,17 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     break;
                 }
                 // The agent is gone for good, or asked us to go and the
-                // grace period is over.
-                Some(ExecutorDriverEvent::Stopped { reason }) => return Err(reason.into()),
+                // grace period is over: no task may outlive its executor
+                // (an agent would destroy the whole container).
+                Some(ExecutorDriverEvent::Stopped { reason }) => {
+                    kill_all(&pids).await;
+                    return Err(reason.into());
+                }
                 Some(event) => Input::Driver(event),
-                None => return Err("the driver stopped".into()),
+                None => {
+                    kill_all(&pids).await;
+                    return Err("the driver stopped".into());
+                }
             },
             Some(input) = processes.recv() => input,
         };
@@ -118,6 +125,13 @@ fn start(
             message,
         });
     });
+}
+
+/// SIGKILLs every task's process group still running.
+async fn kill_all(pids: &BTreeMap<String, u32>) {
+    for &pid in pids.values() {
+        process::signal_group(pid, "KILL").await;
+    }
 }
 
 /// Seconds since the epoch, as Mesos' timestamps.
