@@ -91,8 +91,12 @@ pub struct Run {
     pub executor_cpu_s: f64,
     /// The simulated master and agent, which is also the command executor.
     pub mesos_local_cpu_s: f64,
-    /// The median executor's resident memory, settled.
+    /// The median executor's memory, settled: resident (`VmRSS`), its
+    /// private part (`RssAnon`: the rest is the binary's pages, shared by
+    /// every executor), and its proportional share (`Pss`).
     pub executor_rss_mb: Option<f64>,
+    pub executor_rss_anon_mb: Option<f64>,
+    pub executor_pss_mb: Option<f64>,
 }
 
 impl Run {
@@ -104,8 +108,11 @@ impl Run {
         let executors = match (self.executors, self.executor_rss_mb) {
             (0, _) | (_, None) => "no executor process".to_string(),
             (n, Some(mb)) => format!(
-                "{n} executor processes {:.3} ms (median RSS {mb:.1} MB)",
-                self.per_task_ms(self.executor_cpu_s)
+                "{n} executor processes {:.3} ms (median RSS {mb:.1} MB, of which anonymous {:.1} MB; \
+                 PSS {:.1} MB)",
+                self.per_task_ms(self.executor_cpu_s),
+                self.executor_rss_anon_mb.unwrap_or(0.0),
+                self.executor_pss_mb.unwrap_or(0.0),
             ),
         };
         println!(
@@ -136,6 +143,8 @@ impl Run {
             "mesos_local_cpu_s": self.mesos_local_cpu_s,
             "mesos_local_cpu_per_task_ms": self.per_task_ms(self.mesos_local_cpu_s),
             "executor_rss_mb": self.executor_rss_mb,
+            "executor_rss_anon_mb": self.executor_rss_anon_mb,
+            "executor_pss_mb": self.executor_pss_mb,
         })
     }
 }
@@ -232,11 +241,11 @@ fn measure(kind: Kind, tasks: usize, work_dir: &Path) -> Result<Run> {
         .iter()
         .filter_map(|&pid| procs::cpu_seconds_precise(pid).ok())
         .sum();
-    let mut rss: Vec<f64> = executors
-        .iter()
-        .filter_map(|&pid| procs::memory_mb(pid, "VmRSS").ok())
-        .collect();
-    rss.sort_by(f64::total_cmp);
+    let median = |read: &dyn Fn(u32) -> Result<f64>| {
+        let mut values: Vec<f64> = executors.iter().filter_map(|&pid| read(pid).ok()).collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
     let mut latencies: Vec<f64> = report["latencies_ms"]
         .as_array()
         .context("latencies")?
@@ -254,7 +263,9 @@ fn measure(kind: Kind, tasks: usize, work_dir: &Path) -> Result<Run> {
         executors: executors.len(),
         executor_cpu_s,
         mesos_local_cpu_s: procs::cpu_seconds_precise(master.pid())? - master_before,
-        executor_rss_mb: rss.get(rss.len() / 2).copied(),
+        executor_rss_mb: median(&|pid| procs::memory_mb(pid, "VmRSS")),
+        executor_rss_anon_mb: median(&|pid| procs::memory_mb(pid, "RssAnon")),
+        executor_pss_mb: median(&procs::pss_mb),
     })
 }
 

@@ -230,9 +230,15 @@ fn executor_runs(args: &Args, results: &mut Results) -> Result<()> {
         runs.push(run.json());
     }
     // One executor with one running task, settled: the many-executors case.
-    let idle = runs.last().and_then(|r| r["executor_rss_mb"].as_f64());
+    let last = runs.last().cloned().unwrap_or_default();
+    let idle = last["executor_rss_mb"].as_f64();
     if let Some(mb) = idle {
-        println!("executors    one executor with one running task: {mb:.1} MB RSS (median)");
+        println!(
+            "executors    one executor with one running task: {mb:.1} MB RSS, {:.1} MB of it \
+             anonymous (the rest: the binary's pages, shared); PSS {:.1} MB (medians)",
+            last["executor_rss_anon_mb"].as_f64().unwrap_or(0.0),
+            last["executor_pss_mb"].as_f64().unwrap_or(0.0),
+        );
     }
     results.insert(
         "executors".into(),

@@ -90,6 +90,22 @@ pub fn memory_mb(pid: u32, field: &str) -> Result<f64> {
     Ok(kb / 1024.0)
 }
 
+/// A process's proportional set size in MB (`Pss` in
+/// `/proc/<pid>/smaps_rollup`): its private pages, and its share of each
+/// page it shares (the binary's code, mapped by every copy running).
+pub fn pss_mb(pid: u32) -> Result<f64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    let kb: f64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .context("no Pss")?
+        .split_whitespace()
+        .next()
+        .context("smaps_rollup format")?
+        .parse()?;
+    Ok(kb / 1024.0)
+}
+
 /// A child that is killed when dropped.
 pub struct Process {
     child: Child,
