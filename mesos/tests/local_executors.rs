@@ -579,6 +579,37 @@ async fn tasks_of_one_executor_must_carry_the_same_executor_info() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_infos_are_validated_as_mesos_does() {
+    let (master, framework, offer) = setup(config()).await;
+    let agent_id: AgentId = offer.agent_id.clone();
+    // `../../x` would put the sandbox outside the agent's work directory.
+    let escaping = executor_info("../../x", EXECUTOR);
+    let mut negative_grace = executor_info("exec", EXECUTOR);
+    negative_grace.shutdown_grace_period = Some(DurationInfo { nanoseconds: -1 });
+    framework
+        .launch(
+            &offer,
+            vec![
+                task("t1", &agent_id, &escaping, TASK),
+                task("t2", &agent_id, &negative_grace, TASK),
+            ],
+        )
+        .await;
+    for (task_id, message) in [
+        ("t1", "'../../x' contains invalid characters"),
+        (
+            "t2",
+            "ExecutorInfo's 'shutdown_grace_period' must be non-negative",
+        ),
+    ] {
+        let error = framework.update_in(task_id, TaskState::TaskError).await;
+        assert_eq!(error.reason(), Reason::TaskInvalid);
+        assert_eq!(error.message.as_deref(), Some(message));
+    }
+    assert!(master.state().task("t1").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fetch_fails_the_executors_tasks() {
     let (_master, framework, offer) = setup(config()).await;
     let mut info = executor_info("exec", EXECUTOR);

@@ -70,12 +70,16 @@ impl Master {
                         continue;
                     }
                     for mut task in tasks {
-                        // The master fills in the executor's framework ID
-                        // before it checks the task (`Master::accept`).
+                        // The master fills in a missing executor framework
+                        // ID before it checks the task (`Master::accept`):
+                        // the field came late to the API. A wrong one is
+                        // refused.
                         if let Some(executor) = &mut task.executor {
-                            executor.framework_id = Some(crate::v1::FrameworkId {
-                                value: framework_id.to_string(),
-                            });
+                            executor
+                                .framework_id
+                                .get_or_insert_with(|| crate::v1::FrameworkId {
+                                    value: framework_id.to_string(),
+                                });
                         }
                         match self.validate_task(framework_id, agent, &role, &task, &remaining) {
                             Ok((resources, executor_resources)) => {
@@ -285,6 +289,7 @@ impl Master {
             duplicate: &duplicate,
             unreachable: &unreachable,
             agent_id: &self.agents[agent].id,
+            framework_id,
             role,
             executor: executor.map(|e| &e.info),
         };
@@ -318,6 +323,7 @@ impl Master {
                 duplicate: &duplicate,
                 unreachable: &unreachable,
                 agent_id: &self.agents[agent].id,
+                framework_id,
                 role,
                 executor: None,
             };

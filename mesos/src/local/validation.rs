@@ -17,6 +17,8 @@
 //! Keeping the messages identical to Mesos' means what a framework author
 //! sees here is what they will see, and search for, on a real cluster.
 
+mod executor;
+
 use std::sync::OnceLock;
 
 use prost_reflect::{Cardinality, DescriptorPool, DynamicMessage, Kind, ReflectMessage, Value};
@@ -334,6 +336,8 @@ pub(crate) struct TaskContext<'a> {
     pub unreachable: &'a dyn Fn(&str) -> bool,
     /// The agent the offers are for.
     pub agent_id: &'a str,
+    /// The framework that launches the tasks.
+    pub framework_id: &'a str,
     /// The offers' allocation role, for printing resources.
     pub role: &'a str,
     /// The ExecutorInfo of the running executor with the task's executor
@@ -357,7 +361,7 @@ pub(crate) fn validate_task(
     }
     let mut total = resources.clone();
     if let Some(executor) = &task.executor {
-        validate_custom_executor(executor, context.executor)?;
+        validate_custom_executor(executor, context)?;
         let executor_resources = accounted(&executor.resources)
             .map_err(|e| format!("Executor uses invalid resources: Invalid resources: {e}"))?;
         // A running executor's resources are accounted for already.
@@ -375,24 +379,15 @@ pub(crate) fn validate_task(
     Ok(resources)
 }
 
-/// The checks of a LAUNCH task's executor (`task::internal::validateExecutor`
-/// and `executor::internal::validateCompatibleExecutorInfo`): every task
-/// sent to one executor must carry the same ExecutorInfo, since the
-/// executor already runs as the first one described it.
+/// The checks of a LAUNCH task's executor (`task::internal::validateExecutor`):
+/// those of any executor first, then what a LAUNCH needs, a CUSTOM
+/// executor with a command to run (the DEFAULT executor serves
+/// LAUNCH_GROUP only).
 fn validate_custom_executor(
     executor: &ExecutorInfo,
-    existing: Option<&ExecutorInfo>,
+    context: &TaskContext<'_>,
 ) -> Result<(), String> {
-    if let Some(existing) = existing.filter(|existing| *existing != executor) {
-        // Mesos prints both with protobuf's DebugString; JSON here.
-        let rule = "------------------------------------------------------------";
-        return Err(format!(
-            "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID.\n\
-             {rule}\nExisting ExecutorInfo:\n{}\n{rule}\nExecutorInfo:\n{}\n{rule}\n",
-            crate::codec::to_json(existing),
-            crate::codec::to_json(executor),
-        ));
-    }
+    executor::validate(executor, context)?;
     if executor
         .r#type
         .is_some_and(|t| t != v1::executor_info::Type::Custom as i32)
