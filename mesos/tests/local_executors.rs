@@ -821,3 +821,57 @@ async fn a_task_for_a_terminating_executor_is_lost() {
     assert_eq!(lost.reason(), Reason::ExecutorTerminated);
     assert_eq!(lost.message.as_deref(), Some("Executor terminating"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_for_a_terminal_task_is_acknowledged_and_dropped() {
+    let (master, framework, offer) = setup(config()).await;
+    let agent_id = offer.agent_id.clone();
+    let info = executor_info("exec", EXECUTOR);
+    framework
+        .launch(
+            &offer,
+            vec![
+                task("t1", &agent_id, &info, TASK),
+                task("t2", &agent_id, &info, TASK),
+            ],
+        )
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    events.expect(event::Type::Launch).await;
+    executor
+        .send(
+            &master,
+            &executor.update_call("t1", TaskState::TaskFinished),
+        )
+        .await;
+    events.expect(event::Type::Acknowledged).await;
+    let finished = framework.update_in("t1", TaskState::TaskFinished).await;
+    framework.ack(&finished).await;
+
+    // The executor would keep a late update until it is acknowledged.
+    let late = executor.update_call("t1", TaskState::TaskFailed);
+    let late_uuid = late.update.as_ref().unwrap().status.uuid.clone().unwrap();
+    executor.send(&master, &late).await;
+    let acknowledged = events
+        .expect(event::Type::Acknowledged)
+        .await
+        .acknowledged
+        .unwrap();
+    assert_eq!(
+        (acknowledged.task_id.value.as_str(), acknowledged.uuid),
+        ("t1", late_uuid)
+    );
+    // Not forwarded: what the scheduler hears next is about t2.
+    executor
+        .send(&master, &executor.update_call("t2", TaskState::TaskRunning))
+        .await;
+    events.expect(event::Type::Acknowledged).await;
+    framework.update_in("t2", TaskState::TaskRunning).await;
+    let states: Vec<_> = framework.statuses("t1").iter().map(|s| s.state()).collect();
+    assert_eq!(states, [TaskState::TaskFinished]);
+}

@@ -76,7 +76,8 @@ impl Master {
             }
             call::Type::Update => {
                 let status = call.update.unwrap_or_default().status;
-                self.executor_update(agent, &key, status);
+                let acknowledged = self.executor_update(agent, &key, status);
+                self.acknowledge_update(agent, &key, acknowledged);
                 ExecutorCallReply::Accepted
             }
             call::Type::Message => {
@@ -124,7 +125,8 @@ impl Master {
         // Updates the executor sent and never saw acknowledged: the
         // agent's status update manager takes duplicates in its stride.
         for update in subscribe.unacknowledged_updates {
-            self.executor_update(agent, key, update.status);
+            let acknowledged = self.executor_update(agent, key, update.status);
+            self.acknowledge_update(agent, key, acknowledged);
         }
         self.drop_unknown_staging_tasks(agent, key, &subscribe.unacknowledged_tasks);
 
@@ -215,18 +217,34 @@ impl Master {
         }
     }
 
-    /// UPDATE (`Slave::statusUpdate`, `___statusUpdate`): acknowledged to
-    /// the executor as soon as the agent has it, then delivered reliably.
-    fn executor_update(&mut self, agent: usize, key: &ExecutorKey, mut status: TaskStatus) {
+    /// UPDATE (`Slave::statusUpdate`): taken in, then forwarded to the
+    /// scheduler reliably. Returns the acknowledgement the executor is owed
+    /// (`___statusUpdate`), sent by the caller.
+    ///
+    /// An update the agent drops, about an unknown task or one already
+    /// terminal (`Executor::updateTaskState` fails), is acknowledged all
+    /// the same: the executor keeps every update until it is acknowledged,
+    /// and re-sends it on each SUBSCRIBE, so without the acknowledgement it
+    /// would never finish.
+    fn executor_update(
+        &mut self,
+        agent: usize,
+        key: &ExecutorKey,
+        mut status: TaskStatus,
+    ) -> event::Acknowledged {
         let (framework_id, executor_id) = key;
         let task_id = status.task_id.value.clone();
+        let acknowledged = event::Acknowledged {
+            task_id: status.task_id.clone(),
+            uuid: status.uuid.clone().unwrap_or_default(),
+        };
         let Some(task) = self.agent_task(agent, framework_id, &task_id) else {
-            tracing::warn!(%framework_id, %task_id, "ignoring status update for an unknown task");
-            return;
+            tracing::warn!(%framework_id, %task_id, "dropping status update: the task is unknown");
+            return acknowledged;
         };
         if task.state.is_terminal() {
-            tracing::warn!(%framework_id, %task_id, "ignoring status update for a terminated task");
-            return;
+            tracing::warn!(%framework_id, %task_id, "dropping status update: the task is already terminated");
+            return acknowledged;
         }
         status.agent_id = Some(AgentId {
             value: self.agents[agent].id.clone(),
@@ -235,15 +253,23 @@ impl Master {
             value: executor_id.clone(),
         });
         status.timestamp.get_or_insert_with(super::master::now_secs);
-        let uuid = status.uuid.clone().unwrap_or_default();
-        if let Some(executor) = self.agents[agent].custom_executors.get_mut(key) {
-            if status.state().is_terminal() {
-                executor.launched.remove(&task_id);
-            }
-            let acknowledged = event::Acknowledged {
-                task_id: status.task_id.clone(),
-                uuid,
-            };
+        if status.state().is_terminal()
+            && let Some(executor) = self.agents[agent].custom_executors.get_mut(key)
+        {
+            executor.launched.remove(&task_id);
+        }
+        self.task_changed(agent, framework_id, status);
+        acknowledged
+    }
+
+    /// ACKNOWLEDGED: the agent has the update and will deliver it.
+    fn acknowledge_update(
+        &self,
+        agent: usize,
+        key: &ExecutorKey,
+        acknowledged: event::Acknowledged,
+    ) {
+        if let Some(executor) = self.agents[agent].custom_executors.get(key) {
             send(
                 executor,
                 Event {
@@ -252,7 +278,6 @@ impl Master {
                 },
             );
         }
-        self.task_changed(agent, framework_id, status);
     }
 
     /// An executor's MESSAGE, for its scheduler (`Master::executorMessage`):
