@@ -773,13 +773,15 @@ async fn a_resubscribing_executor_hands_over_its_unacknowledged_updates() {
     subscribe.subscribe.as_mut().unwrap().unacknowledged_updates =
         vec![update.update.clone().unwrap()];
     let mut second = executor.subscribe(&master, &subscribe).await;
+    // SUBSCRIBED first (`Slave::subscribe` sends it at once; the updates'
+    // acknowledgements come once the status update manager has them).
+    second.expect(event::Type::Subscribed).await;
     let acknowledged = second
         .expect(event::Type::Acknowledged)
         .await
         .acknowledged
         .unwrap();
     assert_eq!(acknowledged.task_id.value, "t1");
-    second.expect(event::Type::Subscribed).await;
     let running = framework.update("t1").await;
     assert_eq!(
         running.state(),

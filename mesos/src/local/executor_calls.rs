@@ -124,10 +124,14 @@ impl Master {
 
         // Updates the executor sent and never saw acknowledged: the
         // agent's status update manager takes duplicates in its stride.
-        for update in subscribe.unacknowledged_updates {
-            let acknowledged = self.executor_update(agent, key, update.status);
-            self.acknowledge_update(agent, key, acknowledged);
-        }
+        // Their acknowledgements follow SUBSCRIBED: Mesos sends those once
+        // the status update manager has the updates, later than the
+        // SUBSCRIBED it sends at once.
+        let acknowledgements: Vec<_> = subscribe
+            .unacknowledged_updates
+            .into_iter()
+            .map(|update| self.executor_update(agent, key, update.status))
+            .collect();
         self.drop_unknown_staging_tasks(agent, key, &subscribe.unacknowledged_tasks);
 
         let executor = &self.agents[agent].custom_executors[key];
@@ -139,6 +143,9 @@ impl Master {
         }
         let subscribed = self.subscribed_event(agent, key);
         send(&self.agents[agent].custom_executors[key], subscribed);
+        for acknowledged in acknowledgements {
+            self.acknowledge_update(agent, key, acknowledged);
+        }
         self.send_queued_tasks(agent, key);
         ExecutorCallReply::Subscribed { records }
     }
