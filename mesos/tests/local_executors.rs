@@ -877,3 +877,46 @@ async fn an_update_for_a_terminal_task_is_acknowledged_and_dropped() {
     let states: Vec<_> = framework.statuses("t1").iter().map(|s| s.state()).collect();
     assert_eq!(states, [TaskState::TaskFinished]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_received_before_is_acknowledged_but_not_sent_again() {
+    let (master, framework, offer) = setup(config()).await;
+    let info = executor_info("exec", EXECUTOR);
+    let t1 = task("t1", &offer.agent_id, &info, TASK);
+    framework.launch(&offer, vec![t1.clone()]).await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut first = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    first.expect(event::Type::Subscribed).await;
+    first.expect(event::Type::Launch).await;
+    let update = executor.update_call("t1", TaskState::TaskRunning);
+    executor.send(&master, &update).await;
+    first.expect(event::Type::Acknowledged).await;
+    let running = framework.update_in("t1", TaskState::TaskRunning).await;
+    framework.ack(&running).await;
+
+    // The acknowledgement was lost on the way: the executor hands the
+    // update over again as it reconnects.
+    let mut subscribe = executor.subscribe_call(vec![t1]);
+    subscribe.subscribe.as_mut().unwrap().unacknowledged_updates =
+        vec![update.update.clone().unwrap()];
+    let mut second = executor.subscribe(&master, &subscribe).await;
+    second.expect(event::Type::Subscribed).await;
+    let acknowledged = second
+        .expect(event::Type::Acknowledged)
+        .await
+        .acknowledged
+        .unwrap();
+    assert_eq!(Some(acknowledged.uuid), running.uuid);
+    // The scheduler does not hear it twice: its next update is the next
+    // state.
+    executor
+        .send(
+            &master,
+            &executor.update_call("t1", TaskState::TaskFinished),
+        )
+        .await;
+    let next = framework.update("t1").await;
+    assert_eq!(next.state(), TaskState::TaskFinished, "{next:?}");
+}

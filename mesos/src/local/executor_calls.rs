@@ -229,8 +229,9 @@ impl Master {
     /// (`___statusUpdate`), sent by the caller.
     ///
     /// An update the agent drops, about an unknown task or one already
-    /// terminal (`Executor::updateTaskState` fails), is acknowledged all
-    /// the same: the executor keeps every update until it is acknowledged,
+    /// terminal (`Executor::updateTaskState` fails), or one it has already
+    /// (the status update manager ignores it), is acknowledged all the
+    /// same: the executor keeps every update until it is acknowledged,
     /// and re-sends it on each SUBSCRIBE, so without the acknowledgement it
     /// would never finish.
     fn executor_update(
@@ -251,6 +252,14 @@ impl Master {
         };
         if task.state.is_terminal() {
             tracing::warn!(%framework_id, %task_id, "dropping status update: the task is already terminated");
+            return acknowledged;
+        }
+        if self.agents[agent]
+            .updates
+            .received(framework_id, &task_id, &acknowledged.uuid)
+        {
+            // The executor re-sent it, never having seen our ACKNOWLEDGED.
+            tracing::warn!(%framework_id, %task_id, "ignoring a duplicate status update");
             return acknowledged;
         }
         status.agent_id = Some(AgentId {

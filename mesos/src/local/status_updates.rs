@@ -14,7 +14,7 @@
 //! update twice must not be surprised (retries are duplicates).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     time::Duration,
 };
 
@@ -40,6 +40,10 @@ struct Stream {
     /// Every sending of any update of the stream, numbered, so that a retry
     /// timer set for an earlier sending knows it is stale.
     sendings: u32,
+    /// The uuids of every update the stream took in, acknowledged or not:
+    /// an executor re-sends the updates it never saw acknowledged, and the
+    /// framework must not hear them twice.
+    received: HashSet<Bytes>,
 }
 
 impl StatusUpdateManager {
@@ -55,6 +59,9 @@ impl StatusUpdateManager {
             .streams
             .entry((framework_id.to_string(), task_id.to_string()))
             .or_default();
+        if let Some(uuid) = &status.uuid {
+            stream.received.insert(uuid.clone());
+        }
         stream.pending.push_back(status);
         if stream.pending.len() == 1 {
             stream.attempts = 0;
@@ -62,6 +69,16 @@ impl StatusUpdateManager {
         } else {
             None
         }
+    }
+
+    /// Has the task's stream already taken in the update with this uuid
+    /// (acknowledged or not)? Mesos ignores such a duplicate
+    /// (`TaskStatusUpdateStream::update`); the agent still acknowledges it
+    /// to the executor.
+    pub(crate) fn received(&self, framework_id: &str, task_id: &str, uuid: &[u8]) -> bool {
+        self.streams
+            .get(&(framework_id.to_string(), task_id.to_string()))
+            .is_some_and(|s| s.received.contains(uuid))
     }
 
     /// Handles an acknowledgement. If it matches the update in flight, that
@@ -88,7 +105,10 @@ impl StatusUpdateManager {
         let done = stream.pending.pop_front().expect("front exists");
         stream.attempts = 0;
         let next = stream.pending.front().cloned().map(Box::new);
-        if next.is_none() {
+        // The stream lives until its terminal update is acknowledged
+        // (`TaskStatusUpdateManagerProcess::acknowledgement`), remembering
+        // the uuids it took in until then.
+        if next.is_none() && done.state().is_terminal() {
             self.streams.remove(&key);
         }
         Acknowledged::Done {
@@ -229,6 +249,20 @@ mod tests {
             Acknowledged::Done { next: None, .. }
         ));
         assert_eq!(manager.pending("f", "t"), 0);
+    }
+
+    #[test]
+    fn a_stream_remembers_the_updates_it_took_in_until_its_terminal_one_is_acknowledged() {
+        let mut manager = StatusUpdateManager::default();
+        manager.update("f", "t", status(TaskState::TaskRunning, 1));
+        assert!(manager.received("f", "t", &[1; 16]), "pending");
+        assert!(!manager.received("f", "t", &[2; 16]));
+        manager.acknowledge("f", "t", &[1; 16]);
+        assert!(manager.received("f", "t", &[1; 16]), "acknowledged");
+        manager.update("f", "t", status(TaskState::TaskFinished, 2));
+        manager.acknowledge("f", "t", &[2; 16]);
+        assert!(!manager.received("f", "t", &[1; 16]), "the stream is gone");
+        assert!(manager.streams.is_empty());
     }
 
     #[test]
