@@ -44,6 +44,7 @@ use super::{
     stream::EventStream,
 };
 use crate::{
+    executor::duration,
     resources::Resources,
     v1::{
         ExecutorInfo, TaskInfo, TaskState,
@@ -336,16 +337,16 @@ impl Master {
             ("MESOS_HTTP_COMMAND_EXECUTOR", "0".to_string()),
             (
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
-                stout_duration(grace),
+                duration::format(grace),
             ),
         ];
         // Only an executor that survives an agent restart needs to know
         // how long to wait for the agent to come back.
         if checkpoint {
-            environment.push(("MESOS_RECOVERY_TIMEOUT", stout_duration(RECOVERY_TIMEOUT)));
+            environment.push(("MESOS_RECOVERY_TIMEOUT", duration::format(RECOVERY_TIMEOUT)));
             environment.push((
                 "MESOS_SUBSCRIPTION_BACKOFF_MAX",
-                stout_duration(SUBSCRIPTION_BACKOFF_MAX),
+                duration::format(SUBSCRIPTION_BACKOFF_MAX),
             ));
         }
         environment
@@ -388,7 +389,7 @@ impl Master {
         container_id: &str,
         timeout: ExecutorTimeout,
     ) {
-        let timeout_text = stout_duration(self.settings.executor_registration_timeout);
+        let timeout_text = duration::format(self.settings.executor_registration_timeout);
         let key = (framework_id.to_string(), executor_id.to_string());
         let Some(executor) = self.agents[agent].custom_executors.get_mut(&key) else {
             return;
@@ -684,56 +685,4 @@ fn framework_id_of(info: &ExecutorInfo) -> String {
         .as_ref()
         .map(|id| id.value.clone())
         .unwrap_or_default()
-}
-
-/// A duration as stout prints it (`operator<<` in `duration.hpp`): the
-/// largest unit that reads as a whole number, or the one below it if that
-/// one does: `1mins`, `90secs`, `1.5secs`, `2secs`, `15mins`.
-pub(crate) fn stout_duration(duration: Duration) -> String {
-    const UNITS: [(u128, &str); 8] = [
-        (1, "ns"),
-        (1_000, "us"),
-        (1_000_000, "ms"),
-        (1_000_000_000, "secs"),
-        (60_000_000_000, "mins"),
-        (3_600_000_000_000, "hrs"),
-        (86_400_000_000_000, "days"),
-        (604_800_000_000_000, "weeks"),
-    ];
-    let nanos = duration.as_nanos();
-    // The bucket: the largest unit not larger than the duration.
-    let bucket = UNITS
-        .iter()
-        .rposition(|(unit, _)| nanos >= *unit)
-        .unwrap_or(0);
-    let index = if bucket > 0 && nanos % UNITS[bucket].0 != 0 && nanos % UNITS[bucket - 1].0 == 0 {
-        bucket - 1
-    } else {
-        bucket
-    };
-    let (unit, name) = UNITS[index];
-    format!("{}{name}", nanos as f64 / unit as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_print_as_stout_prints_them() {
-        let cases = [
-            (Duration::from_secs(60), "1mins"),
-            (Duration::from_secs(5), "5secs"),
-            (Duration::from_secs(90), "90secs"),
-            (Duration::from_millis(1500), "1500ms"),
-            (Duration::from_secs(15 * 60), "15mins"),
-            (Duration::from_secs(30 * 60), "30mins"),
-            (Duration::from_millis(300), "300ms"),
-            (Duration::from_nanos(1_500_000_001), "1.500000001secs"),
-            (Duration::ZERO, "0ns"),
-        ];
-        for (duration, text) in cases {
-            assert_eq!(stout_duration(duration), text, "{duration:?}");
-        }
-    }
 }
