@@ -8,7 +8,8 @@
 //! agents and reports every change of a task's state as a *status update*.
 //!
 //! This crate speaks the scheduler side of that conversation through the
-//! Mesos v1 scheduler HTTP API:
+//! Mesos v1 scheduler HTTP API, and the executor side (the process on the
+//! agent that runs a framework's tasks) through the v1 executor API:
 //!
 //! | module | what it is for |
 //! |---|---|

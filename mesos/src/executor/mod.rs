@@ -53,12 +53,14 @@
 //! | [`client`] | the HTTP underneath: the SUBSCRIBE stream and calls |
 //! | [`driver`] | stays subscribed, resubscribes or shuts down as Mesos' library does |
 //! | [`kill`] | which kill policy applies to a KILL |
+//! | [`process`] | a task's command as a process group: start, kill with a grace period, exit status |
 //!
 //! An executor's own logic is best a pure function of its state and an
 //! [`ExecutorDriverEvent`], returning what to do (start a process, kill
 //! one, send an update): testable without an agent, with the builders of
-//! `mesos::testing::executor`. Starting and killing processes, and the
-//! driver, are the I/O around it.
+//! `mesos::testing::executor`. Starting and killing processes
+//! ([`process`]), and the driver, are the I/O around it; the template's
+//! `src/executor.rs` is a whole executor written so.
 
 pub mod calls;
 pub mod client;
