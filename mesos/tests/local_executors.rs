@@ -920,3 +920,102 @@ async fn an_update_received_before_is_acknowledged_but_not_sent_again() {
     let next = framework.update("t1").await;
     assert_eq!(next.state(), TaskState::TaskFinished, "{next:?}");
 }
+
+/// An executor (in Perl: dash has no job control without a terminal) that
+/// starts `sleep 600` in a process group of its own, as an executor
+/// starting each task in its own group does, writes its pid to
+/// `grandchild` and waits for it. Both sides call setpgid, so the group is
+/// set before the pid is written.
+fn grandchild_executor(id: &str) -> mesos::v1::ExecutorInfo {
+    let script = r#"perl -e '
+        defined(my $pid = fork) or die "fork: $!";
+        if (!$pid) { setpgrp(0, 0); exec "sleep", "600"; die "exec: $!" }
+        setpgrp($pid, $pid);
+        open my $f, ">", "grandchild.tmp" or die; print $f $pid; close $f;
+        rename "grandchild.tmp", "grandchild" or die;
+        waitpid $pid, 0'"#;
+    let mut info = executor_info(id, EXECUTOR);
+    info.command.as_mut().unwrap().value = Some(script.into());
+    info
+}
+
+/// The pid of a task's executor's grandchild, once it is written.
+async fn grandchild_of(master: &LocalMaster, task_id: &str) -> u32 {
+    let state = master
+        .wait_for(
+            |s| s.task(task_id).is_some_and(|t| t.sandbox.is_some()),
+            WAIT,
+        )
+        .await
+        .expect("the task has a sandbox");
+    let file = state
+        .task(task_id)
+        .unwrap()
+        .sandbox
+        .clone()
+        .unwrap()
+        .join("grandchild");
+    wait_until(|| file.exists()).await;
+    let pid = std::fs::read_to_string(&file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_running(pid), "the grandchild runs");
+    pid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executor_killed_takes_its_other_process_groups_along() {
+    let (master, framework, offer) = setup(config()).await;
+    let info = grandchild_executor("exec");
+    framework
+        .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
+        .await;
+    let grandchild = grandchild_of(&master, "t1").await;
+    let pid = master
+        .wait_for(
+            |s| {
+                s.executor(&framework.id, "exec")
+                    .is_some_and(|e| e.pid.is_some())
+            },
+            WAIT,
+        )
+        .await
+        .unwrap()
+        .executor(&framework.id, "exec")
+        .unwrap()
+        .pid
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let failed = framework.update_in("t1", TaskState::TaskFailed).await;
+    assert_eq!(failed.reason(), Reason::ExecutorTerminated);
+    // Its container is destroyed: the whole session, as `os::killtree`
+    // (or the cgroup) does on a real agent, not only its process group.
+    wait_process_dead(grandchild).await;
+}
+
+// One runtime thread, which the test blocks after dropping the master:
+// the executor's supervisor cannot run, only the master's `Drop` kills.
+#[tokio::test]
+async fn a_dropped_master_kills_its_executors_other_process_groups() {
+    let (master, framework, offer) = setup(config()).await;
+    let info = grandchild_executor("exec");
+    framework
+        .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
+        .await;
+    let grandchild = grandchild_of(&master, "t1").await;
+    drop(master);
+    let deadline = std::time::Instant::now() + WAIT;
+    while process_running(grandchild) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grandchild runs on"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -640,8 +640,9 @@ impl Master {
     }
 }
 
-/// Destroys an executor's container now: its process group is killed, and
-/// its supervisor reports the exit.
+/// Destroys an executor's container now: everything in it is killed (its
+/// process group and session, `session.rs`), and its supervisor reports
+/// the exit.
 fn destroy(executor: &CustomExecutor) {
     if let Some(process) = &executor.process {
         process.kill(Duration::ZERO);

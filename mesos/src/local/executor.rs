@@ -35,7 +35,7 @@ use std::{
 
 use tokio::{sync::mpsc, time::Instant};
 
-use super::{fetcher, files::Files, master::Command};
+use super::{fetcher, files::Files, master::Command, session};
 use crate::executor::process::describe_exit;
 use crate::v1::CommandInfo;
 
@@ -122,8 +122,9 @@ impl ProcessTable {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts a task's process (in a process group of its own) and records
-    /// the group, unless the master has stopped.
+    /// Starts a task's process (in the process group or session of its
+    /// own that the caller asked for) and records the group, unless the
+    /// master has stopped.
     fn spawn(
         &self,
         command: &mut tokio::process::Command,
@@ -147,7 +148,8 @@ impl ProcessTable {
         self.lock().closed
     }
 
-    /// SIGKILLs every process group still running, and closes the table:
+    /// SIGKILLs every process group still running, and every session a
+    /// custom executor leads (see `session.rs`), and closes the table:
     /// from now on no task process starts.
     pub(crate) fn kill_all(&self) {
         let pids: Vec<u32> = {
@@ -155,9 +157,12 @@ impl ProcessTable {
             groups.closed = true;
             groups.running.drain().collect()
         };
-        for pid in pids {
-            signal_group_now(pid, "KILL");
+        for pid in &pids {
+            signal_group_now(*pid, "KILL");
         }
+        // A task's pid leads no session (unless the task made one, which
+        // is then as much the task's as its group): nothing more to kill.
+        session::kill_sessions(&pids);
     }
 }
 
@@ -239,10 +244,12 @@ pub(crate) enum ExecutorProcessReport {
 }
 
 /// Starts a supervisor for a custom executor's process: the sandbox, the
-/// fetcher, then `ExecutorInfo.command`, as for a command task. A kill
-/// request destroys the container at once (SIGKILL to the process group),
-/// as `containerizer->destroy` does: the grace period, if any, was the
-/// executor's to use after its SHUTDOWN event.
+/// fetcher, then `ExecutorInfo.command`, as for a command task, but as
+/// the leader of a session of its own (`session.rs`). A kill request
+/// destroys the container at once (SIGKILL to everything in it), as
+/// `containerizer->destroy` does: the grace period, if any, was the
+/// executor's to use after its SHUTDOWN event. So does the end of the
+/// executor's process: what it started goes with it.
 pub(crate) fn launch_executor(
     spec: LaunchSpec,
     container_id: String,
@@ -294,7 +301,10 @@ async fn supervise_executor(
         return;
     }
     let spawned = match build_command(&spec) {
-        Ok(command) => spawn_task_process(command, &processes).await,
+        Ok(mut command) => {
+            session::new_session(&mut command);
+            spawn_task_process(command, &processes).await
+        }
         Err(error) => Err(error),
     };
     let mut child = match spawned {
@@ -325,7 +335,7 @@ async fn supervise_executor(
         tokio::select! {
             status = child.wait() => break status,
             kill = kills.recv() => {
-                signal_group(pid, "KILL").await;
+                destroy_container(pid).await;
                 if kill.is_none() {
                     // The master is gone: nobody will hear of it again.
                     let _ = child.wait().await;
@@ -335,7 +345,7 @@ async fn supervise_executor(
             }
         }
     };
-    signal_group(pid, "KILL").await;
+    destroy_container(pid).await;
     processes.remove(pid);
     report(Exited {
         status: status.ok().map(|s| s.into_raw()),
@@ -389,7 +399,7 @@ async fn supervise(
     }
     report(Report::Starting);
 
-    let command = match build_command(&spec) {
+    let mut command = match build_command(&spec) {
         Ok(command) => command,
         Err(error) => {
             // Mesos' launcher forks first and then fails to exec: the task
@@ -404,6 +414,9 @@ async fn supervise(
             return;
         }
     };
+    // A process group of its own, so a kill reaches everything the
+    // command started.
+    command.process_group(0);
     let mut child = match spawn_task_process(command, &processes).await {
         Ok(child) => child,
         // The master stopped while this task was being launched: nobody
@@ -531,9 +544,6 @@ fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> 
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        // A process group of its own, so a kill reaches everything the
-        // command started.
-        .process_group(0)
         .kill_on_drop(true);
     for (name, value) in &spec.environment {
         command.env(name, value);
@@ -622,6 +632,7 @@ async fn spawn_task_process(
                     if let Err(Ok(child)) = reply.send(processes.spawn(&mut command)) {
                         if let Some(pid) = child.id() {
                             signal_group_now(pid, "KILL");
+                            session::kill_sessions(&[pid]);
                             processes.remove(pid);
                         }
                     }
@@ -667,6 +678,13 @@ async fn append_stderr(sandbox: &Path, text: &str) {
     {
         let _ = file.write_all(text.as_bytes()).await;
     }
+}
+
+/// Destroys a custom executor's container: its process group, and the
+/// rest of its session.
+async fn destroy_container(leader: u32) {
+    signal_group(leader, "KILL").await;
+    session::kill_sessions(&[leader]);
 }
 
 /// Sends a signal to a process group, with the shell's `kill` (no libc

@@ -79,6 +79,7 @@ mod launch;
 mod master;
 mod partition;
 mod reconcile;
+mod session;
 mod snapshot;
 mod state_json;
 mod status_updates;

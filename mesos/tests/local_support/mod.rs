@@ -400,6 +400,22 @@ pub async fn wait_process_gone(pid: u32) {
     wait_until(|| !process_alive(pid)).await;
 }
 
+/// Whether a process runs: it exists and is not a zombie, which is dead
+/// and only waits for its parent (or init) to reap it.
+pub fn process_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return process_alive(pid);
+    };
+    // The state follows the command name, which may contain ") ".
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+    !state.is_some_and(|rest| rest.starts_with('Z') || rest.starts_with('X'))
+}
+
+/// Waits until a process is dead (gone, or a zombie).
+pub async fn wait_process_dead(pid: u32) {
+    wait_until(|| !process_running(pid)).await;
+}
+
 /// One raw HTTP exchange, for status codes and headers.
 pub struct Raw {
     pub status: StatusCode,
