@@ -2,15 +2,18 @@
 //! while the agent runs them on; when it re-registers the master takes
 //! them back, as Mesos 1.11 does.
 
+mod executor_support;
 mod local_support;
 
+use executor_support::{Executor, executor_info, task};
 use local_support::*;
 use mesos::{
     calls,
     local::{AgentState, LocalMaster},
     resources::Resources,
     v1::{
-        TaskState,
+        DurationInfo, TaskState,
+        executor::event,
         framework_info::capability::Type as Capability,
         task_status::{Reason, Source},
     },
@@ -192,4 +195,66 @@ async fn tasks_of_a_framework_removed_while_their_agent_was_away_are_killed_when
     let task = state.task("orphan").unwrap();
     assert!(task.completed, "not taken back");
     assert!(state.active_tasks(&framework.id).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executors_of_a_framework_removed_while_their_agent_was_away_are_shut_down_when_it_comes_back()
+ {
+    let master = start(config()).await;
+    let framework = Framework::subscribe(&master, framework_info("partitioned", &[], 3600.0)).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    let agent_id = offer.agent_id.value.clone();
+    let mut info = executor_info("exec", "cpus:0.1;mem:32");
+    info.shutdown_grace_period = Some(DurationInfo {
+        nanoseconds: 200_000_000,
+    });
+    framework
+        .launch(
+            &offer,
+            vec![task("t1", &offer.agent_id, &info, TASK_RESOURCES)],
+        )
+        .await;
+    let executor = Executor::of_task(&master, "t1").await;
+    let mut events = executor
+        .subscribe(&master, &executor.subscribe_call(vec![]))
+        .await;
+    events.expect(event::Type::Subscribed).await;
+    events.expect(event::Type::Launch).await;
+    let pid = master
+        .wait_for(
+            |s| {
+                s.executor(&framework.id, "exec")
+                    .is_some_and(|e| e.pid.is_some())
+            },
+            WAIT,
+        )
+        .await
+        .unwrap()
+        .executor(&framework.id, "exec")
+        .unwrap()
+        .pid
+        .unwrap();
+
+    assert!(master.faults().remove_agent(&agent_id).await);
+    framework.update_in("t1", TaskState::TaskLost).await;
+    framework.call(calls::teardown()).await;
+    framework.wait_ended().await;
+    // The agent did not hear of it.
+    assert!(process_alive(pid));
+
+    assert!(master.faults().reregister_agent(&agent_id).await);
+    // `Slave::shutdownFramework`: told, then destroyed after its grace
+    // period, though the script ignores SHUTDOWN.
+    events.expect(event::Type::Shutdown).await;
+    wait_process_gone(pid).await;
+    master
+        .wait_for(
+            |s| {
+                let agent = s.agent(&agent_id).unwrap();
+                agent.executors.is_empty() && agent.used.is_empty()
+            },
+            WAIT,
+        )
+        .await
+        .expect("the executor is gone and its resources free");
 }

@@ -548,6 +548,24 @@ impl Master {
         self.executor_timer(agent, key, &container_id, ExecutorTimeout::Shutdown, grace);
     }
 
+    /// The agent shuts a removed framework's executors down
+    /// (`Slave::shutdownFramework`): each is told, then destroyed after its
+    /// grace period, and its tasks get no more updates.
+    pub(crate) fn shutdown_framework_executors(&mut self, agent: usize, framework_id: &str) {
+        let executors: Vec<ExecutorKey> = self.agents[agent]
+            .custom_executors
+            .iter_mut()
+            .filter(|((f, _), _)| f == framework_id)
+            .map(|(key, executor)| {
+                executor.framework_removed = true;
+                key.clone()
+            })
+            .collect();
+        for key in executors {
+            self.shutdown_custom_executor(agent, &key);
+        }
+    }
+
     /// KILL of a custom executor's task (`Slave::killTask`): answered by
     /// the agent if the executor does not have the task yet, else passed
     /// on to the executor, whose update says what became of the task.

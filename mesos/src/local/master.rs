@@ -979,24 +979,13 @@ impl Master {
             agent.updates.remove_framework(framework_id);
             agent.executors.retain(|(f, _), _| f != framework_id);
         }
-        // Its custom executors are shut down: told, then destroyed after
-        // their grace period (`Slave::shutdownFramework`).
+        // Its custom executors are shut down, on registered agents only;
+        // the others' are when they re-register (`partition.rs`).
         let registered: Vec<usize> = (0..self.agents.len())
             .filter(|a| self.agents[*a].registered())
             .collect();
         for agent in registered {
-            let executors: Vec<_> = self.agents[agent]
-                .custom_executors
-                .iter_mut()
-                .filter(|((f, _), _)| f == framework_id)
-                .map(|(key, executor)| {
-                    executor.framework_removed = true;
-                    key.clone()
-                })
-                .collect();
-            for key in executors {
-                self.shutdown_custom_executor(agent, &key);
-            }
+            self.shutdown_framework_executors(agent, framework_id);
         }
         // Closing the stream ends the framework's SUBSCRIBE response.
         framework.stream = None;

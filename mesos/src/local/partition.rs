@@ -16,7 +16,9 @@
 //! them back (`Master::__reregisterSlave`):
 //!
 //! * the tasks of frameworks it removed meanwhile stay out: it tells the
-//!   agent to shut those frameworks down, which kills the tasks;
+//!   agent to shut those frameworks down, which kills the tasks and shuts
+//!   down their custom executors (SHUTDOWN, then destroyed after the grace
+//!   period), found among the agent's executors as much as its tasks;
 //! * the others are known again, and each framework hears of each of its
 //!   tasks in a status update with the state *the agent* reports, source
 //!   SOURCE_MASTER, reason REASON_AGENT_REREGISTERED (the v1 name of
@@ -221,10 +223,23 @@ impl Master {
             }
             framework.tasks.insert(task_id, task);
         }
-        let agent = &mut self.agents[index];
+        // The agent reports the frameworks of its executors too, and the
+        // master shuts down each that it removed meanwhile
+        // (`Master::__reregisterSlave`, then `Slave::shutdownFramework`).
+        shut_down.extend(
+            self.agents[index]
+                .custom_executors
+                .keys()
+                .map(|(framework_id, _)| framework_id.clone())
+                .filter(|framework_id| self.removed_frameworks.contains_key(framework_id)),
+        );
+        shut_down.sort();
+        shut_down.dedup();
         for framework_id in shut_down {
+            let agent = &mut self.agents[index];
             agent.updates.remove_framework(&framework_id);
             agent.executors.retain(|(f, _), _| *f != framework_id);
+            self.shutdown_framework_executors(index, &framework_id);
         }
         // Back with a master: the updates that queued up go out now.
         for (framework_id, status) in self.agents[index].updates.resume() {
