@@ -344,11 +344,8 @@ async fn an_exit_code_is_reported_as_its_wait_status() {
         .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    // Held open: the executor stays subscribed.
+    let _events = executor.subscribe_and_take_launch(&master).await;
     executor.exit(3);
     let failed = framework.update_in("t1", TaskState::TaskFailed).await;
     assert_eq!(failed.reason(), Reason::ExecutorTerminated);
@@ -395,11 +392,7 @@ async fn a_delivered_task_is_killed_by_its_executor() {
         .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     let policy = KillPolicy {
         grace_period: Some(DurationInfo {
             nanoseconds: 1_000_000_000,
@@ -432,11 +425,7 @@ async fn shutdown_tells_the_executor_then_destroys_it_after_its_grace_period() {
         .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     framework
         .call(calls::shutdown(
             ExecutorId {
@@ -482,11 +471,7 @@ async fn a_second_subscribe_replaces_the_first_and_drops_tasks_the_executor_neve
         .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut first = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    first.expect(event::Type::Subscribed).await;
-    first.expect(event::Type::Launch).await;
+    let mut first = executor.subscribe_and_take_launch(&master).await;
     // The executor "restarted" and lists no unacknowledged task: t1,
     // still STAGING, never reached it.
     let mut second = executor
@@ -512,11 +497,7 @@ async fn framework_messages_travel_both_ways() {
         .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     let exec_id = ExecutorId {
         value: "exec".into(),
     };
@@ -660,11 +641,8 @@ async fn the_state_endpoints_list_custom_executors() {
     assert_eq!(listed["command"]["value"], executor_support::SCRIPT);
     assert_eq!(listed["resources"]["mem"], 32.0);
 
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    // Held open: the executor stays subscribed.
+    let _events = executor.subscribe_and_take_launch(&master).await;
     let state = master
         .wait_for(
             |s| {
@@ -697,11 +675,7 @@ async fn teardown_shuts_the_executors_down_without_a_failure_event() {
         .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     let pid = master
         .wait_for(
             |s| {
@@ -745,11 +719,7 @@ async fn executor_streams_carry_heartbeats() {
         .launch(&offer, vec![task("t1", &offer.agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     events.expect(event::Type::Heartbeat).await;
     events.expect(event::Type::Heartbeat).await;
 }
@@ -761,11 +731,8 @@ async fn a_resubscribing_executor_hands_over_its_unacknowledged_updates() {
     let t1 = task("t1", &offer.agent_id, &info, TASK);
     framework.launch(&offer, vec![t1.clone()]).await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut first = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    first.expect(event::Type::Subscribed).await;
-    first.expect(event::Type::Launch).await;
+    // Held open until the second SUBSCRIBE replaces it.
+    let _first = executor.subscribe_and_take_launch(&master).await;
     // Reconnecting, the executor lists the task (so it is not lost) and
     // an update it never saw acknowledged.
     let update = executor.update_call("t1", TaskState::TaskRunning);
@@ -800,11 +767,7 @@ async fn a_task_for_a_terminating_executor_is_lost() {
         .launch(&offer, vec![task("t1", &agent_id, &info, TASK)])
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     framework
         .call(calls::shutdown(
             ExecutorId {
@@ -839,11 +802,7 @@ async fn an_update_for_a_terminal_task_is_acknowledged_and_dropped() {
         )
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     events.expect(event::Type::Launch).await;
     executor
         .send(
@@ -885,11 +844,7 @@ async fn an_update_received_before_is_acknowledged_but_not_sent_again() {
     let t1 = task("t1", &offer.agent_id, &info, TASK);
     framework.launch(&offer, vec![t1.clone()]).await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut first = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    first.expect(event::Type::Subscribed).await;
-    first.expect(event::Type::Launch).await;
+    let mut first = executor.subscribe_and_take_launch(&master).await;
     let update = executor.update_call("t1", TaskState::TaskRunning);
     executor.send(&master, &update).await;
     first.expect(event::Type::Acknowledged).await;

@@ -215,11 +215,7 @@ async fn executors_of_a_framework_removed_while_their_agent_was_away_are_shut_do
         )
         .await;
     let executor = Executor::of_task(&master, "t1").await;
-    let mut events = executor
-        .subscribe(&master, &executor.subscribe_call(vec![]))
-        .await;
-    events.expect(event::Type::Subscribed).await;
-    events.expect(event::Type::Launch).await;
+    let mut events = executor.subscribe_and_take_launch(&master).await;
     let pid = master
         .wait_for(
             |s| {

@@ -155,6 +155,15 @@ impl Executor {
     }
 
     /// SUBSCRIBEs (protobuf events) and returns the event stream.
+    /// Subscribes with nothing to hand over, as a freshly started executor
+    /// does, and takes the SUBSCRIBED and the one LAUNCH that follow.
+    pub async fn subscribe_and_take_launch(&self, master: &LocalMaster) -> Events {
+        let mut events = self.subscribe(master, &self.subscribe_call(vec![])).await;
+        events.expect(event::Type::Subscribed).await;
+        events.expect(event::Type::Launch).await;
+        events
+    }
+
     pub async fn subscribe(&self, master: &LocalMaster, call: &Call) -> Events {
         let body = codec::encode(call, ContentType::Json);
         let headers = [
