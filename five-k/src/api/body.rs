@@ -1,0 +1,80 @@
+//! Reading a JSON body, with Marathon's three kinds of refusal.
+//!
+//! An empty body, text that is not JSON, and JSON of the wrong shape are
+//! different mistakes, and Marathon answers each differently: 400 "Please
+//! specify data in JSON format", 400 "Invalid JSON" with the parser's
+//! words, and 422 "Invalid JSON" naming each field (`/cpus`,
+//! `/portDefinitions(0)/port`). The body's size is limited by the router.
+
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::validate::Violation;
+
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "Please specify data in JSON format",
+        ));
+    }
+    // Syntax first: a type error in text that is not JSON would be
+    // reported at the wrong place.
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(ApiError::invalid_json_text(error.to_string()));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = marathon_path(error.path());
+        ApiError::invalid_json(vec![Violation::new(path, error.inner().to_string())])
+    })
+}
+
+/// `portDefinitions[0].port` as Marathon writes it: `/portDefinitions(0)/port`.
+fn marathon_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("({index})")),
+            Segment::Map { key } => out.push_str(&format!("/{key}")),
+            Segment::Enum { variant } => out.push_str(&format!("/{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    if out.is_empty() { "/".into() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AppRequest;
+
+    fn refusal(body: &str) -> (u16, serde_json::Value) {
+        let error = parse::<AppRequest>(body.as_bytes()).unwrap_err();
+        (error.status.as_u16(), error.body)
+    }
+
+    #[test]
+    fn each_kind_of_bad_body_gets_marathons_answer() {
+        let (status, body) = refusal("  ");
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Please specify data in JSON format"))
+        );
+        let (status, body) = refusal("{\"id\": ");
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Invalid JSON"))
+        );
+        assert!(body["details"].is_string());
+        let (status, body) = refusal(r#"{"id": "/x", "portDefinitions": [{"port": "eighty"}]}"#);
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (422, Some("Invalid JSON"))
+        );
+        assert_eq!(body["details"][0]["path"], "/portDefinitions(0)/port");
+        let (_, body) = refusal(r#"{"instances": -1}"#);
+        assert_eq!(body["details"][0]["path"], "/instances");
+    }
+}

@@ -1,0 +1,250 @@
+//! 5K's decisions: apps, tasks and deployments, with no I/O.
+//!
+//! [`Scheduler`] holds everything 5K knows and decides what to do about
+//! each thing that happens: a client's request (create, scale, restart,
+//! delete an app; kill tasks; cancel a deployment) or a Mesos event
+//! (offers, status updates, a new subscription). Each decision leaves
+//! *effects*: calls for the master and events for the event bus, which
+//! the edge (`core.rs`) sends. Tests drive it the same way, with no
+//! master and no network.
+//!
+//! The file layout follows the questions a reader asks:
+//! - `commands.rs`: what each API request changes;
+//! - `offers.rs`: which app gets which offer;
+//! - `updates.rs`: what a status update means;
+//! - `converge.rs`: what each app still needs (kills, finished deployments);
+//! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.
+
+mod commands;
+mod converge;
+pub mod deployment;
+pub mod launch;
+mod offers;
+pub mod service_ports;
+pub mod task;
+mod updates;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant, SystemTime},
+};
+
+use mesos::{
+    DriverEvent,
+    reconcile::Reconciler,
+    v1::{FrameworkId, scheduler::Call, scheduler::event},
+};
+
+pub use commands::{Refusal, Submitted, unknown_app};
+use deployment::Deployment;
+use task::Tasks;
+
+use crate::{app::App, app::PathId, events::Event, time::VersionClock};
+
+/// How long an offer we cannot use stays away: short while some app
+/// waits (a task may end and free room), long when nothing does.
+const REFUSE_WHILE_WAITING: f64 = 5.0;
+const REFUSE_WHEN_IDLE: f64 = 120.0;
+
+/// An app and what 5K remembers about it.
+#[derive(Clone, Debug)]
+pub struct AppEntry {
+    pub app: App,
+    /// Earlier versions, oldest first, for `GET /v2/apps/{id}/versions`
+    /// and rollbacks.
+    pub versions: Vec<App>,
+    pub last_task_failure: Option<TaskFailure>,
+}
+
+/// The last task of an app that failed, and why (`lastTaskFailure`).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskFailure {
+    pub app_id: String,
+    pub host: String,
+    pub message: String,
+    pub state: String,
+    pub task_id: String,
+    pub slave_id: String,
+    pub timestamp: String,
+    pub version: String,
+}
+
+/// What a decision left to do.
+#[derive(Default, Debug)]
+pub struct Effects {
+    pub calls: Vec<Call>,
+    pub events: Vec<Event>,
+}
+
+pub struct Scheduler {
+    apps: BTreeMap<PathId, AppEntry>,
+    tasks: Tasks,
+    deployments: BTreeMap<String, Deployment>,
+    framework_id: Option<FrameworkId>,
+    versions: VersionClock,
+    reconciler: Reconciler,
+    /// Whether we told the master to stop sending offers.
+    suppressed: bool,
+    /// Apps touched since the last [`Scheduler::converge`].
+    dirty: BTreeSet<PathId>,
+    /// Where the next round of offers starts, so that no app is always
+    /// served first.
+    next_app: usize,
+    effects: Effects,
+    /// The wall clock for versions and timestamps, set by the edge (or a
+    /// test) before each decision.
+    pub now: SystemTime,
+    /// The monotonic clock for timers.
+    pub instant: Instant,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new()
+    }
+}
+
+impl Scheduler {
+    pub fn new() -> Scheduler {
+        Scheduler {
+            apps: BTreeMap::new(),
+            tasks: Tasks::default(),
+            deployments: BTreeMap::new(),
+            framework_id: None,
+            versions: VersionClock::default(),
+            reconciler: Reconciler::new(Duration::from_secs(1), Duration::from_secs(60))
+                .with_interval(Duration::from_secs(600))
+                .with_launch_timeout(Duration::from_secs(60)),
+            suppressed: false,
+            dirty: BTreeSet::new(),
+            next_app: 0,
+            effects: Effects::default(),
+            now: SystemTime::now(),
+            instant: Instant::now(),
+        }
+    }
+
+    /// Takes what the last decisions left to do.
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// A Mesos event.
+    pub fn on_event(&mut self, event: &DriverEvent) {
+        let event = match event {
+            DriverEvent::Event(event) => event,
+            // Answers to reconciliation would come on the subscription
+            // that is gone; the next SUBSCRIBED starts over.
+            DriverEvent::Disconnected { .. } => {
+                self.reconciler.stop();
+                return;
+            }
+            DriverEvent::FrameworkRemoved { .. } => {
+                // The master forgot us and killed our tasks: they are gone.
+                self.framework_id = None;
+                self.forget_all_tasks("the master removed the framework");
+                return;
+            }
+            DriverEvent::FailedOver { .. } | DriverEvent::Refused { .. } => return,
+        };
+        match event.r#type() {
+            event::Type::Subscribed => {
+                if let Some(subscribed) = &event.subscribed {
+                    self.on_subscribed(subscribed);
+                }
+            }
+            event::Type::Offers => {
+                if let Some(offers) = &event.offers {
+                    self.on_offers(&offers.offers);
+                }
+            }
+            event::Type::Update => {
+                if let Some(update) = &event.update {
+                    self.on_update(&update.status);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_subscribed(&mut self, subscribed: &event::Subscribed) {
+        self.framework_id = Some(subscribed.framework_id.clone());
+        // A new subscription starts with offers flowing again.
+        self.suppressed = false;
+        let known = self
+            .tasks
+            .all()
+            .map(|task| {
+                (
+                    task.id.clone(),
+                    Some(mesos::v1::AgentId {
+                        value: task.agent_id.clone(),
+                    }),
+                )
+            })
+            .collect::<Vec<_>>();
+        let calls = self.reconciler.start(known, self.instant);
+        self.effects.calls.extend(calls);
+        // Every app may need something now: check them all.
+        self.dirty.extend(self.apps.keys().cloned());
+    }
+
+    /// What reconciliation has due at [`Scheduler::instant`].
+    pub fn on_timer(&mut self) {
+        let calls = self.reconciler.on_timer(self.instant);
+        self.effects.calls.extend(calls);
+    }
+
+    /// When [`Scheduler::on_timer`] wants to be called.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.reconciler.next_attempt()
+    }
+
+    pub fn framework_id(&self) -> Option<&FrameworkId> {
+        self.framework_id.as_ref()
+    }
+
+    pub fn apps(&self) -> impl Iterator<Item = &AppEntry> {
+        self.apps.values()
+    }
+
+    pub fn app(&self, id: &PathId) -> Option<&AppEntry> {
+        self.apps.get(id)
+    }
+
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    pub fn deployments(&self) -> impl Iterator<Item = &Deployment> {
+        self.deployments.values()
+    }
+
+    /// The deployments changing `app_id`.
+    pub fn deployments_of<'a>(
+        &'a self,
+        app_id: &'a PathId,
+    ) -> impl Iterator<Item = &'a Deployment> {
+        self.deployments
+            .values()
+            .filter(move |d| &d.app_id == app_id)
+    }
+
+    fn timestamp(&self) -> String {
+        crate::time::format(self.now)
+    }
+
+    fn publish(&mut self, event: Event) {
+        self.effects.events.push(event);
+    }
+
+    /// Publishes an event the API made (`api_post_event`), in order with
+    /// the scheduler's own.
+    pub fn publish_event(&mut self, event: Event) {
+        self.publish(event);
+    }
+}

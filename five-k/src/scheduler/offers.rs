@@ -1,0 +1,151 @@
+//! Which app gets which offer.
+//!
+//! Many apps wait for room at once, and one offer may have room for tasks
+//! of several. Serving apps in a fixed order would let one app of 10,000
+//! instances take every offer while an app of one instance starves, so
+//! each offer is dealt out one task at a time, app after app, starting
+//! each round where the last one stopped. An app whose task does not fit
+//! this offer is skipped, not waited for.
+//!
+//! Offers nobody can use are declined with a filter, so the master offers
+//! them to other frameworks for a while; when no app waits at all, 5K
+//! asks the master to stop sending offers (SUPPRESS) and to start again
+//! (REVIVE) when one does, as a well-behaved framework must on a shared
+//! cluster (`docs/app-framework-development-guide.md`).
+
+use mesos::{
+    calls,
+    offers::{OfferPacker, TaskRequirements},
+    v1::{Offer, TaskInfo, TaskState},
+};
+
+use super::{REFUSE_WHEN_IDLE, REFUSE_WHILE_WAITING, Scheduler, launch, task::Task};
+use crate::app::PathId;
+
+/// An app waiting for room, in one round of offers.
+struct Waiting {
+    app_id: PathId,
+    needs: TaskRequirements,
+    count: u32,
+}
+
+impl Scheduler {
+    pub(super) fn on_offers(&mut self, offers: &[Offer]) {
+        let mut waiting = self.waiting_apps();
+        for offer in offers {
+            let launches = self.fill(offer, &mut waiting);
+            if launches.is_empty() {
+                let refuse = if waiting.is_empty() {
+                    REFUSE_WHEN_IDLE
+                } else {
+                    REFUSE_WHILE_WAITING
+                };
+                self.effects
+                    .calls
+                    .push(calls::decline(vec![offer.id.clone()], refuse));
+            } else {
+                self.effects.calls.push(calls::accept(
+                    vec![offer.id.clone()],
+                    vec![calls::launch(launches)],
+                    Some(calls::refuse_for(REFUSE_WHILE_WAITING)),
+                ));
+            }
+        }
+        if waiting.is_empty() && !self.suppressed {
+            self.suppressed = true;
+            self.effects.calls.push(calls::suppress(vec![]));
+        }
+    }
+
+    /// How many tasks each app still needs launched, in this round's order.
+    fn waiting_apps(&mut self) -> Vec<Waiting> {
+        let mut waiting: Vec<Waiting> = self
+            .apps
+            .values()
+            .filter_map(|entry| {
+                let count = self.missing_instances(&entry.app.id);
+                (count > 0).then(|| Waiting {
+                    app_id: entry.app.id.clone(),
+                    needs: launch::requirements(&entry.app),
+                    count,
+                })
+            })
+            .collect();
+        if !waiting.is_empty() {
+            let start = self.next_app % waiting.len();
+            waiting.rotate_left(start);
+            self.next_app = self.next_app.wrapping_add(1);
+        }
+        waiting
+    }
+
+    /// Deals one offer out to the waiting apps, one task per app per turn.
+    fn fill(&mut self, offer: &Offer, waiting: &mut Vec<Waiting>) -> Vec<TaskInfo> {
+        let mut packer = OfferPacker::new(offer);
+        let mut launches = Vec::new();
+        let mut fits: Vec<bool> = vec![true; waiting.len()];
+        while fits.iter().any(|f| *f) {
+            for (index, app) in waiting.iter_mut().enumerate() {
+                if !fits[index] || app.count == 0 {
+                    fits[index] = false;
+                    continue;
+                }
+                match packer.take(&app.needs) {
+                    Some(allocation) => {
+                        launches.push(self.launch(&app.app_id, offer, allocation));
+                        app.count -= 1;
+                    }
+                    None => fits[index] = false,
+                }
+            }
+        }
+        waiting.retain(|app| app.count > 0);
+        launches
+    }
+
+    /// Records a new task of `app_id` and returns its TaskInfo.
+    fn launch(
+        &mut self,
+        app_id: &PathId,
+        offer: &Offer,
+        allocation: mesos::offers::Allocation,
+    ) -> TaskInfo {
+        let app = &self.apps[app_id].app;
+        let task_id = Task::new_id(app_id);
+        let host = offer.hostname.clone();
+        let ports = launch::host_ports(app, &allocation);
+        let info = launch::task_info(app, &task_id, &offer.agent_id, &host, allocation);
+        let task = Task {
+            id: task_id.clone(),
+            app_id: app_id.clone(),
+            agent_id: offer.agent_id.value.clone(),
+            host,
+            ports,
+            service_ports: app.port_definitions.iter().map(|p| p.port).collect(),
+            state: TaskState::TaskStaging,
+            staged_at: self.timestamp(),
+            started_at: None,
+            version: app.version.clone(),
+            config_version: app.config_version().to_string(),
+            killing: false,
+        };
+        self.tasks.insert(task);
+        self.reconciler
+            .launched(&task_id, Some(offer.agent_id.clone()), self.instant);
+        info
+    }
+
+    /// How many more tasks of the app's current configuration it needs.
+    pub(super) fn missing_instances(&self, app_id: &PathId) -> u32 {
+        let Some(entry) = self.apps.get(app_id) else {
+            return 0;
+        };
+        let config = entry.app.config_version();
+        let current = self
+            .tasks
+            .of_app(app_id)
+            .filter(|task| task.is_active() && task.config_version == config)
+            .count() as u32;
+        entry.app.instances.saturating_sub(current)
+    }
+}

@@ -1,0 +1,117 @@
+//! Tasks: one running (or starting, or dying) instance of an app.
+//!
+//! 5K keeps a record of each task it launched until Mesos reports it
+//! ended: where it runs, on which ports, since when, and which version of
+//! its app it runs. Its id says which app it belongs to, so that an update
+//! about a task can be traced to its app even if 5K has forgotten the
+//! task (after a failover, say): `<app path with / as _>.<uuid>`, the form
+//! Marathon used before instances (`Task.Id` in Marathon 1.3).
+
+use std::collections::{BTreeMap, HashMap};
+
+use mesos::v1::TaskState;
+
+use crate::app::PathId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub id: String,
+    pub app_id: PathId,
+    pub agent_id: String,
+    pub host: String,
+    pub ports: Vec<u64>,
+    pub service_ports: Vec<u32>,
+    pub state: TaskState,
+    pub staged_at: String,
+    pub started_at: Option<String>,
+    /// The app version it was launched with.
+    pub version: String,
+    /// The app configuration it runs (see `VersionInfo`): tasks of an
+    /// older one are replaced by the current deployment.
+    pub config_version: String,
+    /// A KILL was sent; it no longer counts toward the app's instances.
+    pub killing: bool,
+}
+
+impl Task {
+    /// A new task id for an app.
+    pub fn new_id(app_id: &PathId) -> String {
+        format!("{}.{}", app_id.safe_path(), uuid::Uuid::new_v4())
+    }
+
+    /// Whether it counts toward its app: alive and not being killed.
+    pub fn is_active(&self) -> bool {
+        !self.killing
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == TaskState::TaskRunning
+    }
+}
+
+/// The tasks 5K knows, by id and by app: the API lists an app's tasks and
+/// the scheduler counts them at every decision, so both must be cheap.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    by_id: HashMap<String, Task>,
+    by_app: BTreeMap<PathId, BTreeMap<String, ()>>,
+}
+
+impl Tasks {
+    pub fn insert(&mut self, task: Task) {
+        self.by_app
+            .entry(task.app_id.clone())
+            .or_default()
+            .insert(task.id.clone(), ());
+        self.by_id.insert(task.id.clone(), task);
+    }
+
+    pub fn remove(&mut self, task_id: &str) -> Option<Task> {
+        let task = self.by_id.remove(task_id)?;
+        if let Some(ids) = self.by_app.get_mut(&task.app_id) {
+            ids.remove(task_id);
+            if ids.is_empty() {
+                self.by_app.remove(&task.app_id);
+            }
+        }
+        Some(task)
+    }
+
+    pub fn get(&self, task_id: &str) -> Option<&Task> {
+        self.by_id.get(task_id)
+    }
+
+    pub fn get_mut(&mut self, task_id: &str) -> Option<&mut Task> {
+        self.by_id.get_mut(task_id)
+    }
+
+    /// An app's tasks, in id order.
+    pub fn of_app<'a>(&'a self, app_id: &PathId) -> impl Iterator<Item = &'a Task> + 'a {
+        self.by_app
+            .get(app_id)
+            .into_iter()
+            .flat_map(|ids| ids.keys())
+            .filter_map(|id| self.by_id.get(id))
+    }
+
+    /// Every task, grouped by app.
+    pub fn all(&self) -> impl Iterator<Item = &Task> {
+        self.by_app
+            .values()
+            .flat_map(|ids| ids.keys())
+            .filter_map(|id| self.by_id.get(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_id_names_its_app() {
+        let id = Task::new_id(&PathId::parse("/shop.eu/web"));
+        let (app, uuid) = id.rsplit_once('.').unwrap();
+        assert_eq!(app, "shop.eu_web");
+        assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{id}");
+    }
+}

@@ -1,0 +1,118 @@
+//! What a status update means for 5K's tasks.
+//!
+//! Mesos reports every change of a task's state, and repeats each report
+//! until it is acknowledged: an update may arrive twice, late, or for a
+//! task 5K has forgotten. A terminal state ends the task's record (the
+//! app then launches a replacement, see `converge.rs`); a task 5K does
+//! not know is killed, because nothing would ever count it or stop it.
+
+use mesos::{
+    calls,
+    v1::{TaskState, TaskStatus},
+};
+
+use super::{Scheduler, TaskFailure};
+use crate::events::{Event, StatusUpdate};
+
+impl Scheduler {
+    pub(super) fn on_update(&mut self, status: &TaskStatus) {
+        // Acknowledge whatever we do with it: until then the agent keeps
+        // sending it, and holds back the updates behind it.
+        self.effects.calls.extend(calls::acknowledge_update(status));
+        let task_id = status.task_id.value.as_str();
+        self.effects
+            .calls
+            .extend(self.reconciler.on_update(task_id));
+        let state = status.state();
+        let timestamp = self.timestamp();
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            if !is_terminal(state) {
+                tracing::info!(
+                    task_id,
+                    state = state.as_str_name(),
+                    "killing a task 5K does not know"
+                );
+                self.effects.calls.push(calls::kill(
+                    status.task_id.clone(),
+                    status.agent_id.clone(),
+                    None,
+                ));
+            }
+            return;
+        };
+        task.state = state;
+        if state == TaskState::TaskRunning && task.started_at.is_none() {
+            task.started_at = Some(timestamp.clone());
+        }
+        let task = task.clone();
+        let message = status.message.clone().unwrap_or_default();
+        self.publish(Event::status_update(
+            &timestamp,
+            StatusUpdate {
+                agent_id: &task.agent_id,
+                task_id,
+                state: state.as_str_name(),
+                message: &message,
+                app_id: &task.app_id.to_string(),
+                host: &task.host,
+                ports: &task.ports,
+                version: &task.version,
+            },
+        ));
+        self.dirty.insert(task.app_id.clone());
+        if !is_terminal(state) {
+            return;
+        }
+        self.tasks.remove(task_id);
+        if is_failure(state) {
+            if let Some(entry) = self.apps.get_mut(&task.app_id) {
+                entry.last_task_failure = Some(TaskFailure {
+                    app_id: task.app_id.to_string(),
+                    host: task.host.clone(),
+                    message,
+                    state: state.as_str_name().to_string(),
+                    task_id: task_id.to_string(),
+                    slave_id: task.agent_id.clone(),
+                    timestamp,
+                    version: task.version.clone(),
+                });
+            }
+        }
+    }
+
+    /// Forgets every task, for when the master says they are all gone.
+    pub(super) fn forget_all_tasks(&mut self, why: &str) {
+        let ids: Vec<String> = self.tasks.all().map(|task| task.id.clone()).collect();
+        tracing::warn!(tasks = ids.len(), "{why}: forgetting our tasks");
+        for id in ids {
+            self.tasks.remove(&id);
+        }
+        self.dirty.extend(self.apps.keys().cloned());
+    }
+}
+
+/// A state after which the task will never run again. TASK_UNREACHABLE is
+/// one for 5K: like Marathon's default `unreachableStrategy` (0 s), the
+/// instance is replaced at once, and should the task come back it is
+/// unknown and killed.
+pub fn is_terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+            | TaskState::TaskUnreachable
+            | TaskState::TaskUnknown
+    )
+}
+
+/// The terminal states Marathon reports as the app's `lastTaskFailure`
+/// (a kill asked for, or a task that finished, is no failure).
+fn is_failure(state: TaskState) -> bool {
+    is_terminal(state) && !matches!(state, TaskState::TaskKilled | TaskState::TaskFinished)
+}
