@@ -78,6 +78,7 @@ fn a_sudo_user_gets_everything_installed_noninteractively() {
         "zip",
         "bzip2",
         "xz-utils",
+        "python3-marathon",
     ] {
         assert!(
             install.split_whitespace().any(|word| word == package),

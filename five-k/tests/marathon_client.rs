@@ -1,0 +1,61 @@
+//! A real Marathon client drives 5K end to end: marathon-python, from
+//! Debian's `python3-marathon` (which `bin/test` installs), runs the
+//! scenarios of `marathon_client.py` against 5K on a simulated master.
+//! Any JSON shape the client cannot parse fails the test.
+
+use std::{path::Path, process::Command};
+
+use mesos::testing::Framework;
+
+/// Debian's Python, which has Debian's python3-marathon (a Python from
+/// elsewhere on PATH, pyenv's say, would not).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Starts 5K on a free port and returns it with its API's URL.
+pub async fn start_five_k() -> (Framework, String) {
+    let five_k = Framework::start(
+        Path::new(env!("CARGO_BIN_EXE_five-k")),
+        &["--http-address", "127.0.0.1:0"],
+    );
+    let line = five_k
+        .wait_for_output("serves Marathon's REST API on")
+        .await;
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (five_k, url)
+}
+
+fn require_marathon_python() {
+    let found = Command::new(PYTHON)
+        .args(["-c", "import marathon"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        found,
+        "marathon-python is missing: install Debian's python3-marathon \
+         (bin/test --install-only does), for {PYTHON}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn marathon_python_drives_five_k_unchanged() {
+    require_marathon_python();
+    let (_five_k, url) = start_five_k().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/marathon_client.py");
+    let output = tokio::process::Command::new(PYTHON)
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .await
+        .expect("running the client's scenarios");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.ends_with("OK\n"),
+        "the client's scenarios failed:\n{stdout}\n{stderr}"
+    );
+}
