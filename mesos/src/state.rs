@@ -238,6 +238,10 @@ pub struct FrameworkState {
     pub instances: Option<usize>,
     /// The tasks by task ID.
     pub tasks: TaskRecords,
+    /// The items of the framework's own collections (see
+    /// [`StateStore::connect_with_collections`]): collection, then item
+    /// name, then the item's data as stored.
+    pub collections: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
 }
 
 /// Why the state could not be read or written.
@@ -344,9 +348,36 @@ impl StateStore {
     /// Connects to ZooKeeper and creates `<root>/state/tasks` (and the
     /// nodes above it) if missing.
     pub async fn connect(url: &ZkUrl) -> Result<StateStore, StateError> {
+        StateStore::connect_with_collections(url, &[]).await
+    }
+
+    /// Like [`connect`](Self::connect), for a framework that keeps more
+    /// than tasks: each name is a *collection*, `<root>/state/<name>`,
+    /// one node per item, read by [`load`](Self::load) into
+    /// [`FrameworkState::collections`] and written by
+    /// [`save_items`](Self::save_items) with the same guarantees as
+    /// tasks (compare-and-set, all or nothing, fenced). 5K keeps its apps
+    /// and deployments this way. The data is the framework's own: the
+    /// store neither reads nor checks it.
+    pub async fn connect_with_collections(
+        url: &ZkUrl,
+        collections: &[&str],
+    ) -> Result<StateStore, StateError> {
+        let mut nodes = Layout::new(&url.path);
+        for name in collections {
+            let node = nodes.collection(name);
+            if [FRAMEWORK_ID, INSTANCES, TASKS].contains(name) {
+                return Err(StateError::InvalidValue {
+                    node,
+                    reason: "this name is the store's own".into(),
+                });
+            }
+            check_node_name(name).map_err(|reason| StateError::InvalidValue { node, reason })?;
+            nodes.collections.push(name.to_string());
+        }
         let mut store = StateStore {
             url: url.clone(),
-            nodes: Layout::new(&url.path),
+            nodes,
             connection: Connection {
                 servers: url.servers.clone(),
                 digest: url.digest.clone(),
@@ -357,19 +388,28 @@ impl StateStore {
             in_doubt: None,
             fence: None,
         };
-        let tasks = &store.nodes.tasks;
-        let acls = zookeeper::node_acls(url.digest.as_ref());
-        store
-            .connection
-            .read(|client| async move {
-                let options = zk::CreateMode::Persistent.with_acls(acls);
-                // `mkdir -p`: each node is created unless it exists, so
-                // repeating it is harmless.
-                bounded(client.mkdir(tasks, &options))
-                    .await
-                    .map_err(|source| zk_error(tasks, source))
-            })
-            .await?;
+        let mut directories = vec![store.nodes.tasks.clone()];
+        directories.extend(
+            store
+                .nodes
+                .collections
+                .iter()
+                .map(|name| store.nodes.collection(name)),
+        );
+        for directory in &directories {
+            let acls = zookeeper::node_acls(url.digest.as_ref());
+            store
+                .connection
+                .read(|client| async move {
+                    let options = zk::CreateMode::Persistent.with_acls(acls);
+                    // `mkdir -p`: each node is created unless it exists, so
+                    // repeating it is harmless.
+                    bounded(client.mkdir(directory, &options))
+                        .await
+                        .map_err(|source| zk_error(directory, source))
+                })
+                .await?;
+        }
         Ok(store)
     }
 
@@ -549,6 +589,41 @@ impl StateStore {
         Ok(wanted)
     }
 
+    /// Brings items of the framework's collections to the given data
+    /// (`None`: deleted), together with the framework ID (`None`: absent),
+    /// all or nothing (in several multi-ops, past ZooKeeper's 1 MB request
+    /// limit). Items not named are left as they are; named items already
+    /// as wanted are not written. This is the write-ahead of a framework
+    /// whose state is its own: what it is about to act on is stored first.
+    pub async fn save_items(
+        &mut self,
+        framework_id: Option<&FrameworkId>,
+        items: &BTreeMap<(String, String), Option<Vec<u8>>>,
+    ) -> Result<(), StateError> {
+        let framework_node = self.nodes.framework_id.clone();
+        let scope = self.nodes.state.clone();
+        self.settle_doubt(&scope).await?;
+        let mut wanted = BTreeMap::new();
+        for ((collection, name), data) in items {
+            let node = self.nodes.item(collection, name);
+            if !self.nodes.collections.contains(collection) {
+                let reason = format!("{collection} is not one of this store's collections");
+                return Err(StateError::InvalidValue { node, reason });
+            }
+            check_node_name(name).map_err(|reason| StateError::InvalidValue {
+                node: node.clone(),
+                reason,
+            })?;
+            wanted.insert(node, data.clone());
+        }
+        let framework_data = match framework_id {
+            Some(id) => Some(framework_id_data(&framework_node, id)?),
+            None => None,
+        };
+        wanted.insert(framework_node.clone(), framework_data);
+        self.write(&scope, wanted, &[framework_node]).await
+    }
+
     /// Deletes every task node this store knows of, in one multi-op (several
     /// past ZooKeeper's 1 MB request limit).
     pub async fn clear_tasks(&mut self) -> Result<(), StateError> {
@@ -702,6 +777,8 @@ struct Layout {
     framework_id: String,
     instances: String,
     tasks: String,
+    /// The names of the framework's own collections.
+    collections: Vec<String>,
 }
 
 impl Layout {
@@ -711,8 +788,17 @@ impl Layout {
             framework_id: format!("{state}/{FRAMEWORK_ID}"),
             instances: format!("{state}/{INSTANCES}"),
             tasks: format!("{state}/{TASKS}"),
+            collections: Vec::new(),
             state,
         }
+    }
+
+    fn collection(&self, name: &str) -> String {
+        format!("{}/{name}", self.state)
+    }
+
+    fn item(&self, collection: &str, name: &str) -> String {
+        format!("{}/{collection}/{name}", self.state)
     }
 
     fn task(&self, id: &str) -> String {
@@ -957,14 +1043,20 @@ async fn read_state(
     let mut state = FrameworkState::default();
     let mut known = BTreeMap::new();
     for child in read_children(client, &nodes.state).await? {
-        if ![FRAMEWORK_ID, INSTANCES, TASKS].contains(&child.as_str()) {
+        let expected = [FRAMEWORK_ID, INSTANCES, TASKS].contains(&child.as_str())
+            || nodes.collections.contains(&child);
+        if !expected {
+            let mut names = vec![FRAMEWORK_ID, INSTANCES, TASKS];
+            names.extend(nodes.collections.iter().map(String::as_str));
             return Err(StateError::BadData {
                 node: format!("{}/{child}", nodes.state),
-                reason: format!(
-                    "an unexpected node: only {FRAMEWORK_ID}, {INSTANCES} and {TASKS} belong here"
-                ),
+                reason: format!("an unexpected node: only {} belong here", names.join(", ")),
             });
         }
+    }
+    for collection in &nodes.collections {
+        let items = read_items(client, &nodes.collection(collection), &mut known).await?;
+        state.collections.insert(collection.clone(), items);
     }
     if let Some(data) = read_leaf(client, &nodes.framework_id).await? {
         let id =
@@ -998,6 +1090,32 @@ async fn read_state(
         }
     }
     Ok((state, known))
+}
+
+/// Every item of a collection, read as task records are (all requests
+/// sent before the first answer is awaited), with their versions.
+async fn read_items(
+    client: &zk::Client,
+    directory: &str,
+    known: &mut BTreeMap<String, Known>,
+) -> Result<BTreeMap<String, Vec<u8>>, StateError> {
+    let names = read_children(client, directory).await?;
+    let item_nodes: Vec<String> = names
+        .iter()
+        .map(|name| format!("{directory}/{name}"))
+        .collect();
+    let reads: Vec<_> = item_nodes
+        .iter()
+        .map(|node| client.get_data(node))
+        .collect();
+    let mut items = BTreeMap::new();
+    for ((name, node), read) in names.into_iter().zip(&item_nodes).zip(reads) {
+        if let Some(data) = leaf(node, known_and_stat(node, bounded(read).await)?)? {
+            items.insert(name, data.data.clone());
+            known.insert(node.clone(), data);
+        }
+    }
+    Ok(items)
 }
 
 /// The names of a node's children; none if the node does not exist.
@@ -1127,6 +1245,14 @@ pub(crate) fn parse_instances(data: &[u8]) -> Result<usize, String> {
 }
 
 /// Task IDs become node names. ZooKeeper's client checks the rest.
+/// A collection's or an item's name must be one node's name.
+fn check_node_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(format!("{name:?} is not a valid node name"));
+    }
+    Ok(())
+}
+
 fn check_task_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err("an empty task ID".into());
@@ -1558,6 +1684,7 @@ mod tests {
                     (task.to_string(), record)
                 })
                 .collect(),
+            collections: BTreeMap::new(),
         }
     }
 

@@ -112,6 +112,7 @@ async fn the_state_round_trips_and_a_second_store_sees_it() {
         framework_id: Some(id),
         instances: Some(2),
         tasks,
+        collections: Default::default(),
     };
     assert_eq!(within(store.load()).await.unwrap(), expected);
 
@@ -388,6 +389,7 @@ async fn save_stores_the_framework_id_with_its_tasks_in_one_transaction() {
             framework_id: Some(id.clone()),
             instances: Some(2),
             tasks: tasks.clone(),
+            collections: Default::default(),
         }
     );
 
@@ -938,4 +940,93 @@ fn store_futures_can_be_spawned() {
         assert_send(store.clear_tasks());
     };
     assert_send(StateStore::connect(&"zk://zk:2181/fw".parse().unwrap()));
+}
+
+/// One item for `save_items`.
+fn item(collection: &str, name: &str, data: Option<&str>) -> ((String, String), Option<Vec<u8>>) {
+    (
+        (collection.to_string(), name.to_string()),
+        data.map(|d| d.as_bytes().to_vec()),
+    )
+}
+
+#[tokio::test]
+async fn a_frameworks_own_collections_are_stored_compared_and_set_and_read_back() {
+    let server = ZooKeeperServer::start();
+    let zk = raw_client(&server).await;
+    let url = url(&server, "/five-k");
+    let mut store = within(StateStore::connect_with_collections(
+        &url,
+        &["apps", "deployments"],
+    ))
+    .await
+    .unwrap();
+    assert!(exists(&zk, "/five-k/state/apps").await);
+    assert!(exists(&zk, "/five-k/state/deployments").await);
+    within(store.load()).await.unwrap();
+
+    let id = framework_id("5k-0001");
+    let first = std::collections::BTreeMap::from([
+        item("apps", "web", Some(r#"{"id":"/web"}"#)),
+        item("deployments", "d-1", Some("{}")),
+    ]);
+    within(store.save_items(Some(&id), &first)).await.unwrap();
+    assert_eq!(
+        data(&zk, "/five-k/state/apps/web").await,
+        br#"{"id":"/web"}"#
+    );
+    assert_eq!(data(&zk, "/five-k/state/framework_id").await, b"5k-0001");
+
+    // A second store (a new leader) reads everything back.
+    let mut other = within(StateStore::connect_with_collections(
+        &url,
+        &["apps", "deployments"],
+    ))
+    .await
+    .unwrap();
+    let loaded = within(other.load()).await.unwrap();
+    assert_eq!(loaded.framework_id, Some(id.clone()));
+    assert_eq!(loaded.collections["apps"]["web"], br#"{"id":"/web"}"#);
+    assert_eq!(loaded.collections["deployments"].len(), 1);
+
+    // Only named items change; an unchanged one is not rewritten.
+    let version = stat(&zk, "/five-k/state/apps/web").await.version;
+    let second = std::collections::BTreeMap::from([
+        item("apps", "web", Some(r#"{"id":"/web"}"#)),
+        item("deployments", "d-1", None),
+    ]);
+    within(other.save_items(Some(&id), &second)).await.unwrap();
+    assert_eq!(stat(&zk, "/five-k/state/apps/web").await.version, version);
+    assert!(!exists(&zk, "/five-k/state/deployments/d-1").await);
+
+    // The first store's knowledge is stale now: its write conflicts and
+    // writes nothing.
+    let stale = std::collections::BTreeMap::from([
+        item("apps", "db", Some("{}")),
+        item("deployments", "d-1", Some(r#"{"changed":true}"#)),
+    ]);
+    assert_conflict(
+        within(store.save_items(Some(&id), &stale)).await,
+        "/five-k/state/deployments/d-1",
+    );
+    assert!(
+        !exists(&zk, "/five-k/state/apps/db").await,
+        "all or nothing"
+    );
+
+    // Names the store does not keep are refused before writing.
+    let unknown = std::collections::BTreeMap::from([item("queue", "x", Some("{}"))]);
+    assert!(matches!(
+        within(other.save_items(Some(&id), &unknown)).await,
+        Err(StateError::InvalidValue { .. })
+    ));
+    let bad = std::collections::BTreeMap::from([item("apps", "a/b", Some("{}"))]);
+    assert!(matches!(
+        within(other.save_items(Some(&id), &bad)).await,
+        Err(StateError::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        within(StateStore::connect_with_collections(&url, &["tasks"])).await,
+        Err(StateError::InvalidValue { .. })
+    ));
 }
