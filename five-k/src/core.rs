@@ -5,21 +5,48 @@
 //! never a half-made change. So a single tokio task owns it and runs, in
 //! turn, Mesos events from the driver and *jobs* from the API (a closure
 //! run on the scheduler, whose result goes back to the HTTP handler).
-//! After each batch it converges the touched apps, then sends the calls
-//! and publishes the events the decisions left.
+//!
+//! After each batch it converges the touched apps, then, in this order:
+//! 1. saves what changed to ZooKeeper (write-ahead; with `--zk`);
+//! 2. answers the API requests of the batch, sends the calls to the
+//!    master and publishes the events.
+//!
+//! If the save fails, nothing of step 2 happens: no launch goes out whose
+//! task is not on record, and no client hears "created" for an app that
+//! is not stored (it gets 503 and may try again). The changes stay pending
+//! and are saved with the next batch, or on a retry a moment later.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use mesos::{Driver, DriverEvent};
+use mesos::{
+    Driver, DriverEvent,
+    state::StateError,
+    v1::scheduler::{Call, call},
+};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{events::EventBus, scheduler::Scheduler};
+use crate::{
+    events::EventBus,
+    scheduler::{Changes, Scheduler},
+    store::Store,
+};
+
+/// Answers an API request, once its change is saved.
+type Reply = Box<dyn FnOnce() + Send>;
 
 /// Work for the scheduler, from the API.
-type Job = Box<dyn FnOnce(&mut Scheduler) + Send>;
+type Job = Box<dyn FnOnce(&mut Scheduler) -> Reply + Send>;
 
 /// How many events or jobs are decided before their calls go out.
 const BATCH: usize = 1024;
+
+/// How soon a failed save is tried again when nothing else happens.
+const SAVE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a request waits for the scheduler: a new leader reading its
+/// state, or a save that ZooKeeper does not answer, must not hold a
+/// client for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The API's way in: runs closures on the scheduler.
 #[derive(Clone)]
@@ -27,89 +54,130 @@ pub struct Core {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The scheduler has stopped (5K is shutting down).
+/// The scheduler could not take the request: 5K is stopping, or what the
+/// request changed could not be stored.
 #[derive(Debug)]
-pub struct Stopped;
+pub struct Unavailable;
 
 impl Core {
-    /// Runs `job` on the scheduler and returns its result.
+    /// Runs `job` on the scheduler and returns its result, once what it
+    /// changed is stored.
     pub async fn run<R: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Scheduler) -> R + Send + 'static,
-    ) -> Result<R, Stopped> {
+    ) -> Result<R, Unavailable> {
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move |scheduler| {
-            let _ = reply.send(job(scheduler));
+            let answer = job(scheduler);
+            Box::new(move || {
+                let _ = reply.send(answer);
+            })
         });
-        self.jobs.send(job).await.map_err(|_| Stopped)?;
-        result.await.map_err(|_| Stopped)
+        let answer = async {
+            self.jobs.send(job).await.map_err(|_| Unavailable)?;
+            result.await.map_err(|_| Unavailable)
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, answer)
+            .await
+            .unwrap_or(Err(Unavailable))
     }
 }
 
-/// The loop that owns the scheduler. Returns when `shutdown` completes or
-/// the driver stops.
+/// The loop that owns the scheduler.
 pub struct CoreLoop {
-    scheduler: Scheduler,
     jobs: mpsc::Receiver<Job>,
     bus: EventBus,
 }
 
 impl CoreLoop {
-    pub fn new(scheduler: Scheduler, bus: EventBus) -> (CoreLoop, Core) {
+    /// The loop and the API's handle on it. Requests wait in the queue
+    /// until [`CoreLoop::run`] starts (a new leader reading its state).
+    pub fn new(bus: EventBus) -> (CoreLoop, Core) {
         let (sender, jobs) = mpsc::channel(BATCH);
-        (
-            CoreLoop {
-                scheduler,
-                jobs,
-                bus,
-            },
-            Core { jobs: sender },
-        )
+        (CoreLoop { jobs, bus }, Core { jobs: sender })
     }
 
+    /// Runs until `shutdown` completes (`Some(reason)` for a failure) or
+    /// the driver stops. Returns why it failed, if it did.
     pub async fn run(
-        mut self,
+        &mut self,
+        mut scheduler: Scheduler,
+        mut store: Option<Store>,
         driver: &Driver,
         events: &mut mpsc::Receiver<DriverEvent>,
-        shutdown: impl Future<Output = ()>,
-    ) -> Option<mesos::Error> {
+        shutdown: impl Future<Output = Option<String>>,
+    ) -> Option<String> {
         tokio::pin!(shutdown);
-        let mut final_error = None;
         let mut received = Vec::new();
         let mut jobs = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut unsaved = Changes::default();
+        let mut retry_save: Option<Instant> = None;
         loop {
-            let timer = self.scheduler.next_timer();
+            let timer = scheduler.next_timer();
             tokio::select! {
                 count = events.recv_many(&mut received, BATCH) => {
                     if count == 0 {
-                        break; // the driver stopped
+                        return None; // the driver stopped
                     }
-                    self.tick();
+                    tick(&mut scheduler);
                     for event in received.drain(..) {
                         if let Some(error) = event.final_error() {
-                            tracing::error!("{error}");
-                            final_error = Some(error);
+                            return Some(error.to_string());
                         }
-                        self.scheduler.on_event(&event);
+                        scheduler.on_event(&event);
                     }
                 }
                 count = self.jobs.recv_many(&mut jobs, BATCH) => {
                     if count == 0 {
-                        break;
+                        return None;
                     }
-                    self.tick();
-                    for job in jobs.drain(..) {
-                        job(&mut self.scheduler);
-                    }
+                    tick(&mut scheduler);
+                    replies.extend(jobs.drain(..).map(|job| job(&mut scheduler)));
                 }
                 () = sleep_until(timer) => {
-                    self.tick();
-                    self.scheduler.on_timer();
+                    tick(&mut scheduler);
+                    scheduler.on_timer();
                 }
-                () = &mut shutdown => break,
+                () = sleep_until(retry_save) => {}
+                reason = &mut shutdown => return reason,
             }
-            self.scheduler.converge();
-            let effects = self.scheduler.take_effects();
+            scheduler.converge();
+            let effects = scheduler.take_effects();
+            unsaved.merge(scheduler.take_changes());
+            if let (Some(store), false) = (store.as_mut(), unsaved.is_empty()) {
+                match store.save(&scheduler, &unsaved).await {
+                    Ok(()) => {
+                        unsaved = Changes::default();
+                        retry_save = None;
+                    }
+                    Err(error @ (StateError::Conflict { .. } | StateError::Fenced { .. })) => {
+                        return Some(format!(
+                            "{error}: stopping, as two leaders must not write one state"
+                        ));
+                    }
+                    Err(error) => {
+                        // Answers and unsafe calls of this batch are dropped:
+                        // clients try again, the master resends its
+                        // updates, kills are sent again, and the launches
+                        // never sent are found out by reconciliation.
+                        tracing::error!(
+                            "cannot save 5K's state: {error}; nothing is launched until it is saved"
+                        );
+                        replies.clear();
+                        retry_save = Some(Instant::now() + SAVE_RETRY);
+                        for call in safe_without_a_record(effects.calls) {
+                            if let Err(error) = driver.call(call).await {
+                                tracing::warn!(%error, "call to the master failed");
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+            for reply in replies.drain(..) {
+                reply();
+            }
             for event in effects.events {
                 self.bus.publish(event);
             }
@@ -119,14 +187,36 @@ impl CoreLoop {
                 }
             }
         }
-        final_error
     }
+}
 
-    /// Decisions read the time from the scheduler, set here.
-    fn tick(&mut self) {
-        self.scheduler.now = SystemTime::now();
-        self.scheduler.instant = Instant::now();
-    }
+/// The calls that may go out although their batch could not be saved:
+/// those that change nothing we keep a record of. An offer we meant to
+/// accept is declined instead, so that its resources are not held.
+fn safe_without_a_record(calls: Vec<Call>) -> Vec<Call> {
+    calls
+        .into_iter()
+        .filter_map(|call| match call.r#type() {
+            call::Type::Accept => {
+                let offer_ids = call
+                    .accept
+                    .map(|accept| accept.offer_ids)
+                    .unwrap_or_default();
+                Some(mesos::calls::decline(offer_ids, 5.0))
+            }
+            call::Type::Decline
+            | call::Type::Suppress
+            | call::Type::Revive
+            | call::Type::Reconcile => Some(call),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Decisions read the time from the scheduler, set here.
+fn tick(scheduler: &mut Scheduler) {
+    scheduler.now = SystemTime::now();
+    scheduler.instant = Instant::now();
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -4,28 +4,39 @@
 //! This is that clone, built from the kit's parts: the library's driver
 //! keeps it subscribed to the master, `scheduler/` decides (apps, tasks,
 //! deployments, with no I/O), `api/` serves Marathon's REST API v2 so
-//! that existing Marathon clients drive it unchanged, and `core.rs` joins
-//! them. With no flags it runs on a simulated Mesos master in this
-//! process and serves the API on 127.0.0.1:8080.
+//! that existing Marathon clients drive it unchanged, `store.rs` keeps the
+//! state in ZooKeeper, `ha/` elects a leader among several instances, and
+//! `core.rs` joins them. With no flags it runs on a simulated Mesos master
+//! in this process and serves the API on 127.0.0.1:8080.
 
 mod api;
 mod app;
 mod core;
 mod events;
+mod ha;
 mod scheduler;
+mod store;
 mod time;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use clap::Parser;
-use mesos::{Credentials, Driver, DriverConfig, MasterSpec, v1::FrameworkInfo};
+use mesos::{
+    Credentials, Driver, DriverConfig, MasterSpec,
+    leader::{Election, Role},
+    state::ZkUrl,
+    v1::FrameworkInfo,
+};
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 use crate::{
     api::{Api, Settings},
     core::CoreLoop,
     events::EventBus,
+    ha::Leadership,
     scheduler::Scheduler,
+    store::Store,
 };
 
 /// How long the master keeps 5K's tasks running while 5K is away: a
@@ -46,11 +57,23 @@ struct Args {
     #[arg(long, env = "MESOS_CREDENTIAL", value_parser = mesos::flags::credential_file)]
     credential: Option<Credentials>,
 
+    /// Where to keep the state and elect a leader among several
+    /// instances: zk://host:2181/five-k. Without it, the state is kept in
+    /// memory only and this instance runs alone.
+    #[arg(long, env = "FIVE_K_ZK")]
+    zk: Option<ZkUrl>,
+
     /// Where to serve the REST API. Only this machine can reach the
     /// default; give 0.0.0.0:8080 to serve the room (and know that the
     /// API has no authentication).
     #[arg(long, env = "FIVE_K_HTTP_ADDRESS", default_value = "127.0.0.1:8080")]
     http_address: SocketAddr,
+
+    /// The host name other instances and clients reach this one by
+    /// (Marathon's --hostname). Defaults to the address served on, or the
+    /// machine's name when that is 0.0.0.0.
+    #[arg(long, env = "FIVE_K_HOSTNAME", value_parser = mesos::flags::text)]
+    hostname: Option<String>,
 
     /// The framework's name, as the Mesos UI shows it.
     #[arg(long, env = "FRAMEWORK_NAME", default_value = "five-k", value_parser = mesos::flags::text)]
@@ -60,6 +83,16 @@ struct Args {
     /// agents).
     #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
+}
+
+/// How a term as the leader ended.
+enum Term {
+    /// Ctrl-C: stop for good.
+    Shutdown,
+    /// Leadership was lost or given up: stand by again.
+    SteppedDown,
+    /// Something that must stop this instance (exit status 1).
+    Failed(String),
 }
 
 #[tokio::main]
@@ -78,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     // Bind first: a taken port is a mistake to report before anything
-    // registers with the master.
+    // registers with the master or joins an election.
     let listener = tokio::net::TcpListener::bind(args.http_address)
         .await
         .map_err(|e| {
@@ -88,35 +121,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })?;
     let address = listener.local_addr()?;
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| default_hostname(address));
+    let me = format!("{hostname}:{}", address.port());
 
-    let framework_info = FrameworkInfo {
-        user: args.user.clone(),
-        name: args.name.clone(),
-        failover_timeout: Some(FAILOVER_TIMEOUT_SECONDS as f64),
-        checkpoint: Some(true),
-        ..Default::default()
+    let election = args
+        .zk
+        .as_ref()
+        .map(|url| Election::join(url, &me, mesos::leader::DEFAULT_SESSION_TIMEOUT));
+    let leadership = match &election {
+        Some(election) => Leadership::elected_by(me.clone(), election.roles(), election.leaders()),
+        None => Leadership::alone(me.clone()),
     };
-    let mut config = DriverConfig::new(args.master.clone(), framework_info);
-    config.client.credentials = mesos::flags::credentials(args.credential);
-    let (driver, mut mesos_events) = Driver::start(config)?;
-
     let bus = EventBus::default();
-    let (core_loop, core) = CoreLoop::new(Scheduler::new(), bus.clone());
-    let settings = Settings {
-        advertised: address.to_string(),
-        hostname: address.ip().to_string(),
-        http_port: address.port(),
-        master: args.master.to_string(),
-        zk: None,
-        framework_name: args.name,
-        user: args.user,
-        failover_timeout_seconds: FAILOVER_TIMEOUT_SECONDS,
-    };
-    let app = api::router(Api {
+    let (mut core_loop, core) = CoreLoop::new(bus.clone());
+    let (resign, mut resignations) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let api = Api {
         core,
         bus,
-        settings: Arc::new(settings),
-    });
+        settings: Arc::new(Settings {
+            hostname,
+            http_port: address.port(),
+            master: args.master.to_string(),
+            zk: args.zk.as_ref().map(ToString::to_string),
+            framework_name: args.name.clone(),
+            user: args.user.clone(),
+            failover_timeout_seconds: FAILOVER_TIMEOUT_SECONDS,
+        }),
+        leadership,
+        abdicate: election.as_ref().map(|_| {
+            Arc::new(move || {
+                let _ = resign.send(());
+            }) as Arc<dyn Fn() + Send + Sync>
+        }),
+    };
+    let app = api::router(api);
     tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, service).await {
@@ -127,16 +168,166 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "5K serves Marathon's REST API on http://{address} (try: curl http://{address}/v2/apps)"
     );
 
-    // Ctrl-C disconnects without a TEARDOWN: the master keeps the tasks
-    // for the failover timeout, for 5K to take back.
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("Ctrl-C: disconnecting from the master");
+    let mut ctrl_c = watch_ctrl_c();
+    let outcome = loop {
+        let (node, scheduler, store) = match (&election, &args.zk) {
+            (Some(election), Some(url)) => {
+                let Some(node) = elected(election, &mut ctrl_c).await else {
+                    break Term::Shutdown;
+                };
+                tracing::info!("elected: this instance leads, reading the state");
+                match Store::open(url, node.clone()).await {
+                    Ok((store, scheduler)) => (Some(node), scheduler, Some(store)),
+                    Err(error) => break Term::Failed(format!("cannot read 5K's state: {error}")),
+                }
+            }
+            _ => (None, Scheduler::new(), None),
+        };
+        let roles = election.as_ref().map(Election::roles);
+        let term = lead(
+            &args,
+            &mut core_loop,
+            scheduler,
+            store,
+            node,
+            roles,
+            &mut ctrl_c,
+            &mut resignations,
+        )
+        .await;
+        match term {
+            Term::SteppedDown => {
+                if let Some(election) = &election {
+                    tracing::info!("standing by: another instance leads now");
+                    // Give up our place: the next instance leads.
+                    if election.role().is_leader() {
+                        election.resign();
+                    }
+                    continue;
+                }
+                break Term::Shutdown;
+            }
+            other => break other,
+        }
     };
-    let error = core_loop.run(&driver, &mut mesos_events, ctrl_c).await;
-    driver.stop().await;
-    if error.is_some() {
+    if let Some(election) = election {
+        election.leave().await;
+    }
+    if let Term::Failed(reason) = outcome {
+        tracing::error!("{reason}");
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// One term as the leader: subscribes to the master and runs the
+/// scheduler until shutdown, loss of leadership or failure.
+#[allow(clippy::too_many_arguments)]
+async fn lead(
+    args: &Args,
+    core_loop: &mut CoreLoop,
+    scheduler: Scheduler,
+    store: Option<Store>,
+    node: Option<String>,
+    roles: Option<watch::Receiver<Role>>,
+    ctrl_c: &mut watch::Receiver<bool>,
+    resignations: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+) -> Term {
+    let framework_info = FrameworkInfo {
+        id: scheduler.framework_id().cloned(),
+        user: args.user.clone(),
+        name: args.name.clone(),
+        failover_timeout: Some(FAILOVER_TIMEOUT_SECONDS as f64),
+        checkpoint: Some(true),
+        ..Default::default()
+    };
+    let mut config = DriverConfig::new(args.master.clone(), framework_info);
+    config.client.credentials = mesos::flags::credentials(args.credential.clone());
+    let (driver, mut mesos_events) = match Driver::start(config) {
+        Ok(started) => started,
+        Err(error) => return Term::Failed(format!("cannot start the driver: {error}")),
+    };
+    // Resignations asked for in an earlier term are void.
+    while resignations.try_recv().is_ok() {}
+    let ended = async {
+        tokio::select! {
+            () = wait_true(ctrl_c) => Term::Shutdown,
+            () = lost(roles, node) => Term::SteppedDown,
+            Some(()) = resignations.recv() => Term::SteppedDown,
+        }
+    };
+    let mut why = None;
+    let failure = core_loop
+        .run(scheduler, store, &driver, &mut mesos_events, async {
+            why = Some(ended.await);
+            None
+        })
+        .await;
+    driver.stop().await;
+    match (failure, why) {
+        (Some(reason), _) => Term::Failed(reason),
+        (None, Some(term)) => term,
+        (None, None) => Term::Failed("the driver stopped".into()),
+    }
+}
+
+/// Waits until this instance leads, and returns its election node; `None`
+/// on Ctrl-C.
+async fn elected(election: &Election, ctrl_c: &mut watch::Receiver<bool>) -> Option<String> {
+    let mut roles = election.roles();
+    loop {
+        if let Role::Leader { node } = roles.borrow_and_update().clone() {
+            return Some(node);
+        }
+        tokio::select! {
+            changed = roles.changed() => if changed.is_err() { std::future::pending::<()>().await },
+            () = wait_true(ctrl_c) => return None,
+        }
+    }
+}
+
+/// Completes when this instance no longer leads with `node`: deposed, or
+/// disconnected from ZooKeeper (it may have been deposed without knowing).
+async fn lost(roles: Option<watch::Receiver<Role>>, node: Option<String>) {
+    let Some(mut roles) = roles else {
+        return std::future::pending().await;
+    };
+    loop {
+        match &*roles.borrow_and_update() {
+            Role::Leader { node: ours } if Some(ours) == node.as_ref() => {}
+            _ => return,
+        }
+        if roles.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A flag set once Ctrl-C is pressed, for every term to see.
+fn watch_ctrl_c() -> watch::Receiver<bool> {
+    let (pressed, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: disconnecting from the master");
+            let _ = pressed.send(true);
+        }
+    });
+    receiver
+}
+
+async fn wait_true(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
+}
+
+/// The address served on, or the machine's name when it serves every
+/// address (0.0.0.0 names no one host).
+fn default_hostname(address: SocketAddr) -> String {
+    if !address.ip().is_unspecified() {
+        return address.ip().to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     app::validate::{Invalid, Violation},
-    core::Stopped,
+    core::Unavailable,
     scheduler::Refusal,
 };
 
@@ -75,9 +75,13 @@ impl From<Refusal> for ApiError {
     }
 }
 
-impl From<Stopped> for ApiError {
-    fn from(_: Stopped) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "5K is shutting down")
+impl From<Unavailable> for ApiError {
+    fn from(_: Unavailable) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "5K could not complete the request: it is stopping, or could not store the change yet \
+             (is ZooKeeper reachable?); look before sending it again",
+        )
     }
 }
 

@@ -17,13 +17,25 @@ mod server;
 mod tasks;
 mod views;
 
+use std::sync::Arc;
+
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    middleware,
     routing::{get, post},
 };
 
-use crate::{core::Core, events::EventBus};
+pub use error::ApiError;
+
+use crate::{
+    core::Core,
+    events::EventBus,
+    ha::{
+        Leadership,
+        proxy::{self, Proxy},
+    },
+};
 
 /// Bodies larger than this are refused (413): an app definition is a few
 /// kilobytes, and the limit keeps a bad client from filling memory.
@@ -32,8 +44,6 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// What `/v2/info` reports.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `host:port` where this instance serves the API.
-    pub advertised: String,
     pub hostname: String,
     pub http_port: u16,
     pub master: String,
@@ -48,14 +58,19 @@ pub struct Settings {
 pub struct Api {
     pub core: Core,
     pub bus: EventBus,
-    pub settings: std::sync::Arc<Settings>,
+    pub settings: Arc<Settings>,
+    pub leadership: Leadership,
+    /// Gives up leadership (`DELETE /v2/leader`); `None` without an election.
+    pub abdicate: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
+/// The API: `/ping` and `GET /v2/leader` answered by any instance, the
+/// rest by the leader (a standby forwards them, see `ha::proxy`).
 pub fn router(api: Api) -> Router {
-    Router::new()
-        .route("/ping", get(server::ping))
+    let proxy = Proxy::new(api.leadership.clone());
+    let by_the_leader = Router::new()
         .route("/v2/info", get(server::info))
-        .route("/v2/leader", get(server::leader).delete(server::abdicate))
+        .route("/v2/leader", axum::routing::delete(server::abdicate))
         .route("/v2/apps", get(apps::list).post(apps::create))
         .route(
             "/v2/apps/{*path}",
@@ -73,5 +88,10 @@ pub fn router(api: Api) -> Router {
         )
         .route("/v2/events", get(events::stream))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(proxy, proxy::to_leader));
+    Router::new()
+        .route("/ping", get(server::ping))
+        .route("/v2/leader", get(server::leader))
+        .merge(by_the_leader)
         .with_state(api)
 }

@@ -10,6 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{Api, error::ApiError};
+use crate::ha::Who;
 
 pub async fn ping() -> &'static str {
     "pong"
@@ -23,18 +24,20 @@ pub async fn info(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
         .run(|scheduler| scheduler.framework_id().map(|id| id.value.clone()))
         .await?;
     let settings = &api.settings;
+    // Answered by the leader (standbys forward it), so: elected, and it
+    // leads.
     Ok(Json(json!({
         "name": "five-k",
         "version": env!("CARGO_PKG_VERSION"),
         "buildref": concat!("five-k ", env!("CARGO_PKG_VERSION")),
         "elected": true,
-        "leader": settings.advertised,
+        "leader": api.leadership.me,
         "frameworkId": framework_id,
         "marathon_config": {
             "master": settings.master,
             "framework_name": settings.framework_name,
             "hostname": settings.hostname,
-            "ha": settings.zk.is_some(),
+            "ha": api.leadership.is_highly_available(),
             "checkpoint": true,
             "failover_timeout": settings.failover_timeout_seconds,
             "mesos_user": settings.user,
@@ -51,23 +54,28 @@ pub async fn info(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
     })))
 }
 
-/// `GET /v2/leader`: this instance, the only one without `--zk`.
-pub async fn leader(State(api): State<Api>) -> Json<Value> {
-    Json(json!({ "leader": api.settings.advertised }))
+/// `GET /v2/leader`, answered by any instance from what it knows of the
+/// election (`LeaderResource.scala`).
+pub async fn leader(State(api): State<Api>) -> Response {
+    match api.leadership.who() {
+        Who::Me => Json(json!({ "leader": api.leadership.me })).into_response(),
+        Who::Other(leader) => Json(json!({ "leader": leader })).into_response(),
+        Who::Unknown => ApiError::not_found("There is no leader").into_response(),
+    }
 }
 
-/// `DELETE /v2/leader`: without ZooKeeper there is no election to leave.
+/// `DELETE /v2/leader`: the leader gives up leadership; another instance
+/// takes over, and this one stands by.
 pub async fn abdicate(State(api): State<Api>) -> Response {
-    if api.settings.zk.is_none() {
-        return ApiError::new(
+    match &api.abdicate {
+        Some(abdicate) => {
+            abdicate();
+            Json(json!({ "message": "Leadership abdicated" })).into_response()
+        }
+        None => ApiError::new(
             StatusCode::BAD_REQUEST,
             "5K runs without --zk: it is the only instance and cannot abdicate",
         )
-        .into_response();
+        .into_response(),
     }
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "leader election is not implemented yet",
-    )
-    .into_response()
 }

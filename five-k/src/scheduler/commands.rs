@@ -185,6 +185,7 @@ impl Scheduler {
                 "DeploymentPlan {id} does not exist"
             )));
         };
+        self.changes.deployments.insert(id.to_string());
         let timestamp = self.timestamp();
         self.publish(Event::deployment_failed(&timestamp, &deployment));
         if force {
@@ -224,6 +225,9 @@ impl Scheduler {
                 Some(entry) => {
                     let previous = std::mem::replace(&mut entry.app, app);
                     entry.versions.push(previous);
+                    if entry.versions.len() > super::MAX_VERSIONS {
+                        entry.versions.remove(0);
+                    }
                 }
                 None => {
                     self.apps.insert(
@@ -240,6 +244,8 @@ impl Scheduler {
                 self.apps.remove(&app_id);
             }
         }
+        self.changes.apps.insert(app_id.clone());
+        self.changes.deployments.insert(deployment.id.clone());
         let submitted = Submitted {
             version,
             deployment_id: deployment.id.clone(),
@@ -266,13 +272,15 @@ impl Scheduler {
         let timestamp = self.timestamp();
         for id in blocking {
             if let Some(deployment) = self.deployments.remove(&id) {
+                self.changes.deployments.insert(id);
                 self.publish(Event::deployment_failed(&timestamp, &deployment));
             }
         }
         Ok(())
     }
 
-    /// Sends a KILL for a task, once; it stops counting for its app.
+    /// Kills a task; it stops counting for its app at once. The KILL is
+    /// sent again until the task's end is reported (see `retry_kills`).
     pub(super) fn kill(&mut self, task_id: &str) {
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
@@ -281,23 +289,28 @@ impl Scheduler {
             return;
         }
         task.killing = true;
+        let task = task.clone();
+        self.dirty.insert(task.app_id.clone());
+        self.send_kill(&task);
+    }
+
+    /// Sends one KILL, with the app's grace period.
+    pub(super) fn send_kill(&mut self, task: &super::task::Task) {
+        self.kills_sent.insert(task.id.clone(), self.instant);
+        let grace = self
+            .apps
+            .get(&task.app_id)
+            .and_then(|entry| entry.app.task_kill_grace_period_seconds)
+            .map(launch::kill_policy);
         let agent_id = mesos::v1::AgentId {
             value: task.agent_id.clone(),
         };
-        let app_id = task.app_id.clone();
-        let grace = self
-            .apps
-            .get(&app_id)
-            .and_then(|entry| entry.app.task_kill_grace_period_seconds)
-            .map(launch::kill_policy);
-        self.effects.calls.push(calls::kill(
-            mesos::v1::TaskId {
-                value: task_id.to_string(),
-            },
-            Some(agent_id),
-            grace,
-        ));
-        self.dirty.insert(app_id);
+        let task_id = mesos::v1::TaskId {
+            value: task.id.clone(),
+        };
+        self.effects
+            .calls
+            .push(calls::kill(task_id, Some(agent_id), grace));
     }
 }
 

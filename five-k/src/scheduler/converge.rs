@@ -83,6 +83,7 @@ impl Scheduler {
             let Some(mut deployment) = self.deployments.remove(&id) else {
                 continue;
             };
+            self.changes.deployments.insert(id);
             let timestamp = self.timestamp();
             deployment.current_step = deployment.steps.len();
             self.publish(Event::deployment_step_success(&timestamp, &deployment));

@@ -20,7 +20,7 @@ use crate::app::{App, PathId};
 /// What a step does to an app, in Marathon's words (its names end
 /// alike because Marathon has pod actions too).
 #[allow(clippy::enum_variant_names)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     StartApplication,
     ScaleApplication,
@@ -39,7 +39,8 @@ impl Action {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub id: String,
     pub version: String,

@@ -50,7 +50,8 @@ const REFUSE_WHILE_WAITING: f64 = 5.0;
 const REFUSE_WHEN_IDLE: f64 = 120.0;
 
 /// An app and what 5K remembers about it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AppEntry {
     pub app: App,
     /// Earlier versions, oldest first, for `GET /v2/apps/{id}/versions`
@@ -60,7 +61,7 @@ pub struct AppEntry {
 }
 
 /// The last task of an app that failed, and why (`lastTaskFailure`).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskFailure {
     pub app_id: String,
@@ -80,6 +81,42 @@ pub struct Effects {
     pub events: Vec<Event>,
 }
 
+/// What changed since the last save, to be written to ZooKeeper before
+/// any call goes out (write-ahead). Each names what to read back from the
+/// scheduler: an app, deployment or task that is gone is deleted.
+#[derive(Default, Debug, PartialEq)]
+pub struct Changes {
+    pub framework_id: bool,
+    pub apps: BTreeSet<PathId>,
+    pub deployments: BTreeSet<String>,
+    pub tasks: BTreeSet<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        !self.framework_id
+            && self.apps.is_empty()
+            && self.deployments.is_empty()
+            && self.tasks.is_empty()
+    }
+
+    /// Adds changes that could not be saved, to be saved with the next.
+    pub fn merge(&mut self, other: Changes) {
+        self.framework_id |= other.framework_id;
+        self.apps.extend(other.apps);
+        self.deployments.extend(other.deployments);
+        self.tasks.extend(other.tasks);
+    }
+}
+
+/// How long a KILL may go unanswered before it is sent again: a kill can
+/// be lost like any message (a master failover, a call that failed).
+const KILL_RETRY: Duration = Duration::from_secs(15);
+
+/// How many earlier versions of an app are kept (Marathon's
+/// `--zk_max_versions`).
+const MAX_VERSIONS: usize = 50;
+
 pub struct Scheduler {
     apps: BTreeMap<PathId, AppEntry>,
     tasks: Tasks,
@@ -95,6 +132,11 @@ pub struct Scheduler {
     /// served first.
     next_app: usize,
     effects: Effects,
+    /// Apps, deployments and the framework ID changed since the last save
+    /// (tasks note their own changes).
+    changes: Changes,
+    /// When each task being killed was last sent a KILL.
+    kills_sent: std::collections::HashMap<String, Instant>,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
     pub now: SystemTime,
@@ -123,6 +165,8 @@ impl Scheduler {
             dirty: BTreeSet::new(),
             next_app: 0,
             effects: Effects::default(),
+            changes: Changes::default(),
+            kills_sent: Default::default(),
             now: SystemTime::now(),
             instant: Instant::now(),
         }
@@ -131,6 +175,40 @@ impl Scheduler {
     /// Takes what the last decisions left to do.
     pub fn take_effects(&mut self) -> Effects {
         std::mem::take(&mut self.effects)
+    }
+
+    /// Takes what changed since the last call, for the store.
+    pub fn take_changes(&mut self) -> Changes {
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.tasks = self.tasks.take_changed();
+        changes
+    }
+
+    /// A scheduler that carries on from a stored state: a restarted or
+    /// newly elected 5K. Tasks being killed are killed again once
+    /// subscribed; reconciliation then tells what became of the others.
+    pub fn restore(
+        framework_id: Option<FrameworkId>,
+        apps: Vec<AppEntry>,
+        deployments: Vec<Deployment>,
+        tasks: Vec<task::Task>,
+    ) -> Scheduler {
+        let mut scheduler = Scheduler::new();
+        scheduler.framework_id = framework_id;
+        for entry in apps {
+            scheduler.apps.insert(entry.app.id.clone(), entry);
+        }
+        for deployment in deployments {
+            scheduler
+                .deployments
+                .insert(deployment.id.clone(), deployment);
+        }
+        for task in tasks {
+            scheduler.tasks.insert(task);
+        }
+        // Restored as stored: nothing to write back.
+        scheduler.tasks.take_changed();
+        scheduler
     }
 
     /// A Mesos event.
@@ -146,6 +224,7 @@ impl Scheduler {
             DriverEvent::FrameworkRemoved { .. } => {
                 // The master forgot us and killed our tasks: they are gone.
                 self.framework_id = None;
+                self.changes.framework_id = true;
                 self.forget_all_tasks("the master removed the framework");
                 return;
             }
@@ -172,7 +251,10 @@ impl Scheduler {
     }
 
     fn on_subscribed(&mut self, subscribed: &event::Subscribed) {
-        self.framework_id = Some(subscribed.framework_id.clone());
+        if self.framework_id.as_ref() != Some(&subscribed.framework_id) {
+            self.framework_id = Some(subscribed.framework_id.clone());
+            self.changes.framework_id = true;
+        }
         // A new subscription starts with offers flowing again.
         self.suppressed = false;
         let known = self
@@ -189,19 +271,52 @@ impl Scheduler {
             .collect::<Vec<_>>();
         let calls = self.reconciler.start(known, self.instant);
         self.effects.calls.extend(calls);
+        // Kills sent on an earlier subscription may be lost: send them
+        // again now.
+        self.kills_sent.clear();
+        self.retry_kills();
         // Every app may need something now: check them all.
         self.dirty.extend(self.apps.keys().cloned());
     }
 
-    /// What reconciliation has due at [`Scheduler::instant`].
+    /// What is due at [`Scheduler::instant`]: reconciliation, and kills
+    /// that went unanswered.
     pub fn on_timer(&mut self) {
         let calls = self.reconciler.on_timer(self.instant);
         self.effects.calls.extend(calls);
+        self.retry_kills();
     }
 
     /// When [`Scheduler::on_timer`] wants to be called.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.reconciler.next_attempt()
+        let kill = self
+            .kills_sent
+            .values()
+            .map(|sent| *sent + KILL_RETRY)
+            .min();
+        [self.reconciler.next_attempt(), kill]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Sends a KILL again to each task being killed whose last KILL (if
+    /// any) is older than [`KILL_RETRY`].
+    fn retry_kills(&mut self) {
+        let due: Vec<task::Task> = self
+            .tasks
+            .all()
+            .filter(|task| task.killing)
+            .filter(|task| {
+                self.kills_sent
+                    .get(&task.id)
+                    .is_none_or(|sent| self.instant >= *sent + KILL_RETRY)
+            })
+            .cloned()
+            .collect();
+        for task in due {
+            self.send_kill(&task);
+        }
     }
 
     pub fn framework_id(&self) -> Option<&FrameworkId> {
@@ -218,6 +333,10 @@ impl Scheduler {
 
     pub fn tasks(&self) -> &Tasks {
         &self.tasks
+    }
+
+    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+        self.deployments.get(id)
     }
 
     pub fn deployments(&self) -> impl Iterator<Item = &Deployment> {

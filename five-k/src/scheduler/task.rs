@@ -7,13 +7,14 @@
 //! task (after a failover, say): `<app path with / as _>.<uuid>`, the form
 //! Marathon used before instances (`Task.Id` in Marathon 1.3).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mesos::v1::TaskState;
 
 use crate::app::PathId;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Task {
     pub id: String,
     pub app_id: PathId,
@@ -21,6 +22,7 @@ pub struct Task {
     pub host: String,
     pub ports: Vec<u64>,
     pub service_ports: Vec<u32>,
+    #[serde(with = "task_state")]
     pub state: TaskState,
     pub staged_at: String,
     pub started_at: Option<String>,
@@ -55,10 +57,14 @@ impl Task {
 pub struct Tasks {
     by_id: HashMap<String, Task>,
     by_app: BTreeMap<PathId, BTreeMap<String, ()>>,
+    /// Tasks changed since [`Tasks::take_changed`]: only those are
+    /// written to ZooKeeper.
+    changed: BTreeSet<String>,
 }
 
 impl Tasks {
     pub fn insert(&mut self, task: Task) {
+        self.changed.insert(task.id.clone());
         self.by_app
             .entry(task.app_id.clone())
             .or_default()
@@ -68,6 +74,7 @@ impl Tasks {
 
     pub fn remove(&mut self, task_id: &str) -> Option<Task> {
         let task = self.by_id.remove(task_id)?;
+        self.changed.insert(task_id.to_string());
         if let Some(ids) = self.by_app.get_mut(&task.app_id) {
             ids.remove(task_id);
             if ids.is_empty() {
@@ -81,8 +88,16 @@ impl Tasks {
         self.by_id.get(task_id)
     }
 
+    /// A task to change: it counts as changed from now on.
     pub fn get_mut(&mut self, task_id: &str) -> Option<&mut Task> {
-        self.by_id.get_mut(task_id)
+        let task = self.by_id.get_mut(task_id)?;
+        self.changed.insert(task_id.to_string());
+        Some(task)
+    }
+
+    /// The ids of the tasks changed (or removed) since the last call.
+    pub fn take_changed(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.changed)
     }
 
     /// An app's tasks, in id order.
@@ -100,6 +115,22 @@ impl Tasks {
             .values()
             .flat_map(|ids| ids.keys())
             .filter_map(|id| self.by_id.get(id))
+    }
+}
+
+/// Task states stored as Mesos spells them (`TASK_RUNNING`).
+mod task_state {
+    use mesos::v1::TaskState;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(state: &TaskState, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(state.as_str_name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TaskState, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        TaskState::from_str_name(&name)
+            .ok_or_else(|| D::Error::custom(format!("unknown task state {name:?}")))
     }
 }
 

@@ -64,8 +64,10 @@ impl Scheduler {
             return;
         }
         self.tasks.remove(task_id);
+        self.kills_sent.remove(task_id);
         if is_failure(state) {
             if let Some(entry) = self.apps.get_mut(&task.app_id) {
+                self.changes.apps.insert(task.app_id.clone());
                 entry.last_task_failure = Some(TaskFailure {
                     app_id: task.app_id.to_string(),
                     host: task.host.clone(),
