@@ -6,7 +6,6 @@
 //! `/shop/web/versions/<v>`, `/shop/web/restart`): Marathon forbids those
 //! words as an app's last segment, so the reading is unambiguous.
 
-use axum::body::Bytes;
 use axum::{
     Json,
     extract::{ConnectInfo, Path, RawQuery, State},
@@ -17,10 +16,11 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 use super::{
-    Api, body,
+    Api,
+    body::{self, Body},
     error::ApiError,
+    label_selector::LabelSelector,
     query::{Embed, Query},
-    tasks::{kill_response, matching_host},
     views,
 };
 use crate::{
@@ -39,8 +39,10 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let query = Query::parse(raw.as_deref());
     let embed = Embed::parse(&query);
-    let cmd = query.get("cmd").map(str::to_string);
-    let id = query.get("id").map(str::to_string);
+    // `cmd` and `id` match any part of the text, in any case
+    // (`AppsResource.search`).
+    let cmd = query.get("cmd").map(str::to_lowercase);
+    let id = query.get("id").map(str::to_lowercase);
     let label = query.get("label").map(LabelSelector::parse).transpose()?;
     let apps = api
         .core
@@ -49,11 +51,12 @@ pub async fn list(
                 .apps()
                 .filter(|entry| {
                     let app = &entry.app;
-                    cmd.as_ref().is_none_or(|c| {
-                        app.cmd.as_ref().is_some_and(|cmd| cmd.contains(c.as_str()))
-                    }) && id
-                        .as_ref()
-                        .is_none_or(|i| app.id.to_string().contains(i.as_str()))
+                    let contains = |text: &str, part: &str| text.to_lowercase().contains(part);
+                    cmd.as_deref()
+                        .is_none_or(|c| app.cmd.as_deref().is_some_and(|cmd| contains(cmd, c)))
+                        && id
+                            .as_deref()
+                            .is_none_or(|i| contains(&app.id.to_string(), i))
                         && label.as_ref().is_none_or(|l| l.matches(&app.labels))
                 })
                 .map(|entry| views::app(scheduler, entry, embed))
@@ -63,11 +66,12 @@ pub async fn list(
     Ok(Json(json!({ "apps": apps })))
 }
 
-/// `POST /v2/apps`.
+/// `POST /v2/apps`: 201 with the app as `GET` would show it, its counts
+/// zero, no tasks yet and its deployment (`AppsResource.create`).
 pub async fn create(
     State(api): State<Api>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let request: AppRequest = body::parse(&body)?;
     let client_ip = client.ip().to_string();
@@ -83,11 +87,15 @@ pub async fn create(
             );
             scheduler.publish_event(event);
             let entry = scheduler.app(&app.id).expect("just created").clone();
-            let json = views::app(scheduler, &entry, Embed::default());
+            let embed = Embed {
+                tasks: true,
+                last_task_failure: false,
+            };
+            let json = views::app(scheduler, &entry, embed);
             Ok::<_, ApiError>((json, submitted))
         })
         .await??;
-    let location = format!("/v2/apps{}", app["id"].as_str().unwrap_or_default());
+    let location = location(app["id"].as_str().unwrap_or_default());
     let mut response = (StatusCode::CREATED, Json(app)).into_response();
     response.headers_mut().insert(LOCATION, header(&location));
     response
@@ -96,11 +104,11 @@ pub async fn create(
     Ok(response)
 }
 
-/// `GET /v2/apps/{id}`, `…/tasks`, `…/versions`, `…/versions/{version}`.
+/// `GET /v2/apps/{id}`, `…/tasks`, `…/versions`, `…/versions/{version}`,
+/// and `/v2/apps/{group}/*` (every app under a group).
 pub async fn get(
     State(api): State<Api>,
     Path(path): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -135,9 +143,29 @@ pub async fn get(
                 })
                 .await?
         }
+        [group @ .., "*"] => {
+            let group = join(group);
+            api.core
+                .run(move |scheduler| {
+                    let apps: Vec<Value> = scheduler
+                        .apps()
+                        .filter(|entry| entry.app.id.segments().starts_with(group.segments()))
+                        .map(|entry| views::app(scheduler, entry, Embed::everything()))
+                        .collect();
+                    // Groups exist only through their apps here; the root always.
+                    if apps.is_empty() && !group.segments().is_empty() {
+                        return Err(ApiError::not_found(format!(
+                            "Group '{group}' does not exist"
+                        )));
+                    }
+                    Ok(Json(json!({ "*": apps })))
+                })
+                .await?
+        }
         _ => {
             let id = PathId::parse(&path);
-            let _ = raw; // every embed is always included for one app
+            // `embed` is read and ignored: Marathon always shows one app
+            // with its counts, tasks, deployments and last failure.
             api.core
                 .run(move |scheduler| {
                     let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?.clone();
@@ -156,7 +184,7 @@ pub async fn update(
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let force = query.flag("force", false)?;
@@ -169,6 +197,7 @@ pub async fn update(
     }
     let client_ip = client.ip().to_string();
     let uri = format!("/v2/apps{id}");
+    let id_text = id.to_string();
     let (submitted, created) = api
         .core
         .run(move |scheduler| {
@@ -185,12 +214,16 @@ pub async fn update(
             Ok::<_, ApiError>((submitted, created))
         })
         .await??;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(submitted_response(status, submitted))
+    if !created {
+        return Ok(submitted_response(StatusCode::OK, submitted));
+    }
+    // A PUT that creates answers as a POST does: 201 and where the app is
+    // (`AppsResource.update`), but with the deployment, not the app.
+    let mut response = submitted_response(StatusCode::CREATED, submitted);
+    response
+        .headers_mut()
+        .insert(LOCATION, header(&location(&id_text)));
+    Ok(response)
 }
 
 /// `DELETE /v2/apps/{id}`, `…/tasks`, `…/tasks/{taskId}`.
@@ -201,43 +234,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let scale = query.flag("scale", false)?;
-    // `wipe` forgets a task's reservation; 5K reserves nothing, so it is
-    // an ordinary kill.
-    let _wipe = query.flag("wipe", false)?;
-    let force = query.flag("force", true)?;
     match segments.as_slice() {
-        [app @ .., "tasks"] => {
-            let (id, host) = (join(app), query.get("host").map(str::to_string));
-            let response = api
-                .core
-                .run(move |scheduler| {
-                    scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let ids: Vec<String> = scheduler
-                        .tasks()
-                        .of_app(&id)
-                        .filter(|task| matching_host(task, host.as_deref()))
-                        .map(|task| task.id.clone())
-                        .collect();
-                    let (killed, submitted) = scheduler.kill_tasks(&ids, scale, force)?;
-                    Ok::<_, ApiError>(kill_response(&killed, submitted, "tasks"))
-                })
-                .await??;
-            Ok(response)
-        }
+        [app @ .., "tasks"] => super::tasks::kill_of_app(api, join(app), None, &query).await,
         [app @ .., "tasks", task_id] => {
-            let (id, task_id) = (join(app), task_id.to_string());
-            let response = api
-                .core
-                .run(move |scheduler| {
-                    scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let (killed, submitted) = scheduler.kill_tasks(&[task_id], scale, force)?;
-                    Ok::<_, ApiError>(kill_response(&killed, submitted, "task"))
-                })
-                .await??;
-            Ok(response)
+            let task_id = Some(task_id.to_string());
+            super::tasks::kill_of_app(api, join(app), task_id, &query).await
         }
         _ => {
+            // Deleting an app needs no `?force` since Marathon 1.5: the
+            // deployments changing it are pointless now (`AppsResource.delete`).
+            let force = query.flag("force", true)?;
             let id = PathId::parse(&path);
             let submitted = api
                 .core
@@ -248,18 +254,18 @@ pub async fn delete(
     }
 }
 
-/// `POST /v2/apps/{id}/restart`.
+/// `POST /v2/apps/{id}/restart`. Unlike a delete, a restart of an app
+/// under deployment needs `?force=true` (`AppsResource.restart`).
 pub async fn restart(
     State(api): State<Api>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = Query::parse(raw.as_deref());
-    let force = query.flag("force", true)?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let [app @ .., "restart"] = segments.as_slice() else {
-        return Err(ApiError::not_found("URI not found"));
+        return Err(super::error::method_not_allowed().await);
     };
+    let force = Query::parse(raw.as_deref()).flag("force", false)?;
     let id = join(app);
     let submitted = api
         .core
@@ -282,51 +288,11 @@ fn join(segments: &[&str]) -> PathId {
     PathId::parse(&segments.join("/"))
 }
 
-fn header(value: &str) -> HeaderValue {
-    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// Where a created app is: its own URL.
+fn location(app_id: &str) -> String {
+    format!("/v2/apps{app_id}")
 }
 
-/// `label=` of `GET /v2/apps`: `key`, `key==value` or `key!=value`,
-/// several joined by commas, all of which must hold.
-#[derive(Debug)]
-struct LabelSelector(Vec<(String, Option<(bool, String)>)>);
-
-impl LabelSelector {
-    fn parse(text: &str) -> Result<LabelSelector, ApiError> {
-        let mut terms = Vec::new();
-        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let parsed = if let Some((key, value)) = term.split_once("!=") {
-                (
-                    key.trim().to_string(),
-                    Some((false, value.trim().to_string())),
-                )
-            } else if let Some((key, value)) = term.split_once("==") {
-                (
-                    key.trim().to_string(),
-                    Some((true, value.trim().to_string())),
-                )
-            } else {
-                (term.to_string(), None)
-            };
-            if parsed.0.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("Invalid label selector: {text}"),
-                ));
-            }
-            terms.push(parsed);
-        }
-        Ok(LabelSelector(terms))
-    }
-
-    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
-        self.0
-            .iter()
-            .all(|(key, test)| match (labels.get(key), test) {
-                (None, Some((false, _))) => true,
-                (None, _) => false,
-                (Some(_), None) => true,
-                (Some(value), Some((equal, wanted))) => (value == wanted) == *equal,
-            })
-    }
+fn header(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -4,19 +4,56 @@
 //! different mistakes, and Marathon answers each differently: 400 "Please
 //! specify data in JSON format", 400 "Invalid JSON" with the parser's
 //! words, and 422 "Invalid JSON" naming each field (`/cpus`,
-//! `/portDefinitions(0)/port`). The body's size is limited by the router.
+//! `/portDefinitions(0)/port`) (`MarathonExceptionMapper.scala`).
+//!
+//! The body's size is limited by the router ([`super::BODY_LIMIT`]); a
+//! larger one is refused with 413 before it is read whole, so that a
+//! client cannot make 5K hold gigabytes.
 
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::StatusCode,
+};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::app::validate::Violation;
 
+/// A request's body, read whole (up to the limit); refusals are JSON, as
+/// all of the API's.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Request body too large: the limit is {} bytes",
+                        super::BODY_LIMIT
+                    ),
+                ),
+                status => ApiError::new(status, rejection.body_text()),
+            })
+    }
+}
+
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "Please specify data in JSON format",
-        ));
+        // Jackson's words for an empty body, which Marathon passes on.
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: serde_json::json!({
+                "message": "Please specify data in JSON format",
+                "details": "No content to map due to end-of-input",
+            }),
+        });
     }
     // Syntax first: a type error in text that is not JSON would be
     // reported at the wrong place.

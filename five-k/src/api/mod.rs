@@ -3,7 +3,7 @@
 //! Handlers are thin: they read the request, run a closure on the
 //! scheduler (`core.rs`) and shape its answer as Marathon does. One file
 //! per resource: `apps.rs`, `tasks.rs`, `deployments.rs`, `server.rs`
-//! (ping, info, leader) and `events.rs`; the shared parts are `body.rs`
+//! (ping, info, leader), `queue.rs` and `events.rs`; the shared parts are `body.rs`
 //! (reading JSON), `query.rs`, `views.rs` (the JSON shown) and
 //! `error.rs` (Marathon's error answers).
 
@@ -12,7 +12,9 @@ mod body;
 mod deployments;
 mod error;
 mod events;
+mod label_selector;
 mod query;
+mod queue;
 mod server;
 mod tasks;
 mod views;
@@ -72,6 +74,13 @@ pub fn router(api: Api) -> Router {
             axum::routing::delete(deployments::cancel),
         )
         .route("/v2/events", get(events::stream))
+        .route("/v2/queue", get(queue::list))
+        .route(
+            "/v2/queue/{*path}",
+            axum::routing::delete(queue::reset_delay),
+        )
+        .fallback(error::uri_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)
 }

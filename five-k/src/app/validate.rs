@@ -64,7 +64,8 @@ fn schema_violations(app: &App) -> Vec<Violation> {
             ));
         }
     };
-    at_least("/cpus", app.cpus, 0.0, &mut violations);
+    // `app.raml`'s minimums: an app needs some CPU, the rest may be 0.
+    at_least("/cpus", app.cpus, 0.001, &mut violations);
     at_least("/mem", app.mem, 0.0, &mut violations);
     at_least("/disk", app.disk, 0.0, &mut violations);
     at_least("/backoffSeconds", app.backoff_seconds, 0.0, &mut violations);

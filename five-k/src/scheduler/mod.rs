@@ -20,6 +20,7 @@ mod converge;
 pub mod deployment;
 pub mod launch;
 mod offers;
+mod queue;
 pub mod service_ports;
 pub mod task;
 mod updates;
@@ -94,6 +95,8 @@ pub struct Scheduler {
     /// Where the next round of offers starts, so that no app is always
     /// served first.
     next_app: usize,
+    /// Since when each app waits for launches (`queue.rs`).
+    waiting_since: BTreeMap<PathId, String>,
     effects: Effects,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
@@ -122,6 +125,7 @@ impl Scheduler {
             suppressed: false,
             dirty: BTreeSet::new(),
             next_app: 0,
+            waiting_since: BTreeMap::new(),
             effects: Effects::default(),
             now: SystemTime::now(),
             instant: Instant::now(),
