@@ -182,10 +182,26 @@ try:
 except ConflictError as error:
     assert "locked" in str(error), error
 
+step("list_queue shows the app waiting for launches")
+queue = wait_for("a queued app", client.list_queue)
+assert [item.app.id for item in queue] == [APP], queue
+assert 0 < queue[0].count <= 98, queue[0].count
+assert queue[0].delay.time_left_seconds == 0 and queue[0].delay.overdue is False
+assert queue[0].since, queue[0]
+assert client.list_queue(embed_last_unused_offers=True)[0].last_unused_offers == []
+client.reset_delay(APP)
+
 step("delete_deployment rolls back")
 client.delete_deployment(deployments[0].id)
 wait_for("the rollback", lambda: client.get_app(APP).instances == 2)
 settle(2)
+
+assert client.list_queue() == []
+try:
+    client.reset_delay(APP)
+    raise AssertionError("no NotFoundError")
+except NotFoundError as error:
+    assert "not found in tasks queue" in str(error), error
 
 step("delete_app")
 client.delete_app(APP)
