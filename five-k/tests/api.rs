@@ -210,6 +210,20 @@ async fn create_answers_with_the_app_its_location_and_its_deployment() {
         response.header("Marathon-Deployment-Id")
     );
     assert!(response.header("Location").is_empty());
+
+    // PATCH changes, but never creates.
+    wait_for_no_deployments(&url).await;
+    let patched = call("PATCH", &format!("{apps}/shop/web"), r#"{"instances": 1}"#).await;
+    assert_eq!(patched.status.as_u16(), 200, "{}", patched.body);
+    refused(
+        &call("PATCH", &format!("{apps}/shop/new"), &small_app("x", 1)).await,
+        404,
+        "App '/shop/new' does not exist",
+    );
+    // A whole replacement is not merged silently.
+    let replace = format!("{apps}/shop/web?partialUpdate=false");
+    let replaced = call("PUT", &replace, r#"{"cmd": "x"}"#).await;
+    assert_eq!(replaced.status.as_u16(), 400, "{}", replaced.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]

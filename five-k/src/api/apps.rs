@@ -8,6 +8,7 @@
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{ConnectInfo, Path, RawQuery, State},
     http::{HeaderValue, StatusCode, header::LOCATION},
     response::{IntoResponse, Response},
@@ -186,8 +187,39 @@ pub async fn update(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    change(api, path, raw, client, body, true).await
+}
+
+/// `PATCH /v2/apps/{id}`: a partial update of an app that exists.
+pub async fn patch(
+    State(api): State<Api>,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    change(api, path, raw, client, body, false).await
+}
+
+/// A `PUT` or `PATCH` (`AppsResource.update`).
+async fn change(
+    api: Api,
+    path: String,
+    raw: Option<String>,
+    client: SocketAddr,
+    body: Bytes,
+    allow_creation: bool,
+) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let force = query.flag("force", false)?;
+    // Marathon's `partialUpdate=false` replaces the whole definition;
+    // 5K only merges, and says so rather than merge silently.
+    if !query.flag("partialUpdate", true)? {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "5K updates apps partially only: leave out partialUpdate=false",
+        ));
+    }
     let request: AppRequest = body::parse(&body)?;
     let id = PathId::parse(&path);
     if let Err(error) = id.validate() {
@@ -201,6 +233,9 @@ pub async fn update(
     let (submitted, created) = api
         .core
         .run(move |scheduler| {
+            if !allow_creation && scheduler.app(&id).is_none() {
+                return Err(unknown_app(&id).into());
+            }
             let (submitted, created) = scheduler.update_app(&id, request, force)?;
             if let Some(entry) = scheduler.app(&id) {
                 let event = Event::api_post(

@@ -63,6 +63,7 @@ pub fn router(api: Api) -> Router {
             "/v2/apps/{*path}",
             get(apps::get)
                 .put(apps::update)
+                .patch(apps::patch)
                 .delete(apps::delete)
                 .post(apps::restart),
         )
