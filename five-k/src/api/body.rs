@@ -62,9 +62,54 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = marathon_path(error.path());
-        ApiError::invalid_json(vec![Violation::new(path, error.inner().to_string())])
+        let mut path = marathon_path(error.path());
+        let (field, message) = play_error(error.inner());
+        if let Some(field) = field {
+            path = format!("{}/{field}", path.trim_end_matches('/'));
+        }
+        ApiError::invalid_json(vec![Violation::new(path, message)])
     })
+}
+
+/// serde's complaint in Play JSON's words, which Marathon's clients see
+/// (`error.expected.jsnumber`, `error.path.missing`, …), with the missing
+/// field when one is. A complaint Play has no word for stays serde's.
+fn play_error(error: &serde_json::Error) -> (Option<String>, String) {
+    let text = error.to_string();
+    // serde_json adds where in the text; the path says it better.
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return (Some(field.to_string()), "error.path.missing".into());
+    }
+    if let Some((_, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        let json_type = match expected {
+            e if ["f64", "f32", "u32", "u64", "i32", "i64", "u16", "u8"]
+                .iter()
+                .any(|number| e.contains(number)) =>
+            {
+                "jsnumber"
+            }
+            e if e.contains("string") => "jsstring",
+            e if e.contains("bool") => "jsboolean",
+            e if e.contains("sequence") => "jsarray",
+            e if e.contains("struct") || e.contains("map") => "jsobject",
+            _ => return (None, message.to_string()),
+        };
+        return (None, format!("error.expected.{json_type}"));
+    }
+    // A negative count: below the field's minimum of 0.
+    if message.starts_with("invalid value: integer `-") {
+        return (None, "error.min".into());
+    }
+    (None, message.to_string())
 }
 
 /// `portDefinitions[0].port` as Marathon writes it: `/portDefinitions(0)/port`.
@@ -86,6 +131,7 @@ fn marathon_path(path: &serde_path_to_error::Path) -> String {
 mod tests {
     use super::*;
     use crate::app::AppRequest;
+    use serde_json::json;
 
     fn refusal(body: &str) -> (u16, serde_json::Value) {
         let error = parse::<AppRequest>(body.as_bytes()).unwrap_err();
@@ -111,7 +157,30 @@ mod tests {
             (422, Some("Invalid JSON"))
         );
         assert_eq!(body["details"][0]["path"], "/portDefinitions(0)/port");
+        assert_eq!(
+            body["details"][0]["errors"],
+            json!(["error.expected.jsnumber"])
+        );
         let (_, body) = refusal(r#"{"instances": -1}"#);
         assert_eq!(body["details"][0]["path"], "/instances");
+        assert_eq!(body["details"][0]["errors"], json!(["error.min"]));
+        let (_, body) = refusal(r#"{"env": ["A=1"]}"#);
+        assert_eq!(
+            body["details"][0]["errors"],
+            json!(["error.expected.jsobject"])
+        );
+        let (_, body) = refusal(r#"{"requirePorts": "yes", "cmd": "x"}"#);
+        assert_eq!(
+            (&body["details"][0]["path"], &body["details"][0]["errors"]),
+            (
+                &json!("/requirePorts"),
+                &json!(["error.expected.jsboolean"])
+            )
+        );
+        let (_, body) = refusal(r#"{"fetch": [{"executable": true}]}"#);
+        assert_eq!(
+            (&body["details"][0]["path"], &body["details"][0]["errors"]),
+            (&json!("/fetch(0)/uri"), &json!(["error.path.missing"]))
+        );
     }
 }
