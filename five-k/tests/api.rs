@@ -361,6 +361,20 @@ async fn embeds_and_filters_choose_what_get_apps_shows() {
         404,
         "Group '/nothing' does not exist",
     );
+    let tasks = web::get(&format!("{apps}/shop/*/tasks")).await.json();
+    let mut of: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["appId"].as_str().unwrap())
+        .collect();
+    of.sort();
+    assert_eq!(of, ["/shop/db", "/shop/web"]);
+    refused(
+        &web::get(&format!("{apps}/nothing/*/tasks")).await,
+        404,
+        "Group '/nothing' does not exist",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -106,13 +106,14 @@ pub async fn create(
 }
 
 /// `GET /v2/apps/{id}`, `…/tasks`, `…/versions`, `…/versions/{version}`,
-/// and `/v2/apps/{group}/*` (every app under a group).
+/// and `/v2/apps/{group}/*[/tasks]` (every app, or task, under a group).
 pub async fn get(
     State(api): State<Api>,
     Path(path): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
+        [group @ .., "*", "tasks"] => super::tasks::of_group(api, join(group)).await,
         [app @ .., "tasks"] => super::tasks::of_app(api, join(app)).await,
         [app @ .., "versions"] => {
             let id = join(app);

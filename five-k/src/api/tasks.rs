@@ -69,6 +69,32 @@ pub async fn of_app(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
         .await?
 }
 
+/// `GET /v2/apps/{group}/*/tasks`: the tasks of every app under a group
+/// (`AppTasksResource.indexJson`).
+pub async fn of_group(api: Api, group: PathId) -> Result<Json<Value>, ApiError> {
+    api.core
+        .run(move |scheduler| {
+            let apps: Vec<&PathId> = scheduler
+                .apps()
+                .map(|entry| &entry.app.id)
+                .filter(|id| id.segments().starts_with(group.segments()))
+                .collect();
+            // Groups exist only through their apps here; the root always.
+            if apps.is_empty() && !group.segments().is_empty() {
+                return Err(ApiError::not_found(format!(
+                    "Group '{group}' does not exist"
+                )));
+            }
+            let tasks: Vec<Value> = apps
+                .into_iter()
+                .flat_map(|id| scheduler.tasks().of_app(id))
+                .map(views::task)
+                .collect();
+            Ok(Json(json!({ "tasks": tasks })))
+        })
+        .await?
+}
+
 /// What a kill asks for besides the tasks.
 struct KillOptions {
     /// Lower the app's instances by the tasks killed.
