@@ -220,10 +220,16 @@ async fn create_answers_with_the_app_its_location_and_its_deployment() {
         404,
         "App '/shop/new' does not exist",
     );
-    // A whole replacement is not merged silently.
-    let replace = format!("{apps}/shop/web?partialUpdate=false");
-    let replaced = call("PUT", &replace, r#"{"cmd": "x"}"#).await;
-    assert_eq!(replaced.status.as_u16(), 400, "{}", replaced.body);
+    // With partialUpdate=false, what the body leaves out takes its default.
+    let replace = format!("{apps}/shop/web?partialUpdate=false&force=true");
+    let replaced = call("PUT", &replace, r#"{"cmd": "sleep 2000"}"#).await;
+    assert_eq!(replaced.status.as_u16(), 200, "{}", replaced.body);
+    let app = web::get(&format!("{apps}/shop/web")).await.json()["app"].clone();
+    assert_eq!(
+        (&app["cmd"], &app["cpus"], &app["mem"], &app["instances"]),
+        (&json!("sleep 2000"), &json!(1.0), &json!(128.0), &json!(1)),
+        "{app}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

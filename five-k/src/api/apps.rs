@@ -213,15 +213,11 @@ async fn change(
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let force = query.flag("force", false)?;
-    // Marathon's `partialUpdate=false` replaces the whole definition;
-    // 5K only merges, and says so rather than merge silently.
-    if !query.flag("partialUpdate", true)? {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "5K updates apps partially only: leave out partialUpdate=false",
-        ));
-    }
-    let request: AppRequest = body::parse(&body)?;
+    let partial = query.flag("partialUpdate", true)?;
+    let mut request: AppRequest = body::parse(&body)?;
+    // `partialUpdate=false` (PUT only): what the body leaves out takes its
+    // default instead of keeping its value.
+    request.replace = allow_creation && !partial;
     let id = PathId::parse(&path);
     if let Err(error) = id.validate() {
         return Err(ApiError::invalid_json(vec![
