@@ -632,9 +632,14 @@ impl EventStream {
 
     /// Reads until the text so far contains `wanted`.
     async fn read_until(&mut self, wanted: &str) {
+        self.read_until_count(wanted, 1).await;
+    }
+
+    /// Reads until the text so far contains `wanted` `count` times.
+    async fn read_until_count(&mut self, wanted: &str, count: usize) {
         let read = async {
             let mut buffer = [0; 4096];
-            while !self.text.contains(wanted) {
+            while self.text.matches(wanted).count() < count {
                 let n = self.stream.read(&mut buffer).await.expect("reading");
                 assert!(n > 0, "the stream ended before {wanted:?}: {}", self.text);
                 self.text.push_str(&String::from_utf8_lossy(&buffer[..n]));
@@ -697,6 +702,21 @@ async fn the_event_stream_sends_server_sent_events_of_the_types_asked_for() {
     assert_eq!(post["uri"], "/v2/apps");
     let info = everything.data("deployment_info");
     assert!(info["plan"]["original"].is_object() && info["plan"]["target"].is_object());
+
+    // A client that goes away is announced: once the third attach
+    // (this one, `posts`, `leaving`) is seen, `leaving` leaves.
+    let leaving = EventStream::open(&url, "?event_type=app_terminated_event").await;
+    everything
+        .read_until_count("event: event_stream_attached\n", 3)
+        .await;
+    drop(leaving);
+    everything
+        .read_until("event: event_stream_detached\n")
+        .await;
+    assert_eq!(
+        everything.data("event_stream_detached")["remoteAddress"],
+        "127.0.0.1"
+    );
 
     call("DELETE", &format!("{url}/v2/apps/web"), "").await;
     everything.read_until("event: app_terminated_event\n").await;
