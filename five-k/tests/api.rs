@@ -146,8 +146,12 @@ async fn every_bad_request_gets_marathons_error_and_changes_nothing() {
         "Method Not Allowed",
     );
 
-    // Nothing above was half-applied.
+    // Nothing above was half-applied (and a trailing `/` is no matter).
     assert_eq!(web::get(&apps).await.json(), json!({"apps": []}));
+    assert_eq!(
+        web::get(&format!("{apps}/?embed=apps.tasks")).await.json(),
+        json!({"apps": []})
+    );
     assert_eq!(
         web::get(&format!("{url}/v2/deployments")).await.json(),
         json!([])
@@ -176,7 +180,13 @@ async fn create_answers_with_the_app_its_location_and_its_deployment() {
         let again = call("POST", &apps, &small_app(spelling, 1)).await;
         refused(&again, 409, "An app with id [/shop/web] already exists.");
     }
-    for path in ["/shop/web", "//shop/web", "/shop/./web", "/shop/web/"] {
+    for path in [
+        "/shop/web",
+        "//shop/web",
+        "/shop/./web",
+        "/shop/web/",
+        "/shop/web//",
+    ] {
         let shown = web::get(&format!("{apps}{path}")).await;
         assert_eq!(shown.status.as_u16(), 200, "{path}: {}", shown.body);
         assert_eq!(shown.json()["app"]["id"], "/shop/web", "{path}");

@@ -21,7 +21,8 @@ mod views;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request},
+    http::Uri,
     routing::{get, post},
 };
 
@@ -54,6 +55,14 @@ pub struct Api {
 }
 
 pub fn router(api: Api) -> Router {
+    // Jersey, under Marathon, matches a path with or without a trailing
+    // `/`; the slash must go before routing, hence the outer router.
+    Router::new()
+        .fallback_service(routes(api))
+        .layer(axum::middleware::map_request(drop_trailing_slash))
+}
+
+fn routes(api: Api) -> Router {
     Router::new()
         .route("/ping", get(server::ping))
         .route("/v2/info", get(server::info))
@@ -84,4 +93,26 @@ pub fn router(api: Api) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)
+}
+
+/// `/v2/apps/` → `/v2/apps`, the query kept.
+async fn drop_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() {
+        return request;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
