@@ -560,12 +560,14 @@ async fn versions_list_newest_first_and_show_each_definition() {
 async fn the_queue_lists_apps_waiting_for_launches() {
     let (_five_k, url) = start_five_k().await;
     let apps = format!("{url}/v2/apps");
-    call("POST", &apps, &huge_app("/big", 3)).await;
+    // /small first: once /big waits, offers it declined stay away for a
+    // while, and /small would wait for them too.
     call("POST", &apps, &small_app("/small", 1)).await;
     eventually("/small to run", async || {
         (running_tasks(&url, "/small").await.len() == 1).then_some(())
     })
     .await;
+    call("POST", &apps, &huge_app("/big", 3)).await;
 
     let queue = web::get(&format!("{url}/v2/queue")).await.json();
     let items = queue["queue"].as_array().unwrap();
