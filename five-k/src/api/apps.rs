@@ -27,7 +27,7 @@ use super::{
 use crate::{
     app::{AppRequest, PathId},
     events::Event,
-    scheduler::{Submitted, unknown_app},
+    scheduler::{AppEntry, Scheduler, Submitted, unknown_app},
 };
 
 /// The header Marathon names a change's deployment in.
@@ -115,69 +115,56 @@ pub async fn get(
     match segments.as_slice() {
         [group @ .., "*", "tasks"] => super::tasks::of_group(api, join(group)).await,
         [app @ .., "tasks"] => super::tasks::of_app(api, join(app)).await,
-        [app @ .., "versions"] => {
-            let id = join(app);
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let mut versions: Vec<&str> =
-                        entry.versions.iter().map(|a| a.version.as_str()).collect();
-                    versions.push(&entry.app.version);
-                    versions.reverse();
-                    Ok(Json(json!({ "versions": versions })))
-                })
-                .await?
-        }
+        [app @ .., "versions"] => super::versions::list(api, join(app)).await,
         [app @ .., "versions", version] => {
-            let (id, version) = (join(app), version.to_string());
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let found = std::iter::once(&entry.app)
-                        .chain(entry.versions.iter())
-                        .find(|app| app.version == version);
-                    match found {
-                        Some(app) => Ok(Json(json!(app))),
-                        None => Err(ApiError::not_found(format!(
-                            "App '{id}' does not exist in version {version}"
-                        ))),
-                    }
-                })
-                .await?
+            super::versions::show(api, join(app), version.to_string()).await
         }
-        [group @ .., "*"] => {
-            let group = join(group);
-            api.core
-                .run(move |scheduler| {
-                    let apps: Vec<Value> = scheduler
-                        .apps()
-                        .filter(|entry| entry.app.id.segments().starts_with(group.segments()))
-                        .map(|entry| views::app(scheduler, entry, Embed::everything()))
-                        .collect();
-                    // Groups exist only through their apps here; the root always.
-                    if apps.is_empty() && !group.segments().is_empty() {
-                        return Err(ApiError::not_found(format!(
-                            "Group '{group}' does not exist"
-                        )));
-                    }
-                    Ok(Json(json!({ "*": apps })))
-                })
-                .await?
-        }
-        _ => {
-            let id = PathId::parse(&path);
-            // `embed` is read and ignored: Marathon always shows one app
-            // with its counts, tasks, deployments and last failure.
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?.clone();
-                    Ok(Json(
-                        json!({ "app": views::app(scheduler, &entry, Embed::everything()) }),
-                    ))
-                })
-                .await?
-        }
+        [group @ .., "*"] => of_group(api, join(group)).await,
+        _ => show(api, PathId::parse(&path)).await,
     }
+}
+
+/// One app, always with its counts, tasks, deployments and last failure:
+/// `embed` is ignored (`AppsResource.show`).
+async fn show(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
+    api.core
+        .run(move |scheduler| {
+            let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
+            let app = views::app(scheduler, entry, Embed::everything());
+            Ok(Json(json!({ "app": app })))
+        })
+        .await?
+}
+
+/// `GET /v2/apps/{group}/*`: `{"*": [apps]}`.
+async fn of_group(api: Api, group: PathId) -> Result<Json<Value>, ApiError> {
+    api.core
+        .run(move |scheduler| {
+            let apps: Vec<Value> = in_group(scheduler, &group)?
+                .into_iter()
+                .map(|entry| views::app(scheduler, entry, Embed::everything()))
+                .collect();
+            Ok(Json(json!({ "*": apps })))
+        })
+        .await?
+}
+
+/// The apps under `group`, at any depth. 5K keeps no groups of their own:
+/// a group exists while an app is under it (the root always).
+pub fn in_group<'a>(
+    scheduler: &'a Scheduler,
+    group: &PathId,
+) -> Result<Vec<&'a AppEntry>, ApiError> {
+    let apps: Vec<&AppEntry> = scheduler
+        .apps()
+        .filter(|entry| entry.app.id.segments().starts_with(group.segments()))
+        .collect();
+    if apps.is_empty() && !group.segments().is_empty() {
+        return Err(ApiError::not_found(format!(
+            "Group '{group}' does not exist"
+        )));
+    }
+    Ok(apps)
 }
 
 /// `PUT /v2/apps/{id}`: a partial update (or a rollback, or a creation).

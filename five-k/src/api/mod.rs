@@ -2,10 +2,11 @@
 //!
 //! Handlers are thin: they read the request, run a closure on the
 //! scheduler (`core.rs`) and shape its answer as Marathon does. One file
-//! per resource: `apps.rs`, `tasks.rs`, `deployments.rs`, `server.rs`
-//! (ping, info, leader), `queue.rs` and `events.rs`; the shared parts are `body.rs`
-//! (reading JSON), `query.rs`, `views.rs` (the JSON shown) and
-//! `error.rs` (Marathon's error answers).
+//! per resource: `apps.rs`, `versions.rs`, `tasks.rs`, `deployments.rs`,
+//! `queue.rs`, `server.rs` (ping, info, leader) and `events.rs`; the
+//! shared parts are `body.rs` (reading JSON), `query.rs` and
+//! `label_selector.rs` (reading the query), `views.rs` (the JSON shown)
+//! and `error.rs` (Marathon's error answers).
 
 mod apps;
 mod body;
@@ -17,6 +18,7 @@ mod query;
 mod queue;
 mod server;
 mod tasks;
+mod versions;
 mod views;
 
 use axum::{

@@ -74,20 +74,10 @@ pub async fn of_app(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
 pub async fn of_group(api: Api, group: PathId) -> Result<Json<Value>, ApiError> {
     api.core
         .run(move |scheduler| {
-            let apps: Vec<&PathId> = scheduler
-                .apps()
-                .map(|entry| &entry.app.id)
-                .filter(|id| id.segments().starts_with(group.segments()))
-                .collect();
-            // Groups exist only through their apps here; the root always.
-            if apps.is_empty() && !group.segments().is_empty() {
-                return Err(ApiError::not_found(format!(
-                    "Group '{group}' does not exist"
-                )));
-            }
+            let apps = super::apps::in_group(scheduler, &group)?;
             let tasks: Vec<Value> = apps
                 .into_iter()
-                .flat_map(|id| scheduler.tasks().of_app(id))
+                .flat_map(|entry| scheduler.tasks().of_app(&entry.app.id))
                 .map(views::task)
                 .collect();
             Ok(Json(json!({ "tasks": tasks })))
