@@ -94,7 +94,8 @@ wait_for("the stream to attach", lambda: events.events or events.error)
 assert events.error is None, events.error
 
 step("create_app")
-created = client.create_app(APP, MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=2))
+created = client.create_app(APP, MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=2,
+                                             labels={"tier": "web"}))
 assert created.id == APP, created.id
 assert created.deployments, "a new app is under deployment"
 tasks = settle(2)
@@ -126,6 +127,8 @@ assert apps[0].tasks_running == 2 and len(apps[0].tasks) == 2, apps[0]
 assert client.list_apps(cmd="sleep 1000")[0].id == APP
 assert client.list_apps(app_id="shop")[0].id == APP
 assert client.list_apps(cmd="nothing like it") == []
+assert [a.id for a in client.list_apps(label="tier==web")] == [APP]
+assert client.list_apps(label="tier notin (web)") == []
 
 step("scale_app")
 result = client.scale_app(APP, instances=3)
@@ -147,6 +150,9 @@ victim = tasks[0].id
 assert client.kill_given_tasks([victim], scale=False) is True
 wait_for("a replacement", lambda: len(running_tasks()) == 2 and victim not in [t.id for t in running_tasks()])
 assert client.get_app(APP).instances == 2
+
+step("kill_tasks on a host without tasks kills nothing")
+assert client.kill_tasks(APP, host="nowhere.example") == []
 
 step("kill_task without scale returns the task")
 killed = client.kill_task(APP, running_tasks()[0].id)
