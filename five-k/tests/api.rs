@@ -554,6 +554,10 @@ async fn versions_list_newest_first_and_show_each_definition() {
     let now = web::get(&format!("{apps}/v")).await.json();
     assert_eq!(now["app"]["cmd"], "sleep 1000");
     assert_eq!(now["app"]["version"], response.json()["version"]);
+    // The current version is one to roll back to as well.
+    let current = json!({"version": now["app"]["version"]}).to_string();
+    let response = call("PUT", &format!("{apps}/v?force=true"), &current).await;
+    assert_eq!(response.status.as_u16(), 200, "{}", response.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]
