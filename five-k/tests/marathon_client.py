@@ -94,7 +94,8 @@ wait_for("the stream to attach", lambda: events.events or events.error)
 assert events.error is None, events.error
 
 step("create_app")
-created = client.create_app(APP, MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=2))
+created = client.create_app(APP, MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=2,
+                                             labels={"tier": "web"}))
 assert created.id == APP, created.id
 assert created.deployments, "a new app is under deployment"
 tasks = settle(2)
@@ -126,6 +127,8 @@ assert apps[0].tasks_running == 2 and len(apps[0].tasks) == 2, apps[0]
 assert client.list_apps(cmd="sleep 1000")[0].id == APP
 assert client.list_apps(app_id="shop")[0].id == APP
 assert client.list_apps(cmd="nothing like it") == []
+assert [a.id for a in client.list_apps(label="tier==web")] == [APP]
+assert client.list_apps(label="tier notin (web)") == []
 
 step("scale_app")
 result = client.scale_app(APP, instances=3)
@@ -147,6 +150,9 @@ victim = tasks[0].id
 assert client.kill_given_tasks([victim], scale=False) is True
 wait_for("a replacement", lambda: len(running_tasks()) == 2 and victim not in [t.id for t in running_tasks()])
 assert client.get_app(APP).instances == 2
+
+step("kill_tasks on a host without tasks kills nothing")
+assert client.kill_tasks(APP, host="nowhere.example") == []
 
 step("kill_task without scale returns the task")
 killed = client.kill_task(APP, running_tasks()[0].id)
@@ -182,10 +188,26 @@ try:
 except ConflictError as error:
     assert "locked" in str(error), error
 
+step("list_queue shows the app waiting for launches")
+queue = wait_for("a queued app", client.list_queue)
+assert [item.app.id for item in queue] == [APP], queue
+assert 0 < queue[0].count <= 98, queue[0].count
+assert queue[0].delay.time_left_seconds == 0 and queue[0].delay.overdue is False
+assert queue[0].since, queue[0]
+assert client.list_queue(embed_last_unused_offers=True)[0].last_unused_offers == []
+client.reset_delay(APP)
+
 step("delete_deployment rolls back")
 client.delete_deployment(deployments[0].id)
 wait_for("the rollback", lambda: client.get_app(APP).instances == 2)
 settle(2)
+
+assert client.list_queue() == []
+try:
+    client.reset_delay(APP)
+    raise AssertionError("no NotFoundError")
+except NotFoundError as error:
+    assert "not found in tasks queue" in str(error), error
 
 step("delete_app")
 client.delete_app(APP)

@@ -3,30 +3,15 @@
 //! scenarios of `marathon_client.py` against 5K on a simulated master.
 //! Any JSON shape the client cannot parse fails the test.
 
+mod common;
+
 use std::{path::Path, process::Command};
 
-use mesos::testing::Framework;
+use common::start_five_k;
 
 /// Debian's Python, which has Debian's python3-marathon (a Python from
 /// elsewhere on PATH, pyenv's say, would not).
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Starts 5K on a free port and returns it with its API's URL.
-pub async fn start_five_k() -> (Framework, String) {
-    let five_k = Framework::start(
-        Path::new(env!("CARGO_BIN_EXE_five-k")),
-        &["--http-address", "127.0.0.1:0"],
-    );
-    let line = five_k
-        .wait_for_output("serves Marathon's REST API on")
-        .await;
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (five_k, url)
-}
 
 fn require_marathon_python() {
     let found = Command::new(PYTHON)

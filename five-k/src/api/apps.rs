@@ -6,9 +6,9 @@
 //! `/shop/web/versions/<v>`, `/shop/web/restart`): Marathon forbids those
 //! words as an app's last segment, so the reading is unambiguous.
 
-use axum::body::Bytes;
 use axum::{
     Json,
+    body::Bytes,
     extract::{ConnectInfo, Path, RawQuery, State},
     http::{HeaderValue, StatusCode, header::LOCATION},
     response::{IntoResponse, Response},
@@ -17,16 +17,17 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 use super::{
-    Api, body,
+    Api,
+    body::{self, Body},
     error::ApiError,
+    label_selector::LabelSelector,
     query::{Embed, Query},
-    tasks::{kill_response, matching_host},
     views,
 };
 use crate::{
     app::{AppRequest, PathId},
     events::Event,
-    scheduler::{Submitted, unknown_app},
+    scheduler::{AppEntry, Scheduler, Submitted, unknown_app},
 };
 
 /// The header Marathon names a change's deployment in.
@@ -39,8 +40,10 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let query = Query::parse(raw.as_deref());
     let embed = Embed::parse(&query);
-    let cmd = query.get("cmd").map(str::to_string);
-    let id = query.get("id").map(str::to_string);
+    // `cmd` and `id` match any part of the text, in any case
+    // (`AppsResource.search`).
+    let cmd = query.get("cmd").map(str::to_lowercase);
+    let id = query.get("id").map(str::to_lowercase);
     let label = query.get("label").map(LabelSelector::parse).transpose()?;
     let apps = api
         .core
@@ -49,11 +52,12 @@ pub async fn list(
                 .apps()
                 .filter(|entry| {
                     let app = &entry.app;
-                    cmd.as_ref().is_none_or(|c| {
-                        app.cmd.as_ref().is_some_and(|cmd| cmd.contains(c.as_str()))
-                    }) && id
-                        .as_ref()
-                        .is_none_or(|i| app.id.to_string().contains(i.as_str()))
+                    let contains = |text: &str, part: &str| text.to_lowercase().contains(part);
+                    cmd.as_deref()
+                        .is_none_or(|c| app.cmd.as_deref().is_some_and(|cmd| contains(cmd, c)))
+                        && id
+                            .as_deref()
+                            .is_none_or(|i| contains(&app.id.to_string(), i))
                         && label.as_ref().is_none_or(|l| l.matches(&app.labels))
                 })
                 .map(|entry| views::app(scheduler, entry, embed))
@@ -63,11 +67,12 @@ pub async fn list(
     Ok(Json(json!({ "apps": apps })))
 }
 
-/// `POST /v2/apps`.
+/// `POST /v2/apps`: 201 with the app as `GET` would show it, its counts
+/// zero, no tasks yet and its deployment (`AppsResource.create`).
 pub async fn create(
     State(api): State<Api>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let request: AppRequest = body::parse(&body)?;
     let client_ip = client.ip().to_string();
@@ -83,11 +88,15 @@ pub async fn create(
             );
             scheduler.publish_event(event);
             let entry = scheduler.app(&app.id).expect("just created").clone();
-            let json = views::app(scheduler, &entry, Embed::default());
+            let embed = Embed {
+                tasks: true,
+                last_task_failure: false,
+            };
+            let json = views::app(scheduler, &entry, embed);
             Ok::<_, ApiError>((json, submitted))
         })
         .await??;
-    let location = format!("/v2/apps{}", app["id"].as_str().unwrap_or_default());
+    let location = location(app["id"].as_str().unwrap_or_default());
     let mut response = (StatusCode::CREATED, Json(app)).into_response();
     response.headers_mut().insert(LOCATION, header(&location));
     response
@@ -96,58 +105,66 @@ pub async fn create(
     Ok(response)
 }
 
-/// `GET /v2/apps/{id}`, `…/tasks`, `…/versions`, `…/versions/{version}`.
+/// `GET /v2/apps/{id}`, `…/tasks`, `…/versions`, `…/versions/{version}`,
+/// and `/v2/apps/{group}/*[/tasks]` (every app, or task, under a group).
 pub async fn get(
     State(api): State<Api>,
     Path(path): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
+        [group @ .., "*", "tasks"] => super::tasks::of_group(api, join(group)).await,
         [app @ .., "tasks"] => super::tasks::of_app(api, join(app)).await,
-        [app @ .., "versions"] => {
-            let id = join(app);
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let mut versions: Vec<&str> =
-                        entry.versions.iter().map(|a| a.version.as_str()).collect();
-                    versions.push(&entry.app.version);
-                    versions.reverse();
-                    Ok(Json(json!({ "versions": versions })))
-                })
-                .await?
-        }
+        [app @ .., "versions"] => super::versions::list(api, join(app)).await,
         [app @ .., "versions", version] => {
-            let (id, version) = (join(app), version.to_string());
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let found = std::iter::once(&entry.app)
-                        .chain(entry.versions.iter())
-                        .find(|app| app.version == version);
-                    match found {
-                        Some(app) => Ok(Json(json!(app))),
-                        None => Err(ApiError::not_found(format!(
-                            "App '{id}' does not exist in version {version}"
-                        ))),
-                    }
-                })
-                .await?
+            super::versions::show(api, join(app), version.to_string()).await
         }
-        _ => {
-            let id = PathId::parse(&path);
-            let _ = raw; // every embed is always included for one app
-            api.core
-                .run(move |scheduler| {
-                    let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?.clone();
-                    Ok(Json(
-                        json!({ "app": views::app(scheduler, &entry, Embed::everything()) }),
-                    ))
-                })
-                .await?
-        }
+        [group @ .., "*"] => of_group(api, join(group)).await,
+        _ => show(api, PathId::parse(&path)).await,
     }
+}
+
+/// One app, always with its counts, tasks, deployments and last failure:
+/// `embed` is ignored (`AppsResource.show`).
+async fn show(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
+    api.core
+        .run(move |scheduler| {
+            let entry = scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
+            let app = views::app(scheduler, entry, Embed::everything());
+            Ok(Json(json!({ "app": app })))
+        })
+        .await?
+}
+
+/// `GET /v2/apps/{group}/*`: `{"*": [apps]}`.
+async fn of_group(api: Api, group: PathId) -> Result<Json<Value>, ApiError> {
+    api.core
+        .run(move |scheduler| {
+            let apps: Vec<Value> = in_group(scheduler, &group)?
+                .into_iter()
+                .map(|entry| views::app(scheduler, entry, Embed::everything()))
+                .collect();
+            Ok(Json(json!({ "*": apps })))
+        })
+        .await?
+}
+
+/// The apps under `group`, at any depth. 5K keeps no groups of their own:
+/// a group exists while an app is under it (the root always).
+pub fn in_group<'a>(
+    scheduler: &'a Scheduler,
+    group: &PathId,
+) -> Result<Vec<&'a AppEntry>, ApiError> {
+    let apps: Vec<&AppEntry> = scheduler
+        .apps()
+        .filter(|entry| entry.app.id.segments().starts_with(group.segments()))
+        .collect();
+    if apps.is_empty() && !group.segments().is_empty() {
+        return Err(ApiError::not_found(format!(
+            "Group '{group}' does not exist"
+        )));
+    }
+    Ok(apps)
 }
 
 /// `PUT /v2/apps/{id}`: a partial update (or a rollback, or a creation).
@@ -156,11 +173,38 @@ pub async fn update(
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    change(api, path, raw, client, body, true).await
+}
+
+/// `PATCH /v2/apps/{id}`: a partial update of an app that exists.
+pub async fn patch(
+    State(api): State<Api>,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    change(api, path, raw, client, body, false).await
+}
+
+/// A `PUT` or `PATCH` (`AppsResource.update`).
+async fn change(
+    api: Api,
+    path: String,
+    raw: Option<String>,
+    client: SocketAddr,
     body: Bytes,
+    allow_creation: bool,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let force = query.flag("force", false)?;
-    let request: AppRequest = body::parse(&body)?;
+    let partial = query.flag("partialUpdate", true)?;
+    let mut request: AppRequest = body::parse(&body)?;
+    // `partialUpdate=false` (PUT only): what the body leaves out takes its
+    // default instead of keeping its value.
+    request.replace = allow_creation && !partial;
     let id = PathId::parse(&path);
     if let Err(error) = id.validate() {
         return Err(ApiError::invalid_json(vec![
@@ -169,9 +213,13 @@ pub async fn update(
     }
     let client_ip = client.ip().to_string();
     let uri = format!("/v2/apps{id}");
+    let id_text = id.to_string();
     let (submitted, created) = api
         .core
         .run(move |scheduler| {
+            if !allow_creation && scheduler.app(&id).is_none() {
+                return Err(unknown_app(&id).into());
+            }
             let (submitted, created) = scheduler.update_app(&id, request, force)?;
             if let Some(entry) = scheduler.app(&id) {
                 let event = Event::api_post(
@@ -185,12 +233,16 @@ pub async fn update(
             Ok::<_, ApiError>((submitted, created))
         })
         .await??;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(submitted_response(status, submitted))
+    if !created {
+        return Ok(submitted_response(StatusCode::OK, submitted));
+    }
+    // A PUT that creates answers as a POST does: 201 and where the app is
+    // (`AppsResource.update`), but with the deployment, not the app.
+    let mut response = submitted_response(StatusCode::CREATED, submitted);
+    response
+        .headers_mut()
+        .insert(LOCATION, header(&location(&id_text)));
+    Ok(response)
 }
 
 /// `DELETE /v2/apps/{id}`, `…/tasks`, `…/tasks/{taskId}`.
@@ -201,43 +253,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let scale = query.flag("scale", false)?;
-    // `wipe` forgets a task's reservation; 5K reserves nothing, so it is
-    // an ordinary kill.
-    let _wipe = query.flag("wipe", false)?;
-    let force = query.flag("force", true)?;
     match segments.as_slice() {
-        [app @ .., "tasks"] => {
-            let (id, host) = (join(app), query.get("host").map(str::to_string));
-            let response = api
-                .core
-                .run(move |scheduler| {
-                    scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let ids: Vec<String> = scheduler
-                        .tasks()
-                        .of_app(&id)
-                        .filter(|task| matching_host(task, host.as_deref()))
-                        .map(|task| task.id.clone())
-                        .collect();
-                    let (killed, submitted) = scheduler.kill_tasks(&ids, scale, force)?;
-                    Ok::<_, ApiError>(kill_response(&killed, submitted, "tasks"))
-                })
-                .await??;
-            Ok(response)
-        }
+        [app @ .., "tasks"] => super::tasks::kill_of_app(api, join(app), None, &query).await,
         [app @ .., "tasks", task_id] => {
-            let (id, task_id) = (join(app), task_id.to_string());
-            let response = api
-                .core
-                .run(move |scheduler| {
-                    scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-                    let (killed, submitted) = scheduler.kill_tasks(&[task_id], scale, force)?;
-                    Ok::<_, ApiError>(kill_response(&killed, submitted, "task"))
-                })
-                .await??;
-            Ok(response)
+            let task_id = Some(task_id.to_string());
+            super::tasks::kill_of_app(api, join(app), task_id, &query).await
         }
         _ => {
+            // Deleting an app needs no `?force` since Marathon 1.5: the
+            // deployments changing it are pointless now (`AppsResource.delete`).
+            let force = query.flag("force", true)?;
             let id = PathId::parse(&path);
             let submitted = api
                 .core
@@ -248,18 +273,18 @@ pub async fn delete(
     }
 }
 
-/// `POST /v2/apps/{id}/restart`.
+/// `POST /v2/apps/{id}/restart`. Unlike a delete, a restart of an app
+/// under deployment needs `?force=true` (`AppsResource.restart`).
 pub async fn restart(
     State(api): State<Api>,
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = Query::parse(raw.as_deref());
-    let force = query.flag("force", true)?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let [app @ .., "restart"] = segments.as_slice() else {
-        return Err(ApiError::not_found("URI not found"));
+        return Err(super::error::method_not_allowed().await);
     };
+    let force = Query::parse(raw.as_deref()).flag("force", false)?;
     let id = join(app);
     let submitted = api
         .core
@@ -282,51 +307,11 @@ fn join(segments: &[&str]) -> PathId {
     PathId::parse(&segments.join("/"))
 }
 
-fn header(value: &str) -> HeaderValue {
-    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// Where a created app is: its own URL.
+fn location(app_id: &str) -> String {
+    format!("/v2/apps{app_id}")
 }
 
-/// `label=` of `GET /v2/apps`: `key`, `key==value` or `key!=value`,
-/// several joined by commas, all of which must hold.
-#[derive(Debug)]
-struct LabelSelector(Vec<(String, Option<(bool, String)>)>);
-
-impl LabelSelector {
-    fn parse(text: &str) -> Result<LabelSelector, ApiError> {
-        let mut terms = Vec::new();
-        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let parsed = if let Some((key, value)) = term.split_once("!=") {
-                (
-                    key.trim().to_string(),
-                    Some((false, value.trim().to_string())),
-                )
-            } else if let Some((key, value)) = term.split_once("==") {
-                (
-                    key.trim().to_string(),
-                    Some((true, value.trim().to_string())),
-                )
-            } else {
-                (term.to_string(), None)
-            };
-            if parsed.0.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("Invalid label selector: {text}"),
-                ));
-            }
-            terms.push(parsed);
-        }
-        Ok(LabelSelector(terms))
-    }
-
-    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
-        self.0
-            .iter()
-            .all(|(key, test)| match (labels.get(key), test) {
-                (None, Some((false, _))) => true,
-                (None, _) => false,
-                (Some(_), None) => true,
-                (Some(value), Some((equal, wanted))) => (value == wanted) == *equal,
-            })
-    }
+fn header(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

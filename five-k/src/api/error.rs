@@ -75,6 +75,18 @@ impl From<Refusal> for ApiError {
     }
 }
 
+/// A path no route serves. Marathon 1.7 says "URI not found" (with a
+/// 500, a slip its later versions fixed: 404 is what a client expects).
+pub async fn uri_not_found() -> ApiError {
+    ApiError::not_found("URI not found")
+}
+
+/// A known path with a method it does not take: Jersey's 405, whose
+/// message Marathon makes the status' reason phrase.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
 impl From<Unavailable> for ApiError {
     fn from(_: Unavailable) -> ApiError {
         ApiError::new(

@@ -2,26 +2,31 @@
 //!
 //! Handlers are thin: they read the request, run a closure on the
 //! scheduler (`core.rs`) and shape its answer as Marathon does. One file
-//! per resource: `apps.rs`, `tasks.rs`, `deployments.rs`, `server.rs`
-//! (ping, info, leader) and `events.rs`; the shared parts are `body.rs`
-//! (reading JSON), `query.rs`, `views.rs` (the JSON shown) and
-//! `error.rs` (Marathon's error answers).
+//! per resource: `apps.rs`, `versions.rs`, `tasks.rs`, `deployments.rs`,
+//! `queue.rs`, `server.rs` (ping, info, leader) and `events.rs`; the
+//! shared parts are `body.rs` (reading JSON), `query.rs` and
+//! `label_selector.rs` (reading the query), `views.rs` (the JSON shown)
+//! and `error.rs` (Marathon's error answers).
 
 mod apps;
 mod body;
 mod deployments;
 mod error;
 mod events;
+mod label_selector;
 mod query;
+mod queue;
 mod server;
 mod tasks;
+mod versions;
 mod views;
 
 use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request},
+    http::Uri,
     middleware,
     routing::{get, post},
 };
@@ -67,6 +72,14 @@ pub struct Api {
 /// The API: `/ping` and `GET /v2/leader` answered by any instance, the
 /// rest by the leader (a standby forwards them, see `ha::proxy`).
 pub fn router(api: Api) -> Router {
+    // Jersey, under Marathon, matches a path with or without a trailing
+    // `/`; the slash must go before routing, hence the outer router.
+    Router::new()
+        .fallback_service(routes(api))
+        .layer(axum::middleware::map_request(drop_trailing_slash))
+}
+
+fn routes(api: Api) -> Router {
     let proxy = Proxy::new(api.leadership.clone());
     let by_the_leader = Router::new()
         .route("/v2/info", get(server::info))
@@ -76,6 +89,7 @@ pub fn router(api: Api) -> Router {
             "/v2/apps/{*path}",
             get(apps::get)
                 .put(apps::update)
+                .patch(apps::patch)
                 .delete(apps::delete)
                 .post(apps::restart),
         )
@@ -87,11 +101,40 @@ pub fn router(api: Api) -> Router {
             axum::routing::delete(deployments::cancel),
         )
         .route("/v2/events", get(events::stream))
+        .route("/v2/queue", get(queue::list))
+        .route(
+            "/v2/queue/{*path}",
+            axum::routing::delete(queue::reset_delay),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(proxy, proxy::to_leader));
     Router::new()
         .route("/ping", get(server::ping))
         .route("/v2/leader", get(server::leader))
         .merge(by_the_leader)
+        .fallback(error::uri_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(api)
+}
+
+/// `/v2/apps/` → `/v2/apps`, the query kept.
+async fn drop_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() {
+        return request;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

@@ -54,6 +54,9 @@ pub fn task(task: &Task) -> Value {
         "state": task.state.as_str_name(),
         "version": task.version,
         "ipAddresses": [],
+        // Health checks run with the next change; no task reserves volumes.
+        "healthCheckResults": [],
+        "localVolumes": [],
     });
     if let Some(started_at) = &task.started_at {
         json["startedAt"] = json!(started_at);

@@ -66,6 +66,10 @@ pub struct AppRequest {
     pub kill_selection: Option<KillSelection>,
     /// Only `PUT {"version": …}` reads it: a rollback to that version.
     pub version: Option<String>,
+    /// Not from the body: `PUT ?partialUpdate=false`, a whole new
+    /// definition where what was not sent takes its default.
+    #[serde(skip)]
+    pub replace: bool,
 }
 
 /// A constraint's parts may be sent as strings or numbers
@@ -280,12 +284,18 @@ impl App {
         app
     }
 
-    /// This app changed by a partial update, as a new version. A change
-    /// of anything but `instances` is a change of configuration: tasks of
-    /// the old configuration are then replaced.
+    /// This app changed by a partial update (or replaced, see
+    /// [`AppRequest::replace`]), as a new version. A change of anything
+    /// but `instances` is a change of configuration: tasks of the old
+    /// configuration are then replaced.
     pub fn updated(&self, request: AppRequest, version: &str) -> App {
-        let mut app = self.clone();
-        app.apply(request);
+        let mut app = if request.replace {
+            App::create(self.id.clone(), request, version)
+        } else {
+            let mut app = self.clone();
+            app.apply(request);
+            app
+        };
         app.version = version.to_string();
         let mut scaled_only = app.clone();
         scaled_only.instances = self.instances;
@@ -360,6 +370,7 @@ impl App {
             task_kill_grace_period_seconds,
             kill_selection,
             version: _,
+            replace: _,
         } = request;
         // `cmd` and `args` exclude each other: sending one replaces the other.
         if let Some(cmd) = cmd {

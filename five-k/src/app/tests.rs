@@ -81,3 +81,21 @@ fn constraints_may_be_sent_with_numbers() {
     let app = app(r#"{"cmd": "x", "constraints": [["rack", "GROUP_BY", 3]]}"#);
     assert_eq!(app.constraints[0].parts, vec!["rack", "GROUP_BY", "3"]);
 }
+
+#[test]
+fn a_replacement_resets_what_it_leaves_out_a_partial_update_keeps_it() {
+    let old = app(r#"{"cmd": "serve", "cpus": 0.5, "user": "nobody", "labels": {"a": "b"}}"#);
+    let mut replacement = request(r#"{"cmd": "serve"}"#);
+    replacement.replace = true;
+    let new = old.updated(replacement, "v2");
+    assert_eq!(
+        (new.cpus, new.user.as_deref(), new.labels.len()),
+        (1.0, None, 0)
+    );
+    assert_eq!(new.version_info.last_config_change_at, "v2");
+    let kept = old.updated(request(r#"{"instances": 4}"#), "v3");
+    assert_eq!(
+        (kept.cpus, kept.user.as_deref(), kept.labels.len()),
+        (0.5, Some("nobody"), 1)
+    );
+}

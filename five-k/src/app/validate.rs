@@ -55,16 +55,16 @@ fn schema_violations(app: &App) -> Vec<Violation> {
     if let Err(error) = app.id.validate() {
         violations.push(Violation::new("/id", error.0));
     }
+    // The errors are Play JSON's keys, as Marathon's schema reports them
+    // (`Reads.min`, `Reads.max`).
     let at_least = |path: &str, value: f64, min: f64, violations: &mut Vec<Violation>| {
         // NaN and infinity come only from a broken client; refuse them too.
         if !(value.is_finite() && value >= min) {
-            violations.push(Violation::new(
-                path,
-                format!("error.min.minimum: must be at least {min}"),
-            ));
+            violations.push(Violation::new(path, "error.min"));
         }
     };
-    at_least("/cpus", app.cpus, 0.0, &mut violations);
+    // `app.raml`'s minimums: an app needs some CPU, the rest may be 0.
+    at_least("/cpus", app.cpus, 0.001, &mut violations);
     at_least("/mem", app.mem, 0.0, &mut violations);
     at_least("/disk", app.disk, 0.0, &mut violations);
     at_least("/backoffSeconds", app.backoff_seconds, 0.0, &mut violations);
@@ -89,11 +89,11 @@ fn schema_violations(app: &App) -> Vec<Violation> {
             strategy.maximum_over_capacity,
         ),
     ] {
-        if !(0.0..=1.0).contains(&value) {
-            violations.push(Violation::new(
-                path,
-                "error.range: must be between 0.0 and 1.0",
-            ));
+        // NaN is below any minimum too.
+        if value.is_nan() || value < 0.0 {
+            violations.push(Violation::new(path, "error.min"));
+        } else if value > 1.0 {
+            violations.push(Violation::new(path, "error.max"));
         }
     }
     violations

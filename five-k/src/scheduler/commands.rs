@@ -82,7 +82,9 @@ impl Scheduler {
         let version = self.versions.next(self.now);
         let target = match &request.version {
             Some(old) => {
-                let Some(old_app) = entry.versions.iter().find(|app| &app.version == old) else {
+                // The current version is one of the app's versions too.
+                let mut versions = std::iter::once(&entry.app).chain(&entry.versions);
+                let Some(old_app) = versions.find(|app| &app.version == old) else {
                     return Err(unknown_version(id, old));
                 };
                 // A rollback is a change to an old configuration: a new
@@ -149,7 +151,9 @@ impl Scheduler {
         let mut submitted = Vec::new();
         if scale {
             let mut per_app: std::collections::BTreeMap<PathId, u32> = Default::default();
-            for task in &killed {
+            // A task already being killed was taken off its app's count
+            // already (`TaskKiller.killAndScale`).
+            for task in killed.iter().filter(|task| !task.killing) {
                 *per_app.entry(task.app_id.clone()).or_default() += 1;
             }
             for app_id in per_app.keys() {

@@ -30,6 +30,7 @@ impl Scheduler {
         self.dirty.clear();
         for app_id in &dirty {
             self.advance_deployments(app_id);
+            self.note_waiting(app_id);
         }
         let waiting = self.apps.keys().any(|id| self.missing_instances(id) > 0);
         if waiting && self.suppressed {

@@ -20,6 +20,7 @@ mod converge;
 pub mod deployment;
 pub mod launch;
 mod offers;
+mod queue;
 pub mod service_ports;
 pub mod task;
 mod updates;
@@ -131,6 +132,8 @@ pub struct Scheduler {
     /// Where the next round of offers starts, so that no app is always
     /// served first.
     next_app: usize,
+    /// Since when each app waits for launches (`queue.rs`).
+    waiting_since: BTreeMap<PathId, String>,
     effects: Effects,
     /// Apps, deployments and the framework ID changed since the last save
     /// (tasks note their own changes).
@@ -164,6 +167,7 @@ impl Scheduler {
             suppressed: false,
             dirty: BTreeSet::new(),
             next_app: 0,
+            waiting_since: BTreeMap::new(),
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),

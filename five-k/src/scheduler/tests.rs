@@ -444,3 +444,41 @@ fn each_task_gets_its_own_host_ports_and_the_apps_service_port() {
     assert_ne!(tasks[0].ports, tasks[1].ports);
     assert_eq!(tasks[0].service_ports, vec![10000]);
 }
+
+#[test]
+fn kill_and_scale_does_not_count_a_task_already_being_killed() {
+    let mut scheduler = scheduler();
+    let ids = running_app(&mut scheduler, 3);
+    scheduler.kill_tasks(&ids[..1], false, false).unwrap();
+    // The first is being killed already (and replaced): only the second
+    // lowers the count (`TaskKiller.killAndScale`).
+    scheduler.kill_tasks(&ids[..2], true, true).unwrap();
+    assert_eq!(scheduler.app(&id("/web")).unwrap().app.instances, 2);
+}
+
+#[test]
+fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() {
+    let mut scheduler = scheduler();
+    scheduler.now = std::time::UNIX_EPOCH + Duration::from_secs(60);
+    scheduler
+        .create_app(request(
+            r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 2}"#,
+        ))
+        .unwrap();
+    scheduler.converge();
+    scheduler.now += Duration::from_secs(60);
+    let queue: Vec<(String, u32, String)> = scheduler
+        .launch_queue()
+        .map(|(entry, count, since)| (entry.app.id.to_string(), count, since))
+        .collect();
+    let since = "1970-01-01T00:01:00.000Z".to_string();
+    assert_eq!(queue, vec![("/web".into(), 2, since)]);
+    let ids = launched_ids(&offer(&mut scheduler, vec![agent1().offer("o").build()]));
+    update_all(&mut scheduler, &ids, TaskState::TaskRunning);
+    assert_eq!(scheduler.launch_queue().count(), 0);
+    assert!(scheduler.waiting_since.is_empty());
+    // A task that fails puts the app back, since then.
+    update_all(&mut scheduler, &ids[..1], TaskState::TaskFailed);
+    let (_, count, since) = scheduler.launch_queue().next().unwrap();
+    assert_eq!((count, since.as_str()), (1, "1970-01-01T00:02:00.000Z"));
+}

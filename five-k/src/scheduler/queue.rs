@@ -1,0 +1,44 @@
+//! The launch queue: apps waiting for tasks to be launched.
+//!
+//! Marathon shows in `GET /v2/queue` every app that still needs tasks
+//! (new instances, replacements of failed tasks), with how many and since
+//! when it waits: the first place to look when an app does not start
+//! (its offers do not fit, the cluster is full). 5K's decisions already
+//! know how many each app misses ([`Scheduler::missing_instances`]); this
+//! adds since when.
+
+use super::{AppEntry, Scheduler};
+use crate::app::PathId;
+
+impl Scheduler {
+    /// Every app missing tasks, with how many and since when it waits.
+    pub fn launch_queue(&self) -> impl Iterator<Item = (&AppEntry, u32, String)> {
+        self.apps.values().filter_map(|entry| {
+            let count = self.missing_instances(&entry.app.id);
+            // An app changed in this very batch is noted when it ends.
+            let since = self
+                .waiting_since
+                .get(&entry.app.id)
+                .cloned()
+                .unwrap_or_else(|| self.timestamp());
+            (count > 0).then_some((entry, count, since))
+        })
+    }
+
+    /// Whether `app_id` waits for launches.
+    pub fn is_queued(&self, app_id: &PathId) -> bool {
+        self.missing_instances(app_id) > 0
+    }
+
+    /// Notes when `app_id` starts or stops waiting. Called for each app
+    /// touched: its count of tasks changes only through a request or a
+    /// status update, and both touch it.
+    pub(super) fn note_waiting(&mut self, app_id: &PathId) {
+        if self.missing_instances(app_id) == 0 {
+            self.waiting_since.remove(app_id);
+        } else if !self.waiting_since.contains_key(app_id) {
+            let now = self.timestamp();
+            self.waiting_since.insert(app_id.clone(), now);
+        }
+    }
+}
