@@ -28,12 +28,16 @@ impl Scheduler {
         }
         // Kills may have marked apps again; that is done with.
         self.dirty.clear();
+        let mut newly_waiting = false;
         for app_id in &dirty {
             self.advance_deployments(app_id);
-            self.note_waiting(app_id);
+            newly_waiting |= self.note_waiting(app_id);
         }
-        let waiting = self.apps.keys().any(|id| self.missing_instances(id) > 0);
-        if waiting && self.suppressed {
+        // REVIVE also clears the filters of offers declined for the apps
+        // that waited before: the new one may fit where they did not
+        // (Marathon revives when an app joins its launch queue).
+        let waiting = !self.waiting_since.is_empty();
+        if newly_waiting || (waiting && self.suppressed) {
             self.suppressed = false;
             self.effects.calls.push(calls::revive(vec![]));
         }

@@ -130,6 +130,8 @@ impl Scheduler {
             killing: false,
         };
         self.tasks.insert(task);
+        // Its count of tasks changed: look at it again (`converge.rs`).
+        self.dirty.insert(app_id.clone());
         self.reconciler
             .launched(&task_id, Some(offer.agent_id.clone()), self.instant);
         info

@@ -30,15 +30,20 @@ impl Scheduler {
         self.missing_instances(app_id) > 0
     }
 
-    /// Notes when `app_id` starts or stops waiting. Called for each app
-    /// touched: its count of tasks changes only through a request or a
-    /// status update, and both touch it.
-    pub(super) fn note_waiting(&mut self, app_id: &PathId) {
+    /// Notes when `app_id` starts or stops waiting, and says whether it
+    /// just started. Called for each app touched: its count of tasks
+    /// changes only through a request or a status update, and both touch
+    /// it.
+    pub(super) fn note_waiting(&mut self, app_id: &PathId) -> bool {
         if self.missing_instances(app_id) == 0 {
             self.waiting_since.remove(app_id);
+            false
         } else if !self.waiting_since.contains_key(app_id) {
             let now = self.timestamp();
             self.waiting_since.insert(app_id.clone(), now);
+            true
+        } else {
+            false
         }
     }
 }

@@ -482,3 +482,35 @@ fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() 
     let (_, count, since) = scheduler.launch_queue().next().unwrap();
     assert_eq!((count, since.as_str()), (1, "1970-01-01T00:02:00.000Z"));
 }
+
+#[test]
+fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(request(
+            r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#,
+        ))
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    // Declined (filtered) for the app that does not fit; offers still flow.
+    let calls_ = offer(&mut scheduler, vec![agent1().offer("o1").build()]);
+    assert_eq!(calls::kinds(&calls_), vec![call::Type::Decline]);
+
+    scheduler
+        .create_app(request(
+            r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 16}"#,
+        ))
+        .unwrap();
+    scheduler.converge();
+    assert_eq!(
+        calls::kinds(&scheduler.take_effects().calls),
+        vec![call::Type::Revive]
+    );
+    // A change that adds no waiting app revives nothing.
+    scheduler
+        .update_app(&id("/small"), request(r#"{"instances": 1}"#), true)
+        .unwrap();
+    scheduler.converge();
+    assert!(calls::kinds(&scheduler.take_effects().calls).is_empty());
+}
