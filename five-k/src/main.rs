@@ -14,6 +14,7 @@ mod core;
 mod events;
 mod scheduler;
 mod time;
+mod web;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -47,8 +48,8 @@ struct Args {
     credential: Option<Credentials>,
 
     /// Where to serve the REST API. Only this machine can reach the
-    /// default; give 0.0.0.0:8080 to serve the room (and know that the
-    /// API has no authentication).
+    /// default; give 0.0.0.0:8080 to serve the room (and guard it with
+    /// --web-credential).
     #[arg(long, env = "FIVE_K_HTTP_ADDRESS", default_value = "127.0.0.1:8080")]
     http_address: SocketAddr,
 
@@ -60,6 +61,13 @@ struct Args {
     /// agents).
     #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
+
+    /// Who may use the web page and the REST API (all of it but /ping): a
+    /// JSON file {"principal": "…", "secret": "…"} (the form of
+    /// --credential), sent by clients as HTTP basic authentication.
+    /// Without it, anyone who can reach --http-address can use both.
+    #[arg(long, env = "FIVE_K_WEB_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    web_credential: Option<Credentials>,
 }
 
 #[tokio::main]
@@ -117,6 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bus,
         settings: Arc::new(settings),
     });
+    let app = web::protect(app, args.web_credential);
     tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, service).await {

@@ -10,7 +10,7 @@
 mod apps;
 mod body;
 mod deployments;
-mod error;
+pub(crate) mod error;
 mod events;
 mod query;
 mod server;
@@ -73,5 +73,6 @@ pub fn router(api: Api) -> Router {
         )
         .route("/v2/events", get(events::stream))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(api)
+        .with_state(api.clone())
+        .merge(crate::web::router(api))
 }
