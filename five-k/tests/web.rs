@@ -177,6 +177,13 @@ async fn the_scale_form_needs_the_token_and_this_sites_origin() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("cannot be negative"), "{}", bad.body);
 
+    // Scaling while the app's creation deploys would be a 409 (see the
+    // next test): wait for it to end.
+    eventually("the creation to end", async || {
+        let deployments = web::get(&format!("{url}/v2/deployments")).await;
+        (deployments.json() == serde_json::json!([])).then_some(())
+    })
+    .await;
     let scaled = post_scale(
         &url,
         "/shop/web",
