@@ -5,7 +5,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /` | a redirect to `/ui/` |
+//! | `GET /`, `GET /ui` | a redirect to `/ui/` |
 //! | `GET /ui/` | the apps: instances, running and staged tasks, health, deployments |
 //! | `GET /ui/apps/{id}` | one app: its definition, tasks and deployments, the scale form |
 //! | `POST /ui/apps/{id}` | the scale form: a new instance count |

@@ -50,6 +50,12 @@ const REALM: &str = "Basic realm=\"5K\"";
 /// Guards every route of `router`: the credential if there is one, and
 /// the `Origin` of requests that change something.
 pub fn protect(router: Router, credential: Option<Credentials>) -> Router {
+    if let Some(credential) = &credential {
+        tracing::info!(
+            "the web page and the API ask for the principal {:?} and its secret (all but {OPEN})",
+            credential.principal
+        );
+    }
     let guard = Arc::new(credential);
     router.layer(middleware::from_fn_with_state(guard, check))
 }
