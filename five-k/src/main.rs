@@ -17,6 +17,7 @@ mod ha;
 mod scheduler;
 mod store;
 mod time;
+mod web;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -64,8 +65,8 @@ struct Args {
     zk: Option<ZkUrl>,
 
     /// Where to serve the REST API. Only this machine can reach the
-    /// default; give 0.0.0.0:8080 to serve the room (and know that the
-    /// API has no authentication).
+    /// default; give 0.0.0.0:8080 to serve the room (and guard it with
+    /// --web-credential).
     #[arg(long, env = "FIVE_K_HTTP_ADDRESS", default_value = "127.0.0.1:8080")]
     http_address: SocketAddr,
 
@@ -83,6 +84,13 @@ struct Args {
     /// agents).
     #[arg(long, env = "FRAMEWORK_USER", default_value = "root", value_parser = mesos::flags::text)]
     user: String,
+
+    /// Who may use the web page and the REST API (all of it but /ping): a
+    /// JSON file {"principal": "…", "secret": "…"} (the form of
+    /// --credential), sent by clients as HTTP basic authentication.
+    /// Without it, anyone who can reach --http-address can use both.
+    #[arg(long, env = "FIVE_K_WEB_CREDENTIAL", value_parser = mesos::flags::credential_file)]
+    web_credential: Option<Credentials>,
 }
 
 /// How a term as the leader ended.
@@ -158,6 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     let app = api::router(api);
+    let app = web::protect(app, args.web_credential.clone());
     tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, service).await {

@@ -179,6 +179,10 @@ async fn a_standby_hands_requests_to_the_leader_and_the_leader_can_abdicate() {
     );
     let listed = web::get(&format!("{first_url}/v2/apps")).await.json();
     assert_eq!(listed["apps"][0]["id"], "/via/standby");
+    // The web page too: a standby's own scheduler is idle.
+    let page = web::get(&format!("{second_url}/ui/")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/via/standby"), "{}", page.body);
 
     // The event stream is not proxied: the client is sent to the leader.
     let events = web::send_with(

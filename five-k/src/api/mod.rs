@@ -11,7 +11,7 @@
 mod apps;
 mod body;
 mod deployments;
-mod error;
+pub(crate) mod error;
 mod events;
 mod label_selector;
 mod query;
@@ -107,22 +107,26 @@ fn routes(api: Api) -> Router {
             axum::routing::delete(queue::reset_delay),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(api.clone())
+        // The web page is the leader's too: a standby's scheduler is idle.
+        .merge(crate::web::router(api.clone()))
         .layer(middleware::from_fn_with_state(proxy, proxy::to_leader));
     Router::new()
         .route("/ping", get(server::ping))
         .route("/v2/leader", get(server::leader))
+        .with_state(api)
         .merge(by_the_leader)
         .fallback(error::uri_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(api)
 }
 
-/// `/v2/apps/` → `/v2/apps`, the query kept.
+/// `/v2/apps/` → `/v2/apps`, the query kept (the API's paths only).
 async fn drop_trailing_slash(mut request: Request) -> Request {
     let uri = request.uri();
     let path = uri.path();
     let trimmed = path.trim_end_matches('/');
-    if trimmed.len() == path.len() || trimmed.is_empty() {
+    // The web page's own paths end in `/` (`/ui/`).
+    if trimmed.len() == path.len() || trimmed.is_empty() || !path.starts_with("/v2/") {
         return request;
     }
     let path_and_query = match uri.query() {

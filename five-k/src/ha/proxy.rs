@@ -104,8 +104,8 @@ async fn forward(proxy: &Proxy, leader: &str, mut request: Request) -> Response 
     *request.uri_mut() = uri;
     let via = HeaderValue::from_str(&proxy.via()).expect("a host:port is a header value");
     request.headers_mut().append(VIA_HEADER, via.clone());
-    // The leader's Host, not ours.
-    request.headers_mut().remove(axum::http::header::HOST);
+    // The Host header is kept: the leader checks a browser's Origin
+    // against the host the browser asked (`web/security.rs`).
     match proxy.client.request(request).await {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
