@@ -5,6 +5,10 @@
 #
 #   bin/diagnose-vagrant-setup.sh
 #
+# or, for the room on this machine without VMs (`bin/room start`):
+#
+#   MASTER_IP=127.0.0.1 bin/diagnose-vagrant-setup.sh
+#
 # Each check prints one line starting with "Success: " or "Failure: "; a
 # failure is followed by a line starting with "  Hint: " that says how to fix
 # it. The exit status is 0 when every check succeeded, 1 otherwise.
@@ -15,7 +19,8 @@
 #   ZK            ZooKeeper, host:port              (default $MASTER_IP:2181)
 #   AGENT_COUNT   how many agents should be up      (default 2)
 #   SKIP_VAGRANT  1: skip the checks that run vagrant (for a cluster that
-#                 was not made by this repository's Vagrantfile)
+#                 was not made by this repository's Vagrantfile); the
+#                 default when MASTER_IP is a loopback address (bin/room)
 #
 # Needs bash (3.2 or newer: macOS' own is fine), curl and python3 (for the
 # JSON); nc is used when present.
@@ -26,7 +31,14 @@ MASTER_IP="${MASTER_IP:-10.10.4.2}"
 MASTER_PORT="${MASTER_PORT:-5050}"
 ZK="${ZK:-${MASTER_IP}:2181}"
 AGENT_COUNT="${AGENT_COUNT:-2}"
-SKIP_VAGRANT="${SKIP_VAGRANT:-}"
+# A master on this machine is bin/room's: no VMs to ask, and the hints
+# say how to start or look at the room instead.
+case "$MASTER_IP" in
+127.* | localhost) ON_THIS_MACHINE=1 ;;
+*) ON_THIS_MACHINE= ;;
+esac
+SKIP_VAGRANT="${SKIP_VAGRANT:-$ON_THIS_MACHINE}"
+ROOM_HINT="is the room running? bin/room status says what runs, bin/room start starts it; the logs are in target/room/"
 
 # Seconds before a network request gives up: a dead host fails fast.
 TIMEOUT=5
@@ -54,6 +66,15 @@ failure() {
     echo "Failure: $1"
     echo "  Hint: $2"
     FAILURES=$((FAILURES + 1))
+}
+
+# vm_or_room HINT: HINT for the VMs, or bin/room's for a room on this machine.
+vm_or_room() {
+    if [[ -n "$ON_THIS_MACHINE" ]]; then
+        echo "$ROOM_HINT"
+    else
+        echo "$1"
+    fi
 }
 
 skipping_vagrant() {
@@ -239,10 +260,10 @@ check_zookeeper() {
             "ZooKeeper 3.5+ only answers four-letter words it allows: add '4lw.commands.whitelist=ruok,stat,srvr,mntr' to zoo.cfg (vagrant provision master does) and restart it: vagrant ssh master -c 'sudo systemctl restart zookeeper'"
     elif ((status == 124)); then
         failure "ZooKeeper at $host:$port did not answer 'ruok' within ${TIMEOUT}s" \
-            "nothing answers at $host: start the VMs with 'vagrant up' and check that this machine reaches $host (ping $host)"
+            "$(vm_or_room "nothing answers at $host: start the VMs with 'vagrant up' and check that this machine reaches $host (ping $host)")"
     else
         failure "ZooKeeper at $host:$port did not answer 'ruok' (connection refused or closed without a reply)" \
-            "is ZooKeeper running? vagrant ssh master -c 'sudo systemctl status zookeeper'. If it runs, ZooKeeper 3.5+ needs '4lw.commands.whitelist=ruok,stat,srvr,mntr' in zoo.cfg to answer 'ruok'"
+            "$(vm_or_room "is ZooKeeper running? vagrant ssh master -c 'sudo systemctl status zookeeper'") (for a ZooKeeper of your own: ZooKeeper 3.5+ needs '4lw.commands.whitelist=ruok,stat,srvr,mntr' in zoo.cfg to answer 'ruok')"
     fi
 }
 
@@ -257,7 +278,7 @@ check_master_http() {
     elif [[ "$status" == 000 ]]; then
         rm -f "$STATE_FILE"
         failure "nothing answers GET $MASTER_URL/master/state (connection refused, or no answer within ${TIMEOUT}s)" \
-            "is mesos-master running? vagrant ssh master -c 'sudo systemctl status mesos-master; sudo journalctl -u mesos-master -n 50'. If it runs, this machine cannot reach $MASTER_IP: see the master VM's address check"
+            "$(vm_or_room "is mesos-master running? vagrant ssh master -c 'sudo systemctl status mesos-master; sudo journalctl -u mesos-master -n 50'. If it runs, this machine cannot reach $MASTER_IP: see the master VM's address check")"
     else
         rm -f "$STATE_FILE"
         failure "the master answers GET $MASTER_URL/master/state with HTTP $status" \

@@ -1,5 +1,6 @@
 //! Helpers for the kit's own tests: running `cargo generate` on the
-//! template, and comparing directory trees.
+//! template, comparing directory trees, and running a program in the
+//! background while reading its output.
 //!
 //! The tests themselves are in `tests/`. They check what a workshop
 //! attendee relies on: that the template generates a crate that builds and
@@ -7,8 +8,11 @@
 
 use std::{
     collections::BTreeMap,
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::Command,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
 };
 
 /// The root of the kit's checkout.
@@ -154,4 +158,103 @@ pub fn generate_in_checkout(checkout: &Path, args: &[&str]) -> PathBuf {
         Some(folder) => checkout.join(folder).join(name),
         None => checkout.join(name),
     }
+}
+
+/// A program running in the background, its output lines read on threads;
+/// SIGINTed (Ctrl-C) when dropped, and SIGKILLed if that does not stop it.
+pub struct Background {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    pub fn start(program: &Path, args: &[&str]) -> Background {
+        let mut command = Command::new(program);
+        command.args(args);
+        Self::spawn(command)
+    }
+
+    /// Starts `command`, logging at INFO without colours unless it says
+    /// otherwise.
+    pub fn spawn(mut command: Command) -> Background {
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = sender.send(line);
+                }
+            });
+        }
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every line read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// The first output line from now on for which `pick` gives something.
+    pub fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>, within: Duration) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let picked = pick(&line);
+                    self.seen.push(line);
+                    if let Some(picked) = picked {
+                        return picked;
+                    }
+                }
+                Err(_) => panic!(
+                    "nothing expected in the output within {within:?}:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `name=value` in a log line.
+pub fn log_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
 }

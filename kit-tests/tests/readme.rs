@@ -10,12 +10,12 @@
 use std::{
     io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
 };
 
-use kit_tests::{generate_in_checkout, repo_root};
+use kit_tests::{Background, generate_in_checkout, log_field, repo_root};
 
 /// The commands of the README's ```sh blocks, comments removed.
 fn readme_commands() -> Vec<String> {
@@ -126,88 +126,6 @@ fn run_until(program: &Path, args: &[&str], mut done: impl FnMut(&str) -> bool, 
         program.display(),
         seen.join("\n")
     );
-}
-
-/// A program running in the background, its output lines read on threads;
-/// SIGINTed (Ctrl-C) when dropped, and SIGKILLed if that does not stop it.
-struct Background {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Background {
-    fn start(program: &Path, args: &[&str]) -> Background {
-        let mut child = Command::new(program)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (sender, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = sender.send(line);
-                }
-            });
-        }
-        Background {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first output line from now on for which `pick` gives something.
-    fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>, within: Duration) -> T {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let picked = pick(&line);
-                    self.seen.push(line);
-                    if let Some(picked) = picked {
-                        return picked;
-                    }
-                }
-                Err(_) => panic!(
-                    "nothing expected in the output within {within:?}:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-s", "INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of `name=value` in a log line.
-fn log_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// `task-output`, really run against `cargo run -p hello-mesos`. The
@@ -403,6 +321,18 @@ fn check(command: &str) {
             );
         }
         ["bin/go-ha"] => go_ha(&env),
+        // It refuses while a go-ha runs; otherwise go-ha's data is gone.
+        ["bin/go-ha", "clean"] => {
+            let output = Command::new(root.join("bin/go-ha"))
+                .arg("clean")
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{command}: {output:?}");
+            assert!(!root.join("target/go-ha").exists(), "{command} left it");
+        }
+        // The room on this machine needs its own ports (2181, 5050):
+        // kit-tests/tests/room.rs runs these, and the steps on it, alone.
+        ["bin/room", "start" | "status" | "stop" | "clean"] => {}
         // No VMs here: validate the Vagrantfile under the same settings.
         ["vagrant", subcommand, ..] => {
             assert!(

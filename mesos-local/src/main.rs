@@ -12,6 +12,12 @@
 //! curl -s http://127.0.0.1:5050/master/state | jq .slaves
 //! ```
 //!
+//! With `--zk zk://127.0.0.1:2181/mesos` it registers in ZooKeeper as a
+//! real master does, so frameworks find it with `--master
+//! zk://127.0.0.1:2181/mesos`; a second one started with the same `--zk`
+//! (on another port) is a standby that takes over when the first dies
+//! (`contender.rs`).
+//!
 //! Flags are named as Mesos names them (`--work_dir`), and like Mesos'
 //! they can also come from `MESOS_*` environment variables.
 
@@ -24,7 +30,12 @@ use std::{
 };
 
 use clap::{CommandFactory, Parser};
-use mesos::local::{DEFAULT_AGENT_RESOURCES, LocalMaster, LocalMasterConfig};
+use mesos::{
+    local::{DEFAULT_AGENT_RESOURCES, LocalError, LocalMaster, LocalMasterConfig},
+    zookeeper::ZkUrl,
+};
+
+mod contender;
 
 /// A simulated Apache Mesos master (v1 scheduler HTTP API) whose agents run
 /// tasks as local processes.
@@ -38,6 +49,24 @@ struct Args {
     /// The port to listen on (0: any free port).
     #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
     port: u16,
+
+    /// Register in ZooKeeper as a Mesos master does, e.g.
+    /// `zk://127.0.0.1:2181/mesos`: frameworks then find the leading master
+    /// with `--master zk://127.0.0.1:2181/mesos`. Until elected, this
+    /// master is a standby.
+    #[arg(long, env = "MESOS_ZK")]
+    zk: Option<ZkUrl>,
+
+    /// The ZooKeeper session timeout with `--zk`, e.g. `10secs`: how long
+    /// a dead master holds on to leadership before a standby takes over.
+    #[arg(
+        long = "zk_session_timeout",
+        alias = "zk-session-timeout",
+        env = "MESOS_ZK_SESSION_TIMEOUT",
+        default_value = "10secs",
+        value_parser = parse_duration
+    )]
+    zk_session_timeout: Duration,
 
     /// The hostname the master and agents report (default: the IP).
     #[arg(long, env = "MESOS_HOSTNAME")]
@@ -307,10 +336,14 @@ async fn main() -> ExitCode {
     let master = match LocalMaster::start(config).await {
         Ok(master) => master,
         Err(error) => {
-            eprintln!("mesos-local: {error}");
+            eprintln!("mesos-local: {error}{}", hint(&error));
             return ExitCode::FAILURE;
         }
     };
+    let election = args
+        .zk
+        .as_ref()
+        .map(|url| contender::join(url, &master, args.zk_session_timeout));
     // Listen for signals before announcing ourselves, so that whoever
     // reads the announcement can stop us cleanly right away.
     let mut terminate =
@@ -332,13 +365,39 @@ async fn main() -> ExitCode {
     );
     let _ = stdout.flush();
 
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+    let lost_leadership = async {
+        match &election {
+            Some(election) => contender::follow(election, &master).await,
+            None => std::future::pending().await,
+        }
+    };
+    let status = tokio::select! {
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        _ = terminate.recv() => ExitCode::SUCCESS,
+        why = lost_leadership => {
+            eprintln!("mesos-local: {why}");
+            ExitCode::FAILURE
+        }
+    };
+    // Leave first: our node goes now, and a standby takes over without
+    // waiting for our session to expire.
+    if let Some(election) = election {
+        election.leave().await;
     }
     tracing::info!("shutting down: killing tasks");
     master.shutdown().await;
-    ExitCode::SUCCESS
+    status
+}
+
+/// What to do about an error, where there is something to say.
+fn hint(error: &LocalError) -> &'static str {
+    match error {
+        LocalError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            " (is another master running there, e.g. a mesos-local or `bin/room` from an \
+             earlier step? Stop it, or choose another port with --port)"
+        }
+        _ => "",
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,12 @@
 //! vanishes and the next lowest takes over: we watch the children of the
 //! path so we hear of it at once, instead of polling.
 //!
+//! A path under which no master has *ever* registered is most often a
+//! mistake (a typo in the path, a master started without `--zk`, or the
+//! wrong ZooKeeper), and waiting on it is silent: nothing changes, so
+//! nothing is said. The detector therefore says so after a few seconds,
+//! and again now and then, naming what it found there.
+//!
 //! A [`MasterDetector`] turns any `--master` value into a stream of "the
 //! leader is now X" notices, so the driver treats a fixed address and a
 //! ZooKeeper-elected leader the same way.
@@ -30,6 +36,25 @@ use crate::{
 /// The prefix of the znodes masters register under (older Mesos versions
 /// also wrote protobuf `info_` nodes; those we skip, as Mesos does now).
 pub const MASTER_INFO_PREFIX: &str = "json.info_";
+
+/// How long a detector waits for a first master before it warns that none
+/// has registered; the warning comes again after twice as long each time,
+/// up to [`NO_MASTER_WARNING_MAX`].
+pub const NO_MASTER_WARNING_AFTER: Duration = Duration::from_secs(5);
+
+/// The longest interval between two "no master" warnings.
+pub const NO_MASTER_WARNING_MAX: Duration = Duration::from_secs(300);
+
+/// What the detector last saw under the masters' path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// ZooKeeper has not answered yet.
+    NotYet,
+    /// The path does not exist.
+    NoPath,
+    /// The path's children.
+    Children(Vec<String>),
+}
 
 /// Why a detector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,12 +98,23 @@ impl MasterDetector {
     /// `digest` (masters whose nodes are readable only with credentials).
     pub fn zookeeper_with(servers: &str, path: &str, digest: Option<ZkDigest>) -> Self {
         let (sender, leader) = watch::channel(None);
-        let task = tokio::spawn(follow_zookeeper(
+        let (listing_sender, listing) = watch::channel(Listing::NotYet);
+        let follow = follow_zookeeper(
             servers.to_string(),
             path.to_string(),
             digest,
             sender,
-        ));
+            listing_sender,
+        );
+        let warn = warn_until_a_master(
+            servers.to_string(),
+            path.to_string(),
+            leader.clone(),
+            listing,
+        );
+        let task = tokio::spawn(async move {
+            tokio::join!(follow, warn);
+        });
         MasterDetector {
             leader,
             _task: Some(AbortOnDrop(task)),
@@ -135,6 +171,53 @@ impl MasterDetector {
     }
 }
 
+/// Warns while no master has ever been detected: after
+/// [`NO_MASTER_WARNING_AFTER`], then twice as long each time. Once a
+/// master was seen it returns for good (a master that goes away has a
+/// warning of its own, in `publish`).
+async fn warn_until_a_master(
+    servers: String,
+    path: String,
+    mut leader: watch::Receiver<Option<MasterAddr>>,
+    listing: watch::Receiver<Listing>,
+) {
+    let mut delay = NO_MASTER_WARNING_AFTER;
+    let mut waited = Duration::ZERO;
+    loop {
+        match tokio::time::timeout(delay, leader.wait_for(Option::is_some)).await {
+            // A master, or the detector is gone: nothing more to say.
+            Ok(_) => return,
+            Err(_) => {
+                waited += delay;
+                let listing = listing.borrow().clone();
+                tracing::warn!("{}", no_master_warning(&servers, &path, &listing, waited));
+                delay = (delay * 2).min(NO_MASTER_WARNING_MAX);
+            }
+        }
+    }
+}
+
+/// The warning for a path where no master has registered in `waited`,
+/// saying what is there instead.
+pub fn no_master_warning(servers: &str, path: &str, listing: &Listing, waited: Duration) -> String {
+    let found = match listing {
+        Listing::NotYet => "ZooKeeper has not answered (is it running there?)".to_string(),
+        Listing::NoPath => format!("the node {path} does not exist"),
+        Listing::Children(children) if children.is_empty() => format!("{path} has no children"),
+        Listing::Children(children) => format!(
+            "{path} holds {}, none of them a master's {MASTER_INFO_PREFIX}<sequence> node \
+             with a readable MasterInfo",
+            children.join(", ")
+        ),
+    };
+    format!(
+        "no Mesos master has registered at zk://{servers}{path} in {}s: {found}. A master \
+         registers there when started with --zk zk://{servers}{path} (mesos-master, or \
+         mesos-local); is the path right?",
+        waited.as_secs()
+    )
+}
+
 /// Reads the leader out of ZooKeeper for as long as the detector lives,
 /// reconnecting with backoff when the ZooKeeper session is lost.
 async fn follow_zookeeper(
@@ -142,6 +225,7 @@ async fn follow_zookeeper(
     path: String,
     digest: Option<ZkDigest>,
     leader: watch::Sender<Option<MasterAddr>>,
+    listing: watch::Sender<Listing>,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
     loop {
@@ -151,7 +235,7 @@ async fn follow_zookeeper(
         {
             Ok(client) => {
                 backoff.reset();
-                let error = watch_masters(&client, &path, &leader).await;
+                let error = watch_masters(&client, &path, &leader, &listing).await;
                 tracing::warn!(%error, %servers, "lost the ZooKeeper session used to find the master");
             }
             Err(error) => {
@@ -170,12 +254,14 @@ async fn watch_masters(
     client: &zk::Client,
     path: &str,
     leader: &watch::Sender<Option<MasterAddr>>,
+    listing: &watch::Sender<Listing>,
 ) -> zk::Error {
     loop {
         let (children, _, watcher) = match client.get_and_watch_children(path).await {
             Ok(listing) => listing,
             Err(zk::Error::NoNode) => {
                 // No master has ever registered here yet. Wait for the path.
+                listing.send_replace(Listing::NoPath);
                 publish(leader, None);
                 match client.check_and_watch_stat(path).await {
                     Ok((Some(_), _)) => continue,
@@ -190,6 +276,7 @@ async fn watch_masters(
             }
             Err(error) => return error,
         };
+        listing.send_replace(Listing::Children(children.clone()));
         match leading_master(client, path, &children).await {
             Ok(addr) => publish(leader, addr),
             Err(zk::Error::NoNode) => continue, // the leader just went; list again
@@ -322,6 +409,25 @@ mod tests {
             master_addr_from_json(legacy).unwrap(),
             MasterAddr::new(Scheme::Http, "10.10.4.2", 5051)
         );
+    }
+
+    #[test]
+    fn the_no_master_warning_says_what_is_there() {
+        let warning =
+            |listing| no_master_warning("zk:2181", "/mesos", &listing, Duration::from_secs(5));
+        let none = warning(Listing::NoPath);
+        assert!(none.contains("zk://zk:2181/mesos in 5s"), "{none}");
+        assert!(none.contains("the node /mesos does not exist"), "{none}");
+        assert!(warning(Listing::Children(vec![])).contains("/mesos has no children"));
+        let other = warning(Listing::Children(vec![
+            "log_replicas".into(),
+            "leader".into(),
+        ]));
+        assert!(
+            other.contains("/mesos holds log_replicas, leader"),
+            "{other}"
+        );
+        assert!(warning(Listing::NotYet).contains("ZooKeeper has not answered"));
     }
 
     #[test]

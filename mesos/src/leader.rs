@@ -35,6 +35,19 @@
 //! our session lives, but we would not know its name. With a UUID of our
 //! own in the name, we find it again by listing the children.
 //!
+//! # Mesos' own masters: the same algorithm, other names
+//!
+//! Mesos masters elect their leader with the same algorithm
+//! (`src/zookeeper/group.cpp`, `src/master/contender/zookeeper.cpp`), but
+//! name their nodes differently: `<path>/json.info_<sequence>`, straight
+//! under the masters' path, each holding the master's `MasterInfo` as JSON,
+//! which is what a framework's `zk://` master detector reads
+//! ([`crate::detector`]). [`Recipe::MesosMaster`] follows those names, for
+//! the simulated master (`mesos-local --zk`) to register as a real one.
+//! With no UUID in the name, a node whose creation answer was lost is found
+//! again by its owner: the ephemeral owner of a node is the session that
+//! created it.
+//!
 //! Knowing *who* leads is a different question from deciding who leads:
 //! every instance (a standby's web page, for one) wants to say who leads
 //! and how to reach it. That is the data of the lowest node. Each instance
@@ -84,6 +97,88 @@ pub const ELECTION: &str = "leader";
 
 /// Curator's lock name for `LeaderLatch` (`LeaderSelector` uses `lock-`).
 pub const LATCH: &str = "latch-";
+
+/// The label of Mesos' master nodes, `json.info_<sequence>`
+/// (`MASTER_INFO_JSON_LABEL`, `src/master/constants.cpp`).
+pub const MASTER_INFO_JSON_LABEL: &str = "json.info";
+
+/// How an election names its nodes (see the module docs): one algorithm,
+/// two conventions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipe {
+    /// Curator's `LeaderLatch`: `<root>/leader/_c_<uuid>-latch-<sequence>`.
+    CuratorLatch,
+    /// Mesos' masters: `<path>/json.info_<sequence>`, holding `MasterInfo`
+    /// as JSON (`GroupProcess::doJoin` in `src/zookeeper/group.cpp`).
+    MesosMaster,
+}
+
+impl Recipe {
+    /// The node the election's nodes are children of.
+    fn dir(self, path: &str) -> String {
+        let path = path.trim_end_matches('/');
+        match self {
+            Recipe::CuratorLatch => format!("{path}/{ELECTION}"),
+            // Mesos lets the path be `/`: the nodes are then `/json.info_…`.
+            Recipe::MesosMaster if path.is_empty() => "/".to_string(),
+            Recipe::MesosMaster => path.to_string(),
+        }
+    }
+
+    /// The sequence number of a child's name, or `None` for a node that
+    /// takes no part in this election.
+    fn sequence(self, name: &str) -> Option<u64> {
+        match self {
+            Recipe::CuratorLatch => sequence(name),
+            Recipe::MesosMaster => {
+                let digits = name
+                    .strip_prefix(MASTER_INFO_JSON_LABEL)?
+                    .strip_prefix('_')?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                digits.parse().ok()
+            }
+        }
+    }
+
+    /// The path our node is created at; ZooKeeper appends the sequence.
+    fn node_prefix(self, dir: &str) -> String {
+        let dir = dir.trim_end_matches('/');
+        match self {
+            Recipe::CuratorLatch => format!("{dir}/_c_{}-{LATCH}", uuid::Uuid::new_v4()),
+            Recipe::MesosMaster => format!("{dir}/{MASTER_INFO_JSON_LABEL}_"),
+        }
+    }
+
+    /// The ACLs of our node. Mesos makes its masters' nodes readable by
+    /// anyone when it authenticates (`EVERYONE_READ_CREATOR_ALL`, group.cpp),
+    /// since any framework must find the leader; a framework's election is
+    /// its own business (`zookeeper::node_acls`).
+    fn acls(self, digest: Option<&ZkDigest>) -> zk::Acls<'static> {
+        match (self, digest) {
+            (Recipe::MesosMaster, Some(_)) => zk::Acls::new(EVERYONE_READ_CREATOR_ALL),
+            _ => zookeeper::node_acls(digest),
+        }
+    }
+
+    /// How a participant's node data reads in a log line.
+    fn describe(self, participant: &Participant) -> String {
+        match self {
+            Recipe::CuratorLatch => participant.id.clone(),
+            Recipe::MesosMaster => {
+                crate::detector::master_addr_from_json(participant.id.as_bytes())
+                    .map_or_else(|_| participant.node.clone(), |addr| addr.to_string())
+            }
+        }
+    }
+}
+
+/// ZooKeeper's `ZOO_READ_ACL_UNSAFE` plus `ZOO_CREATOR_ALL_ACL`.
+static EVERYONE_READ_CREATOR_ALL: &[zk::Acl] = &[
+    zk::Acl::new_const(zk::Permission::READ, "world", "anyone"),
+    zk::Acl::new_const(zk::Permission::ALL, "auth", ""),
+];
 
 /// The session timeout asked for by default. Short enough for a standby to
 /// take over within seconds; long enough that a loaded machine or a short
@@ -155,13 +250,26 @@ impl Election {
     /// (watch it with [`Election::roles`]). While ZooKeeper cannot be
     /// reached, it keeps trying.
     pub fn join(url: &ZkUrl, participant_id: &str, session_timeout: Duration) -> Election {
+        Self::join_as(Recipe::CuratorLatch, url, participant_id, session_timeout)
+    }
+
+    /// Joins the election of `recipe` under the url's path (see
+    /// [`Recipe`]); otherwise as [`Election::join`]. For a Mesos master,
+    /// `participant_id` is its `MasterInfo` as JSON.
+    pub fn join_as(
+        recipe: Recipe,
+        url: &ZkUrl,
+        participant_id: &str,
+        session_timeout: Duration,
+    ) -> Election {
         let (roles_sender, roles) = watch::channel(Role::Joining);
         let (leaders_sender, leaders) = watch::channel(None);
         let (requests, requests_receiver) = mpsc::unbounded_channel();
         let participant = Contender {
             servers: url.servers.clone(),
             digest: url.digest.clone(),
-            dir: format!("{}/{ELECTION}", url.path.trim_end_matches('/')),
+            dir: recipe.dir(&url.path),
+            recipe,
             id: participant_id.to_string(),
             session_timeout,
             roles: roles_sender,
@@ -228,8 +336,8 @@ pub async fn current_leader(
     client: &zk::Client,
     root: &str,
 ) -> Result<Option<Participant>, zk::Error> {
-    let dir = format!("{}/{ELECTION}", root.trim_end_matches('/'));
-    for node in queue(client, &dir).await? {
+    let dir = Recipe::CuratorLatch.dir(root);
+    for node in queue(client, &dir, Recipe::CuratorLatch).await? {
         match client.get_data(&node).await {
             Ok((data, _)) => {
                 let id = String::from_utf8_lossy(&data).into_owned();
@@ -253,7 +361,7 @@ pub async fn who_leads(url: &ZkUrl) -> Result<Option<Participant>, zk::Error> {
 }
 
 /// The election's nodes in the order they lead: by sequence number.
-async fn queue(client: &zk::Client, dir: &str) -> Result<Vec<String>, zk::Error> {
+async fn queue(client: &zk::Client, dir: &str, recipe: Recipe) -> Result<Vec<String>, zk::Error> {
     let children = match client.list_children(dir).await {
         Ok(children) => children,
         Err(zk::Error::NoNode) => return Ok(Vec::new()),
@@ -261,7 +369,10 @@ async fn queue(client: &zk::Client, dir: &str) -> Result<Vec<String>, zk::Error>
     };
     let mut nodes: Vec<(u64, String)> = children
         .into_iter()
-        .filter_map(|name| sequence(&name).map(|n| (n, format!("{dir}/{name}"))))
+        .filter_map(|name| {
+            let sequence = recipe.sequence(&name)?;
+            Some((sequence, format!("{}/{name}", dir.trim_end_matches('/'))))
+        })
         .collect();
     nodes.sort();
     Ok(nodes.into_iter().map(|(_, node)| node).collect())
@@ -290,6 +401,7 @@ enum Ended {
 struct Contender {
     servers: String,
     digest: Option<ZkDigest>,
+    recipe: Recipe,
     dir: String,
     id: String,
     session_timeout: Duration,
@@ -346,19 +458,23 @@ impl Contender {
 
     /// Our part in the election for the life of one session.
     async fn take_part(&mut self, client: &zk::Client) -> Result<Ended, ElectionError> {
-        let acls = zookeeper::node_acls(self.digest.as_ref());
+        // The path itself is persistent and, for Mesos' masters, readable
+        // by all as their nodes are.
+        let acls = self.recipe.acls(self.digest.as_ref());
         let options = zk::CreateMode::Persistent.with_acls(acls);
-        client
-            .mkdir(&self.dir, &options)
-            .await
-            .map_err(|source| ElectionError::ZooKeeper {
-                node: self.dir.clone(),
-                source,
-            })?;
+        if self.dir != "/" {
+            client
+                .mkdir(&self.dir, &options)
+                .await
+                .map_err(|source| ElectionError::ZooKeeper {
+                    node: self.dir.clone(),
+                    source,
+                })?;
+        }
         let mut ours = self.create_node(client).await?;
         let mut states = client.state_watcher();
         loop {
-            let queue = match queue(client, &self.dir).await {
+            let queue = match queue(client, &self.dir, self.recipe).await {
                 Ok(queue) => queue,
                 Err(error) => match self
                     .after_error(&self.dir.clone(), error, &mut states)
@@ -501,24 +617,20 @@ impl Contender {
         session_over(state)
     }
 
-    /// Creates our node, in protected mode (module docs): if the answer is
-    /// lost, the node is found again by the UUID in its name.
+    /// Creates our node. If the answer is lost, the node may exist all the
+    /// same: it is found again (module docs) rather than created twice, as
+    /// a forgotten node of ours ahead in the queue would block us for good.
     async fn create_node(&self, client: &zk::Client) -> Result<String, ElectionError> {
-        let prefix = format!("{}/_c_{}-{LATCH}", self.dir, uuid::Uuid::new_v4());
-        let acls = zookeeper::node_acls(self.digest.as_ref());
-        let options = zk::CreateMode::EphemeralSequential.with_acls(acls);
+        let prefix = self.recipe.node_prefix(&self.dir);
+        let options =
+            zk::CreateMode::EphemeralSequential.with_acls(self.recipe.acls(self.digest.as_ref()));
         loop {
             match client.create(&prefix, self.id.as_bytes(), &options).await {
                 Ok((_, sequence)) => return Ok(format!("{prefix}{sequence}")),
                 Err(error) if connection_trouble(&error) => {
-                    let (_, protected) = prefix.rsplit_once('/').expect("an absolute path");
-                    match client.list_children(&self.dir).await {
-                        Ok(children) => {
-                            if let Some(name) = children.iter().find(|c| c.starts_with(protected)) {
-                                return Ok(format!("{}/{name}", self.dir));
-                            }
-                            // Not created: create it.
-                        }
+                    match self.find_created(client, &prefix).await {
+                        Ok(Some(node)) => return Ok(node),
+                        Ok(None) => {} // not created: create it
                         // We cannot tell yet: ask again in a moment.
                         Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
@@ -531,6 +643,31 @@ impl Contender {
                 }
             }
         }
+    }
+
+    /// Our node created under `prefix`, if it was: by its UUID (Curator's
+    /// protected mode) or by its owner, our session (Mesos' names).
+    async fn find_created(
+        &self,
+        client: &zk::Client,
+        prefix: &str,
+    ) -> Result<Option<String>, zk::Error> {
+        let (_, protected) = prefix.rsplit_once('/').expect("an absolute path");
+        let children = client.list_children(&self.dir).await?;
+        let dir = self.dir.trim_end_matches('/');
+        for name in children.iter().filter(|c| c.starts_with(protected)) {
+            let node = format!("{dir}/{name}");
+            if self.recipe == Recipe::CuratorLatch {
+                return Ok(Some(node));
+            }
+            match client.check_stat(&node).await? {
+                Some(stat) if stat.ephemeral_owner == client.session_id().0 => {
+                    return Ok(Some(node));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// The participant of the first node in `queue` that still exists.
@@ -555,7 +692,9 @@ impl Contender {
             match &role {
                 Role::Leader { node } => tracing::info!(%node, "elected: this instance leads"),
                 Role::Standby { leader } => tracing::info!(
-                    leader = leader.as_ref().map_or("none", |l| l.id.as_str()),
+                    leader = leader
+                        .as_ref()
+                        .map_or("none".into(), |l| self.recipe.describe(l)),
                     "standby: waiting while another instance leads"
                 ),
                 Role::Suspended => {
@@ -573,7 +712,9 @@ impl Contender {
             if *current == leader {
                 return false;
             }
-            let id = leader.as_ref().map_or("none", |l| l.id.as_str());
+            let id = leader
+                .as_ref()
+                .map_or("none".into(), |l| self.recipe.describe(l));
             tracing::info!(leader = id, "the leader changed");
             *current = leader;
             true
@@ -622,5 +763,25 @@ mod tests {
         for name in ["_c_x-lock-0000000001", "latch-", "latch-12a", "something"] {
             assert_eq!(sequence(name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn mesos_masters_are_json_info_nodes_straight_under_the_path() {
+        let mesos = Recipe::MesosMaster;
+        assert_eq!(mesos.dir("/mesos/"), "/mesos");
+        assert_eq!(mesos.dir("/"), "/");
+        assert_eq!(mesos.node_prefix("/mesos"), "/mesos/json.info_");
+        assert_eq!(mesos.node_prefix("/"), "/json.info_");
+        assert_eq!(mesos.sequence("json.info_0000000012"), Some(12));
+        // The old protobuf nodes and other children take no part.
+        for name in [
+            "info_0000000001",
+            "log_replicas",
+            "json.info_",
+            "json.info_x1",
+        ] {
+            assert_eq!(mesos.sequence(name), None, "{name}");
+        }
+        assert_eq!(Recipe::CuratorLatch.dir("/fw"), "/fw/leader");
     }
 }

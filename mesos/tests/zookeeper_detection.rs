@@ -217,3 +217,57 @@ async fn expect_subscribed(events: &mut tokio::sync::mpsc::Receiver<DriverEvent>
         other => panic!("expected SUBSCRIBED, got {other:?}"),
     }
 }
+
+/// The log lines of this thread, for a test on a current-thread runtime
+/// (where the detector's task runs on the test's thread).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_path_where_no_master_ever_registered_is_named_in_a_warning() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = ZooKeeperServer::start();
+    let zk = zk::Client::connect(&server.connect_string()).await.unwrap();
+    // A path with something in it, but no master: a framework's own root
+    // given as `--master` by mistake, say.
+    create_path(&zk, "/hello-mesos/state").await;
+
+    let url = format!("zk://{}/hello-mesos", server.connect_string());
+    let detector = MasterDetector::new(&url.parse().unwrap()).unwrap();
+    let warning = eventually("the no-master warning", async || {
+        let text = logs.text();
+        text.lines()
+            .find(|line| line.contains("no Mesos master has registered"))
+            .map(str::to_string)
+    })
+    .await;
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&url), "names the path: {warning}");
+    assert!(
+        warning.contains("holds state"),
+        "names what is there: {warning}"
+    );
+    assert_eq!(detector.current(), None);
+}

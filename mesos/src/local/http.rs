@@ -128,6 +128,10 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     match path.as_str() {
         "/api/v1/scheduler" | "/master/api/v1/scheduler" => scheduler(shared, request).await,
         "/master/state" | "/master/state.json" | "/state" | "/state.json" => {
+            // A master that does not lead redirects (`Master::Http::state`).
+            if let Some(response) = not_leading(shared, &request) {
+                return response;
+            }
             get_json(&request, || {
                 state_json::master(&shared.snapshot.borrow(), &shared.settings)
             })
@@ -202,6 +206,19 @@ async fn files(
     }
 }
 
+/// What a master that does not lead answers, Mesos'
+/// `Master::Http::redirect`: a protocol-relative redirect to the leader,
+/// same path. `None` while this master leads.
+fn not_leading<B>(shared: &Shared, request: &Request<B>) -> Option<Response<Body>> {
+    let leader = shared.faults.redirect()?;
+    let location = format!("//{}{}", leader.authority(), request.uri().path());
+    let mut response = text(StatusCode::TEMPORARY_REDIRECT, "");
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Some(response)
+}
+
 /// `POST /api/v1/scheduler`.
 async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     // libprocess authenticates before the master's handler runs, so a
@@ -221,13 +238,7 @@ async fn scheduler(shared: &Shared, request: Request<Incoming>) -> Response<Body
             }
         },
     };
-    if let Some(leader) = shared.faults.redirect() {
-        // Mesos' `Master::Http::redirect`: protocol-relative, same path.
-        let location = format!("//{}{}", leader.authority(), request.uri().path());
-        let mut response = text(StatusCode::TEMPORARY_REDIRECT, "");
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, value);
-        }
+    if let Some(response) = not_leading(shared, &request) {
         return response;
     }
     if let Some(status) = shared.faults.failure() {

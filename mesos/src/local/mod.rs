@@ -296,6 +296,15 @@ impl LocalMaster {
                 "authenticating frameworks needs at least one credential".into(),
             ));
         }
+        // The port first: a master that cannot listen leaves nothing behind
+        // (no empty work directory).
+        let addr = SocketAddr::new(config.ip, config.port);
+        let bind = |source| LocalError::Bind { addr, source };
+        let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
+        std_listener.set_nonblocking(true).map_err(bind)?;
+        let local_addr = std_listener.local_addr().map_err(bind)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind)?;
+
         let (work_dir, temp_dir) = match &config.work_dir {
             Some(dir) => (dir.clone(), None),
             None => {
@@ -308,13 +317,6 @@ impl LocalMaster {
             path: work_dir.clone(),
             source,
         })?;
-
-        let addr = SocketAddr::new(config.ip, config.port);
-        let bind = |source| LocalError::Bind { addr, source };
-        let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
-        std_listener.set_nonblocking(true).map_err(bind)?;
-        let local_addr = std_listener.local_addr().map_err(bind)?;
-        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind)?;
 
         let master_id = uuid::Uuid::new_v4().to_string();
         let now = master::now_secs();
@@ -453,6 +455,12 @@ impl LocalMaster {
     /// master has another ID: [`Snapshot::master_id`].
     pub fn id(&self) -> &str {
         &self.settings.first_master_id
+    }
+
+    /// This master's `MasterInfo`, as SUBSCRIBED carries it and as a real
+    /// master registers it in ZooKeeper (`mesos-local --zk`).
+    pub fn master_info(&self) -> crate::v1::MasterInfo {
+        self.settings.master_info(&self.state().master_id)
     }
 
     /// Where agents keep their sandboxes.
