@@ -174,7 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     tracing::info!(
-        "5K serves Marathon's REST API on http://{address} (try: curl http://{address}/v2/apps)"
+        "Marathon's REST API served on http://{address} (try: curl http://{address}/v2/apps)"
     );
 
     let mut ctrl_c = watch_ctrl_c();

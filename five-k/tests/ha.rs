@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 async fn five_k(cluster: &Cluster) -> (Framework, String) {
     let instance = cluster.framework(&["--http-address", "127.0.0.1:0"]);
     let line = instance
-        .wait_for_output("serves Marathon's REST API on")
+        .wait_for_output("Marathon's REST API served on")
         .await;
     let url = line
         .split_whitespace()

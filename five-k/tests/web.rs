@@ -21,7 +21,7 @@ async fn start(args: &[&str]) -> (Framework, String) {
     all.extend_from_slice(args);
     let five_k = Framework::start(Path::new(env!("CARGO_BIN_EXE_five-k")), &all);
     let line = five_k
-        .wait_for_output("serves Marathon's REST API on")
+        .wait_for_output("Marathon's REST API served on")
         .await;
     let url = line
         .split_whitespace()

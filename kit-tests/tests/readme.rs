@@ -379,6 +379,15 @@ fn check(command: &str) {
                 "{command}: the steps should differ (exit {status})"
             );
         }
+        // 5K: it serves the API on the simulated master.
+        ["cargo", "run", "-p", "five-k"] => {
+            run_until(
+                &root.join("target/debug/five-k"),
+                &["--http-address", "127.0.0.1:0"],
+                |line| line.contains("Marathon's REST API served on"),
+                Duration::from_secs(60),
+            );
+        }
         // The first set-up command: two tasks really run.
         ["cargo", "run", "-p", "hello-mesos"] => {
             let mut running = std::collections::BTreeSet::new();

@@ -76,7 +76,13 @@ fn every_log_line_in_the_readme_is_one_the_code_prints() {
     assert!(lines.len() >= 15, "found only {lines:?}");
     let code = sources(
         &root,
-        &["mesos/src", "mesos-local/src", "steps", "template/src"],
+        &[
+            "mesos/src",
+            "mesos-local/src",
+            "steps",
+            "template/src",
+            "five-k/src",
+        ],
     );
     let manifests: Vec<String> = std::fs::read_dir(root.join("steps"))
         .unwrap()

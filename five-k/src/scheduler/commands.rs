@@ -255,6 +255,12 @@ impl Scheduler {
             deployment_id: deployment.id.clone(),
         };
         let timestamp = self.timestamp();
+        tracing::info!(
+            app = %app_id,
+            deployment = %deployment.id,
+            "deployment started: {}",
+            deployment.current_action().name()
+        );
         self.publish(Event::deployment_info(&timestamp, &deployment));
         self.deployments.insert(deployment.id.clone(), deployment);
         self.dirty.insert(app_id);

@@ -92,6 +92,7 @@ impl Scheduler {
             let timestamp = self.timestamp();
             deployment.current_step = deployment.steps.len();
             self.publish(Event::deployment_step_success(&timestamp, &deployment));
+            tracing::info!(app = %app_id, deployment = %deployment.id, "deployment finished");
             self.publish(Event::deployment_success(&timestamp, &deployment));
             if deployment.target.is_none() {
                 self.publish(Event::app_terminated(&timestamp, &app_id.to_string()));

@@ -44,6 +44,7 @@ impl Scheduler {
                     .calls
                     .push(calls::decline(vec![offer.id.clone()], refuse));
             } else {
+                tracing::info!(agent = %offer.hostname, tasks = launches.len(), "launching tasks");
                 self.effects.calls.push(calls::accept(
                     vec![offer.id.clone()],
                     vec![calls::launch(launches)],

@@ -63,6 +63,7 @@ impl Scheduler {
         if !is_terminal(state) {
             return;
         }
+        tracing::info!(app = %task.app_id, task = task_id, "task ended: {}", state.as_str_name());
         self.tasks.remove(task_id);
         self.kills_sent.remove(task_id);
         if is_failure(state) {

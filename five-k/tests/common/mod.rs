@@ -12,7 +12,7 @@ pub async fn start_five_k() -> (Framework, String) {
         &["--http-address", "127.0.0.1:0"],
     );
     let line = five_k
-        .wait_for_output("serves Marathon's REST API on")
+        .wait_for_output("Marathon's REST API served on")
         .await;
     let url = line
         .split_whitespace()
