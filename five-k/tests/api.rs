@@ -707,8 +707,9 @@ async fn the_event_stream_sends_server_sent_events_of_the_types_asked_for() {
         "?event_type=api_post_event&event_type=app_terminated_event",
     )
     .await;
+    // Its attach, the second, says it is subscribed.
     everything
-        .read_until("event: event_stream_attached\n")
+        .read_until_count("event: event_stream_attached\n", 2)
         .await;
     call("POST", &format!("{url}/v2/apps"), &small_app("/web", 1)).await;
     everything.read_until("event: deployment_success\n").await;

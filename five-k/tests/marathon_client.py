@@ -210,7 +210,7 @@ except NotFoundError as error:
     assert "not found in tasks queue" in str(error), error
 
 step("delete_app")
-client.delete_app(APP)
+client.delete_app(APP, force=True)
 wait_for("deployments to end", no_deployments)
 assert client.list_apps() == []
 wait_for("no tasks", lambda: client.list_tasks() == [])

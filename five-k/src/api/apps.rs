@@ -72,14 +72,16 @@ pub async fn list(
 pub async fn create(
     State(api): State<Api>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    let force = Query::parse(raw.as_deref()).flag("force", false)?;
     let request: AppRequest = body::parse(&body)?;
     let client_ip = client.ip().to_string();
     let (app, submitted) = api
         .core
         .run(move |scheduler| {
-            let (app, submitted) = scheduler.create_app(request)?;
+            let (app, submitted) = scheduler.create_app(request, force)?;
             let event = Event::api_post(
                 &crate::time::format(scheduler.now),
                 &client_ip,

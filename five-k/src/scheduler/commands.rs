@@ -45,7 +45,14 @@ pub fn unknown_app(id: &PathId) -> Refusal {
 
 impl Scheduler {
     /// `POST /v2/apps`: a new app.
-    pub fn create_app(&mut self, request: AppRequest) -> Result<(App, Submitted), Refusal> {
+    /// An app of this id may still be going away (a deployment deletes
+    /// it): creating it anew is then a change under deployment, refused
+    /// unless `force`.
+    pub fn create_app(
+        &mut self,
+        request: AppRequest,
+        force: bool,
+    ) -> Result<(App, Submitted), Refusal> {
         let Some(id) = request.id.as_deref().map(PathId::parse) else {
             return Err(Refusal::Invalid(Invalid::Schema(vec![Violation::new(
                 "/id",
@@ -60,6 +67,7 @@ impl Scheduler {
         let version = self.versions.next(self.now);
         let app = App::create(id.clone(), request, &version);
         validate(&app).map_err(Refusal::Invalid)?;
+        self.unlock(&id, force)?;
         let submitted = self.deploy(None, Some(app));
         let stored = self.apps[&id].app.clone();
         Ok((stored, submitted))
@@ -76,7 +84,7 @@ impl Scheduler {
         let Some(entry) = self.apps.get(id) else {
             let mut request = request;
             request.id = Some(id.to_string());
-            let (_, submitted) = self.create_app(request)?;
+            let (_, submitted) = self.create_app(request, force)?;
             return Ok((submitted, true));
         };
         let version = self.versions.next(self.now);

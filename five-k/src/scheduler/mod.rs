@@ -26,6 +26,8 @@ pub mod task;
 mod updates;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::{

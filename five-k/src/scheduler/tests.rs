@@ -64,7 +64,7 @@ fn running_app(scheduler: &mut Scheduler, instances: u32) -> Vec<String> {
     let json = format!(
         r#"{{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": {instances}}}"#
     );
-    scheduler.create_app(request(&json)).unwrap();
+    scheduler.create_app(request(&json), false).unwrap();
     scheduler.converge();
     scheduler.take_effects();
     let calls_ = offer(scheduler, vec![agent1().offer("offer-1").build()]);
@@ -85,9 +85,10 @@ fn a_new_app_asks_for_offers_and_launches_its_instances() {
     );
 
     scheduler
-        .create_app(request(
-            r#"{"id": "web", "cmd": "serve", "cpus": 0.5, "mem": 64, "instances": 3}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "web", "cmd": "serve", "cpus": 0.5, "mem": 64, "instances": 3}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     let effects = scheduler.take_effects();
@@ -113,9 +114,10 @@ fn a_new_app_asks_for_offers_and_launches_its_instances() {
 fn the_deployment_ends_when_every_instance_runs() {
     let mut scheduler = scheduler();
     scheduler
-        .create_app(request(
-            r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.take_effects();
@@ -181,7 +183,7 @@ fn scaling_down_kills_the_youngest_first_unless_told_otherwise() {
         let json = format!(
             r#"{{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 1, "killSelection": "{selection}"}}"#
         );
-        scheduler.create_app(request(&json)).unwrap();
+        scheduler.create_app(request(&json), false).unwrap();
         for n in 0..3u64 {
             scheduler.now += std::time::Duration::from_secs(1);
             if n > 0 {
@@ -221,7 +223,7 @@ fn scaling_down_kills_the_youngest_first_unless_told_otherwise() {
 fn a_change_to_an_app_under_deployment_is_refused_unless_forced() {
     let mut scheduler = scheduler();
     let (_, first) = scheduler
-        .create_app(request(r#"{"id": "web", "cmd": "x"}"#))
+        .create_app(request(r#"{"id": "web", "cmd": "x"}"#), false)
         .unwrap();
     let refused = scheduler
         .update_app(&id("/web"), request(r#"{"instances": 3}"#), false)
@@ -358,19 +360,20 @@ fn cancelling_a_deployment_rolls_the_app_back() {
 #[test]
 fn an_invalid_app_is_not_stored() {
     let mut scheduler = scheduler();
-    let refused = scheduler.create_app(request(
-        r#"{"id": "web", "cmd": "x", "constraints": [["hostname", "NEAR"]]}"#,
-    ));
+    let refused = scheduler.create_app(
+        request(r#"{"id": "web", "cmd": "x", "constraints": [["hostname", "NEAR"]]}"#),
+        false,
+    );
     assert!(matches!(refused, Err(Refusal::Invalid(_))));
-    let refused = scheduler.create_app(request(r#"{"id": "Web", "cmd": "x"}"#));
+    let refused = scheduler.create_app(request(r#"{"id": "Web", "cmd": "x"}"#), false);
     assert!(matches!(refused, Err(Refusal::Invalid(_))));
     assert_eq!(scheduler.apps().count(), 0);
     assert_eq!(scheduler.deployments().count(), 0);
     scheduler
-        .create_app(request(r#"{"id": "web", "cmd": "x"}"#))
+        .create_app(request(r#"{"id": "web", "cmd": "x"}"#), false)
         .unwrap();
     assert!(matches!(
-        scheduler.create_app(request(r#"{"id": "/web/", "cmd": "y"}"#)),
+        scheduler.create_app(request(r#"{"id": "/web/", "cmd": "y"}"#), false),
         Err(Refusal::AlreadyExists(message)) if message == "An app with id [/web] already exists."
     ));
 }
@@ -379,14 +382,16 @@ fn an_invalid_app_is_not_stored() {
 fn one_offer_is_shared_fairly_between_waiting_apps() {
     let mut scheduler = scheduler();
     scheduler
-        .create_app(request(
-            r#"{"id": "big", "cmd": "x", "cpus": 0.1, "mem": 10, "instances": 1000}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "big", "cmd": "x", "cpus": 0.1, "mem": 10, "instances": 1000}"#),
+            false,
+        )
         .unwrap();
     scheduler
-        .create_app(request(
-            r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 10, "instances": 2}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 10, "instances": 2}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.take_effects();
@@ -432,9 +437,10 @@ fn a_task_nobody_knows_is_killed() {
 fn each_task_gets_its_own_host_ports_and_the_apps_service_port() {
     let mut scheduler = scheduler();
     scheduler
-        .create_app(request(
-            r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 2}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 2}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.take_effects();
@@ -461,9 +467,10 @@ fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() 
     let mut scheduler = scheduler();
     scheduler.now = std::time::UNIX_EPOCH + Duration::from_secs(60);
     scheduler
-        .create_app(request(
-            r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 2}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 2}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.now += Duration::from_secs(60);
@@ -487,9 +494,10 @@ fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() 
 fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
     let mut scheduler = scheduler();
     scheduler
-        .create_app(request(
-            r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.take_effects();
@@ -498,9 +506,10 @@ fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
     assert_eq!(calls::kinds(&calls_), vec![call::Type::Decline]);
 
     scheduler
-        .create_app(request(
-            r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 16}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 16}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     assert_eq!(

@@ -1,0 +1,287 @@
+//! Promises the scheduler keeps whatever happens, checked on random
+//! sequences of requests and Mesos events (proptest).
+//!
+//! The scenario tests (`tests.rs`) check what one situation should lead
+//! to; these check what must hold after *any* sequence: apps created,
+//! scaled, restarted and deleted, with or without force, tasks killed with
+//! and without scale, deployments cancelled, offers of any size, status
+//! updates of any state, in any order, for known and unknown tasks. A
+//! failure shrinks to a short sequence that reads as a story.
+//!
+//! The promises, after every step:
+//! 1. no app runs more tasks of its current configuration than its
+//!    instances, and no more than twice its instances in all (new ones
+//!    start before old ones go, never more);
+//! 2. every offer is answered once, accepted or declined;
+//! 3. every status update with a uuid is acknowledged once;
+//! 4. no task id is launched twice;
+//! 5. every task of a deleted app is being killed;
+//! 6. every deployment is about an app that exists or is being deleted,
+//!    and at most one runs per app.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mesos::{
+    testing::{calls, events},
+    v1::TaskState,
+};
+use proptest::prelude::*;
+
+use super::Scheduler;
+use crate::app::{AppRequest, PathId};
+
+const APPS: [&str; 3] = ["/a", "/b", "/shop/c"];
+
+#[derive(Debug, Clone)]
+enum Step {
+    Create {
+        app: usize,
+        instances: u32,
+        cpus_tenths: u32,
+    },
+    Scale {
+        app: usize,
+        instances: u32,
+        force: bool,
+    },
+    Restart {
+        app: usize,
+        force: bool,
+    },
+    Delete {
+        app: usize,
+        force: bool,
+    },
+    /// Kills the `nth` known task, with or without scale.
+    Kill {
+        nth: usize,
+        scale: bool,
+    },
+    /// Cancels the `nth` deployment, rolling back or not.
+    Cancel {
+        nth: usize,
+        force: bool,
+    },
+    /// An offer of `cpus_tenths` tenths of a cpu.
+    Offer {
+        cpus_tenths: u32,
+    },
+    /// An update for the `nth` known task (or an unknown one, past the end).
+    Update {
+        nth: usize,
+        state: TaskState,
+    },
+    Resubscribe,
+}
+
+fn states() -> impl Strategy<Value = TaskState> {
+    prop_oneof![
+        Just(TaskState::TaskStarting),
+        Just(TaskState::TaskRunning),
+        Just(TaskState::TaskRunning),
+        Just(TaskState::TaskFinished),
+        Just(TaskState::TaskFailed),
+        Just(TaskState::TaskKilled),
+        Just(TaskState::TaskLost),
+        Just(TaskState::TaskUnreachable),
+    ]
+}
+
+fn steps() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize, 0..6u32, 1..10u32).prop_map(|(app, instances, cpus_tenths)| Step::Create {
+            app,
+            instances,
+            cpus_tenths
+        }),
+        (0..3usize, 0..6u32, any::<bool>()).prop_map(|(app, instances, force)| Step::Scale {
+            app,
+            instances,
+            force
+        }),
+        (0..3usize, any::<bool>()).prop_map(|(app, force)| Step::Restart { app, force }),
+        (0..3usize, any::<bool>()).prop_map(|(app, force)| Step::Delete { app, force }),
+        (0..8usize, any::<bool>()).prop_map(|(nth, scale)| Step::Kill { nth, scale }),
+        (0..3usize, any::<bool>()).prop_map(|(nth, force)| Step::Cancel { nth, force }),
+        (0..30u32).prop_map(|cpus_tenths| Step::Offer { cpus_tenths }),
+        (0..10usize, states()).prop_map(|(nth, state)| Step::Update { nth, state }),
+        (0..10usize, states()).prop_map(|(nth, state)| Step::Update { nth, state }),
+        Just(Step::Resubscribe),
+    ]
+}
+
+/// What the checks remember across steps.
+#[derive(Default)]
+struct Seen {
+    launched: BTreeSet<String>,
+    offers: usize,
+}
+
+fn apply(
+    scheduler: &mut Scheduler,
+    step: &Step,
+    seen: &mut Seen,
+) -> Vec<mesos::v1::scheduler::Call> {
+    let id = |app: usize| PathId::parse(APPS[app]);
+    let known: Vec<String> = scheduler
+        .tasks()
+        .all()
+        .map(|task| task.id.clone())
+        .collect();
+    let mut expected_acks = 0;
+    let mut offer_id = None;
+    match step {
+        Step::Create {
+            app,
+            instances,
+            cpus_tenths,
+        } => {
+            let json = format!(
+                r#"{{"id": "{}", "cmd": "x", "cpus": {}, "mem": 16, "instances": {instances}}}"#,
+                APPS[*app],
+                f64::from(*cpus_tenths) / 10.0
+            );
+            let request: AppRequest = serde_json::from_str(&json).unwrap();
+            let _ = scheduler.create_app(request, false);
+        }
+        Step::Scale {
+            app,
+            instances,
+            force,
+        } => {
+            let request: AppRequest =
+                serde_json::from_str(&format!(r#"{{"instances": {instances}}}"#)).unwrap();
+            let _ = scheduler.update_app(&id(*app), request, *force);
+        }
+        Step::Restart { app, force } => {
+            let _ = scheduler.restart_app(&id(*app), *force);
+        }
+        Step::Delete { app, force } => {
+            let _ = scheduler.delete_app(&id(*app), *force);
+        }
+        Step::Kill { nth, scale } => {
+            if let Some(task_id) = known.get(*nth) {
+                let _ = scheduler.kill_tasks(std::slice::from_ref(task_id), *scale, true);
+            }
+        }
+        Step::Cancel { nth, force } => {
+            let ids: Vec<String> = scheduler.deployments().map(|d| d.id.clone()).collect();
+            if let Some(deployment_id) = ids.get(*nth) {
+                let _ = scheduler.cancel_deployment(deployment_id, *force);
+            }
+        }
+        Step::Offer { cpus_tenths } => {
+            seen.offers += 1;
+            let name = format!("offer-{}", seen.offers);
+            let resources = format!(
+                "cpus:{};mem:4096;ports:[31000-31100]",
+                f64::from(*cpus_tenths) / 10.0
+            );
+            let agent = events::agent("agent-1").resources(&resources);
+            scheduler.on_event(&events::offers([agent.offer(&name)]));
+            offer_id = Some(name);
+        }
+        Step::Update { nth, state } => {
+            let task_id = known
+                .get(*nth)
+                .cloned()
+                .unwrap_or_else(|| "stranger.1".into());
+            scheduler.on_event(
+                &events::update(&task_id, *state)
+                    .on("agent-1")
+                    .reliable()
+                    .event(),
+            );
+            expected_acks = 1;
+        }
+        Step::Resubscribe => {
+            scheduler.on_event(&events::disconnected());
+            scheduler.on_event(&events::subscribed("framework-1"));
+        }
+    }
+    scheduler.converge();
+    let effects = scheduler.take_effects();
+    let answered = calls::accepted(&effects.calls).len() + calls::declined(&effects.calls).len();
+    assert_eq!(
+        answered,
+        usize::from(offer_id.is_some()),
+        "promise 2: {:?}",
+        calls::kinds(&effects.calls)
+    );
+    assert_eq!(
+        calls::acknowledged(&effects.calls).len(),
+        expected_acks,
+        "promise 3"
+    );
+    for task in calls::launched(&effects.calls) {
+        assert!(
+            seen.launched.insert(task.task_id.value.clone()),
+            "promise 4: {} twice",
+            task.task_id.value
+        );
+    }
+    effects.calls
+}
+
+fn check_counts(scheduler: &Scheduler) {
+    let mut deployments_per_app: BTreeMap<PathId, usize> = BTreeMap::new();
+    for deployment in scheduler.deployments() {
+        *deployments_per_app
+            .entry(deployment.app_id.clone())
+            .or_default() += 1;
+        let exists = scheduler.app(&deployment.app_id).is_some();
+        assert!(
+            exists || deployment.target.is_none(),
+            "promise 6: {deployment:?}"
+        );
+    }
+    assert!(
+        deployments_per_app.values().all(|n| *n == 1),
+        "promise 6: {deployments_per_app:?}"
+    );
+    for app in APPS.map(PathId::parse) {
+        let active: Vec<_> = scheduler
+            .tasks()
+            .of_app(&app)
+            .filter(|t| !t.killing)
+            .collect();
+        match scheduler.app(&app) {
+            Some(entry) => {
+                let config = entry.app.config_version();
+                let current = active.iter().filter(|t| t.config_version == config).count();
+                let instances = entry.app.instances as usize;
+                assert!(
+                    current <= instances,
+                    "promise 1: {current} current tasks of {app} for {instances}"
+                );
+                assert!(
+                    active.len() <= 2 * instances,
+                    "promise 1: {} tasks of {app} for {instances}",
+                    active.len()
+                );
+            }
+            None => assert!(
+                active.is_empty(),
+                "promise 5: {app} is deleted, {} tasks live on",
+                active.len()
+            ),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_scheduler_keeps_its_promises_whatever_happens(steps in prop::collection::vec(steps(), 1..60)) {
+        let mut scheduler = Scheduler::new();
+        scheduler.on_event(&events::subscribed("framework-1"));
+        scheduler.converge();
+        scheduler.take_effects();
+        let mut seen = Seen::default();
+        for step in &steps {
+            apply(&mut scheduler, step, &mut seen);
+            check_counts(&scheduler);
+        }
+    }
+}
