@@ -752,3 +752,31 @@ async fn the_event_stream_sends_server_sent_events_of_the_types_asked_for() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_the_agent_cannot_run_is_reported_as_the_apps_last_task_failure() {
+    let (_five_k, url) = start_five_k().await;
+    let app = json!({
+        "id": "/boxed", "cmd": "sleep 1000", "cpus": 0.01, "mem": 16,
+        "container": {"type": "DOCKER", "docker": {"image": "busybox"}},
+    });
+    let created = call("POST", &format!("{url}/v2/apps"), &app.to_string()).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    assert_eq!(created.json()["container"]["docker"]["image"], "busybox");
+    // Accepted here, as on a cluster; the simulated agent has no images
+    // and says so, in the agent's own words.
+    let failure = eventually("the agent's refusal", async || {
+        let shown = web::get(&format!("{url}/v2/apps/boxed")).await.json();
+        let failure = shown["app"]["lastTaskFailure"].clone();
+        failure.is_object().then_some(failure)
+    })
+    .await;
+    assert_eq!(failure["state"], "TASK_FAILED", "{failure}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be provisioned"),
+        "{failure}"
+    );
+}
