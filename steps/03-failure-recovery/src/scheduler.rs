@@ -32,7 +32,7 @@ use mesos::{
     resources::{self, Resources},
     state::{Adopted, TaskRecord, TaskRecords},
     v1::{
-        AgentId, FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
+        AgentId, FrameworkId, Offer, TaskInfo, TaskState, TaskStatus,
         scheduler::{Call, call, event},
     },
 };
@@ -317,6 +317,7 @@ impl Scheduler {
     pub fn withhold_launches(&mut self, calls: Vec<Call>) -> Vec<Call> {
         self.durable = false;
         let mut kept = Vec::new();
+        let mut declines = Vec::new();
         for call in calls {
             match call.r#type() {
                 call::Type::Accept => {
@@ -326,15 +327,19 @@ impl Scheduler {
                         self.tasks.remove(&task_id);
                         self.reconciler.forget_launch(&task_id);
                     }
-                    kept.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
+                    declines.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
                 }
-                // These assumed the launches happened: decided again below.
+                // It assumed the launches happened: decided again below. (A
+                // REVIVE stays: without the launches, offers are needed all
+                // the more.)
                 call::Type::Suppress => self.offers_suppressed = false,
-                call::Type::Revive => self.offers_suppressed = true,
                 _ => kept.push(call),
             }
         }
         kept.extend(self.suppress_or_revive());
+        // The declines go last: a REVIVE clears the master's decline
+        // filters, theirs too (HierarchicalAllocatorProcess::reviveRoles).
+        kept.extend(declines);
         kept
     }
 
@@ -387,22 +392,17 @@ impl Scheduler {
     }
 }
 
-/// The IDs of the tasks an ACCEPT launches.
+/// The IDs of the tasks an ACCEPT launches, alone (LAUNCH) or as a group
+/// (LAUNCH_GROUP).
 fn launched_tasks(accept: &call::Accept) -> Vec<String> {
     let mut tasks = Vec::new();
     for operation in &accept.operations {
-        if operation.r#type() == offer::operation::Type::Launch {
-            for task in operation.launch.iter().flat_map(|l| &l.task_infos) {
-                tasks.push(task.task_id.value.clone());
-            }
-        }
-        if operation.r#type() == offer::operation::Type::LaunchGroup {
-            let group = operation
-                .launch_group
-                .iter()
-                .flat_map(|g| &g.task_group.tasks);
-            tasks.extend(group.map(|task| task.task_id.value.clone()));
-        }
+        let alone = operation.launch.iter().flat_map(|l| &l.task_infos);
+        let grouped = operation
+            .launch_group
+            .iter()
+            .flat_map(|g| &g.task_group.tasks);
+        tasks.extend(alone.chain(grouped).map(|task| task.task_id.value.clone()));
     }
     tasks
 }

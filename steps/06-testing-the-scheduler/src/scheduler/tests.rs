@@ -581,3 +581,72 @@ fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
     assert_eq!(scheduler.framework_id(), Some(&theirs));
     assert!(scheduler.tasks.contains_key("t-1"));
 }
+
+#[test]
+fn extras_are_killed_only_once_reconciliation_has_ended() {
+    let now = Instant::now();
+    // Three tasks stored, and the count lowered to 2 while no leader ran.
+    let mut scheduler = restarted(2, &[("a", "agent-1"), ("b", "agent-2"), ("c", "agent-3")]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    let answer = |task: &str, agent: &str| {
+        update(task, TaskState::TaskRunning)
+            .on(agent)
+            .reason(Reason::Reconciliation)
+            .event()
+    };
+    // Until the master has answered for "c", it may be gone already:
+    // killing another task now could leave one instead of two.
+    for (task, agent) in [("a", "agent-1"), ("b", "agent-2")] {
+        let calls = scheduler.on_event(&answer(task, agent), now);
+        assert!(read::killed(&calls).is_empty(), "{task}: {calls:?}");
+    }
+    // All answered, all running: one too many.
+    let calls = scheduler.on_event(&answer("c", "agent-3"), now);
+    assert_eq!(read::killed(&calls).len(), 1, "{calls:?}");
+    assert_eq!(
+        read::reconciled(&calls),
+        Some(vec![]),
+        "then all of the master's"
+    );
+}
+
+#[test]
+fn offers_come_back_after_a_withheld_replacement() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_scheduler(1);
+    let task = launch_one(&mut scheduler, "agent-1");
+    // One round of events, saved together: the task fails, so offers are
+    // asked for again (REVIVE); an offer already on its way is taken for
+    // the replacement, which makes the count (SUPPRESS).
+    let failed = update(&task, TaskState::TaskFailed).on("agent-1").event();
+    let mut calls = scheduler.on_event(&failed, now);
+    calls.extend(scheduler.on_event(&offers([offer("o-2").cpus(2.0)]), now));
+    let kinds = read::kinds(&calls);
+    assert!(
+        kinds.ends_with(&[CallType::Revive, CallType::Accept, CallType::Suppress]),
+        "{kinds:?}"
+    );
+    // The save failed: the replacement is not launched, so the master must
+    // be left sending offers, or the task is never replaced.
+    let kinds = read::kinds(&scheduler.withhold_launches(calls));
+    let last_say = kinds
+        .iter()
+        .rfind(|kind| matches!(kind, CallType::Revive | CallType::Suppress));
+    assert_eq!(last_say, Some(&CallType::Revive), "{kinds:?}");
+    // A REVIVE clears the master's decline filters: the decline comes after
+    // it, or its short filter is gone.
+    assert_eq!(kinds.last(), Some(&CallType::Decline), "{kinds:?}");
+}
+
+#[test]
+fn what_is_saved_is_the_framework_the_count_and_every_task() {
+    let mut scheduler = subscribed_scheduler(2);
+    let task = launch_one(&mut scheduler, "agent-1");
+    let (framework_id, instances, tasks) = scheduler.state_to_save();
+    assert_eq!(framework_id.map(|id| id.value.as_str()), Some(FRAMEWORK));
+    assert_eq!(instances, 2);
+    // The record goes to ZooKeeper before the launch goes to the master.
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[&task].state, TaskState::TaskStaging);
+    assert_eq!(tasks[&task].agent_id.as_deref(), Some("agent-1"));
+}
