@@ -118,6 +118,29 @@ fn never_more_tasks_than_desired_however_large_the_offer() {
 }
 
 #[test]
+fn why_no_offer_fits_is_kept_to_be_said_until_one_does() {
+    let now = Instant::now();
+    let big = TaskSpec {
+        mem: 4096.0,
+        ..spec()
+    };
+    let mut scheduler = Scheduler::new(1, big, None, TaskRecords::new(), INTERVAL);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    let small = agent("agent-1").resources("cpus:4;mem:1920");
+    let smaller = agent("agent-2").resources("cpus:4;mem:1024");
+    scheduler.on_event(&offers([small.offer("o-1"), smaller.offer("o-2")]), now);
+    let why = scheduler.unfit.as_ref().map(ToString::to_string);
+    assert_eq!(
+        why.as_deref(),
+        Some("a task needs 4096 MB; the largest offer had 1920 MB")
+    );
+    let large = agent("agent-3").resources("cpus:4;mem:8192");
+    let calls = scheduler.on_event(&offers([large.offer("o-3")]), now);
+    assert_eq!(read::launched(&calls).len(), 1);
+    assert_eq!(scheduler.unfit, None);
+}
+
+#[test]
 fn several_offers_are_each_answered_once() {
     let mut scheduler = subscribed_scheduler(1);
     let calls = scheduler.on_event(
