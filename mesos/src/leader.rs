@@ -328,7 +328,10 @@ impl Contender {
             );
             match self.take_part(&client).await {
                 Ok(Ended::Left) => {
-                    self.set_role(Role::Standby { leader: None });
+                    // Gone rather than waiting: set without set_role's
+                    // "standby: waiting" line, which would say otherwise.
+                    self.roles.send_replace(Role::Standby { leader: None });
+                    tracing::info!("left the leader election");
                     return; // dropping the client closes the session
                 }
                 Ok(Ended::SessionLost(why)) => {

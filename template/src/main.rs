@@ -9,7 +9,7 @@ mod executor;
 mod scheduler;
 mod task_kind;
 
-use std::net::SocketAddr;
+use std::{io::IsTerminal, net::SocketAddr};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mesos::{
@@ -106,6 +106,8 @@ enum Kind {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Colours for a terminal only: in a file or a pipe they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
     if let Some(Role::Executor) = args.role {

@@ -14,6 +14,7 @@ mod store;
 mod task_kind;
 
 use std::{
+    io::IsTerminal,
     net::SocketAddr,
     time::{Duration, Instant},
 };
@@ -146,12 +147,16 @@ enum Kind {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        // The ZooKeeper client's own INFO lines (each session it opens)
-        // would drown ours; its warnings still show.
+        // The ZooKeeper client's own lines would drown ours: INFO for each
+        // session it opens, WARN for each attempt that fails (one at every
+        // start on a ZooKeeper just started, which answers `ruok` a moment
+        // before it takes sessions). What comes of them, our lines say.
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
         )
+        // Colours for a terminal only: in a file or a pipe they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
     if let Some(Role::Executor) = args.role {

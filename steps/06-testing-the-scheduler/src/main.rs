@@ -19,7 +19,7 @@ mod task_kind;
 mod view;
 mod web;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mesos::{
@@ -195,12 +195,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return show_leader(args.zk.as_ref()).await;
     }
     tracing_subscriber::fmt()
-        // The ZooKeeper client's own INFO lines (each session it opens)
-        // would drown ours; its warnings still show.
+        // The ZooKeeper client's own lines would drown ours: INFO for each
+        // session it opens, WARN for each attempt that fails (one at every
+        // start on a ZooKeeper just started, which answers `ruok` a moment
+        // before it takes sessions). What comes of them, our lines say.
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
         )
+        // Colours for a terminal only: in a file or a pipe they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     if let Some(Role::Executor) = args.role {
         return executor::run::main().await;
