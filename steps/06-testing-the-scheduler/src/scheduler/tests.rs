@@ -141,6 +141,26 @@ fn why_no_offer_fits_is_kept_to_be_said_until_one_does() {
 }
 
 #[test]
+fn on_our_executor_a_task_takes_its_executors_share_from_the_same_offer() {
+    let start = offers::command_info_shell("exec ./hello executor");
+    let spec = TaskSpec {
+        kind: TaskKind::Executor { start },
+        ..spec()
+    };
+    let mut scheduler = Scheduler::new(2, spec, None, TaskRecords::new(), INTERVAL);
+    scheduler.on_event(&subscribed(FRAMEWORK), Instant::now());
+    // Two tasks of 0.5 cpu would fit, but not with an executor of 0.05
+    // cpus each (`task_kind::EXECUTOR_RESOURCES`).
+    let offer = agent("agent-1").resources("cpus:1;mem:1024").offer("o-1");
+    let calls = scheduler.on_event(&offers([offer]), Instant::now());
+    let launched = read::launched(&calls);
+    assert_eq!(launched.len(), 1, "{calls:?}");
+    let executor = launched[0].executor.as_ref().expect("on our executor");
+    let resources: Resources = executor.resources.iter().cloned().collect();
+    assert_eq!(resources.cpus(), 0.05);
+}
+
+#[test]
 fn several_offers_are_each_answered_once() {
     let mut scheduler = subscribed_scheduler(1);
     let calls = scheduler.on_event(
@@ -200,7 +220,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         let gone = state.is_terminal() || state == TaskUnknown;
-        assert_eq!(!scheduler.tasks.contains_key(&task), gone, "{state:?}");
+        assert_eq!(!scheduler.tasks().contains_key(&task), gone, "{state:?}");
         // A task gone is replaced: offers are asked for again.
         assert_eq!(
             read::kinds(&calls).contains(&CallType::Revive),
@@ -208,7 +228,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         if !gone {
-            assert_eq!(scheduler.tasks[&task].state, state, "recorded: {state:?}");
+            assert_eq!(scheduler.tasks()[&task].state, state, "recorded: {state:?}");
         }
     }
 }
@@ -250,8 +270,8 @@ fn a_task_lost_then_back_after_it_was_replaced_is_killed() {
         .message("Unreachable agent re-reregistered");
     let calls = scheduler.on_event(&back.event(), now);
     assert_eq!(read::killed(&calls), vec![lost.clone()]);
-    assert!(!scheduler.tasks.contains_key(&lost));
-    assert!(scheduler.tasks.contains_key(&replacement));
+    assert!(!scheduler.tasks().contains_key(&lost));
+    assert!(scheduler.tasks().contains_key(&replacement));
 }
 
 #[test]
@@ -268,7 +288,7 @@ fn a_task_back_while_an_instance_is_missing_is_adopted() {
         .reason(Reason::AgentReregistered);
     let calls = scheduler.on_event(&back.event(), now);
     assert!(read::killed(&calls).is_empty());
-    assert_eq!(scheduler.tasks[&lost].state, TaskState::TaskRunning);
+    assert_eq!(scheduler.tasks()[&lost].state, TaskState::TaskRunning);
 }
 
 // Subscribing and reconciling.
@@ -311,7 +331,7 @@ fn subscribing_with_the_stored_id_asks_about_each_stored_task_first() {
 fn subscribing_as_a_new_framework_forgets_the_old_ones_tasks() {
     let mut scheduler = restarted(2, &[("a", "agent-1")]);
     let calls = scheduler.on_event(&subscribed("framework-2"), Instant::now());
-    assert!(scheduler.tasks.is_empty());
+    assert!(scheduler.tasks().is_empty());
     assert_eq!(read::reconciled(&calls), Some(vec![]));
 }
 
@@ -324,7 +344,7 @@ fn a_removed_framework_is_forgotten() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id(), None);
-    assert!(scheduler.tasks.is_empty());
+    assert!(scheduler.tasks().is_empty());
 }
 
 #[test]
@@ -336,7 +356,7 @@ fn failing_over_to_another_scheduler_changes_nothing_stored() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id().unwrap().value, FRAMEWORK);
-    assert_eq!(scheduler.tasks.len(), 1);
+    assert_eq!(scheduler.tasks().len(), 1);
 }
 
 #[test]
@@ -420,7 +440,10 @@ fn launches_whose_records_could_not_be_stored_become_declines() {
     let calls = scheduler.withhold_launches(calls);
     assert!(read::launched(&calls).is_empty());
     assert_eq!(read::declined(&calls), ["o-1"]);
-    assert!(scheduler.tasks.is_empty(), "never launched, never recorded");
+    assert!(
+        scheduler.tasks().is_empty(),
+        "never launched, never recorded"
+    );
 }
 
 // Found by mutation testing (`cargo mutants`, see the README): each test
@@ -459,7 +482,7 @@ fn a_task_not_running_yet_is_killed_before_a_running_one() {
     assert!(
         running
             .iter()
-            .all(|task| scheduler.tasks.contains_key(task))
+            .all(|task| scheduler.tasks().contains_key(task))
     );
 }
 
@@ -472,7 +495,7 @@ fn lowering_the_count_twice_kills_another_task_the_second_time() {
     // The first victim has not ended yet: it must not be chosen again.
     let second = scheduler.set_instances(1);
     assert_eq!(read::killed(&second), [tasks[1].clone()]);
-    assert_eq!(scheduler.instances, 1);
+    assert_eq!(scheduler.instances(), 1);
 }
 
 #[test]
@@ -577,7 +600,7 @@ fn a_count_changed_in_zookeeper_is_taken_and_acted_on() {
     };
     let calls = scheduler.adopt(lowered).unwrap();
     assert_eq!(read::killed(&calls), [tasks[2].clone()]);
-    assert_eq!(scheduler.instances, 2);
+    assert_eq!(scheduler.instances(), 2);
     assert_eq!(scheduler.take_adopted_framework(), None);
 }
 
@@ -602,7 +625,7 @@ fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
     assert_eq!(scheduler.take_adopted_framework(), Some(theirs.clone()));
     assert_eq!(scheduler.take_adopted_framework(), None, "taken once");
     assert_eq!(scheduler.framework_id(), Some(&theirs));
-    assert!(scheduler.tasks.contains_key("t-1"));
+    assert!(scheduler.tasks().contains_key("t-1"));
 }
 
 #[test]
