@@ -138,6 +138,9 @@ fn why_no_offer_fits_is_kept_to_be_said_until_one_does() {
     let calls = scheduler.on_event(&offers([large.offer("o-3")]), now);
     assert_eq!(read::launched(&calls).len(), 1);
     assert_eq!(scheduler.unfit, None);
+    // All instances run: an offer too small is no news.
+    scheduler.on_event(&offers([small.offer("o-4")]), now);
+    assert_eq!(scheduler.unfit, None);
 }
 
 #[test]
