@@ -172,6 +172,7 @@
 //! # }
 //! ```
 
+mod count_watch;
 mod task_records;
 
 use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
@@ -180,6 +181,7 @@ use serde::{Deserialize, Serialize};
 use zookeeper_client as zk;
 
 pub use crate::zookeeper::{InvalidZkUrl, ZkDigest, ZkUrl};
+pub use count_watch::CountWatch;
 pub use task_records::TaskRecords;
 
 use task_records::{Stamp, ToCompare};

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use mesos::{
     state::{
-        Adopted, AfterConflict, FrameworkState, StateError, StateStore, TaskRecord, TaskRecords,
-        ZkUrl,
+        Adopted, AfterConflict, CountWatch, FrameworkState, StateError, StateStore, TaskRecord,
+        TaskRecords, ZkUrl,
     },
     testing::{ZooKeeperServer, four_letter_word, free_port},
     v1::{FrameworkId, TaskState},
@@ -938,4 +938,45 @@ fn store_futures_can_be_spawned() {
         assert_send(store.clear_tasks());
     };
     assert_send(StateStore::connect(&"zk://zk:2181/fw".parse().unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_watch_hears_every_change_of_the_instance_count() {
+    let mut server = ZooKeeperServer::start();
+    let operator = raw_client(&server).await;
+    let url = url(&server, "/watched");
+    let mut store = within(StateStore::connect(&url)).await.unwrap();
+    within(store.save_instances(2)).await.unwrap();
+    let mut watch = CountWatch::start(&url);
+    let node = "/watched/state/instances";
+    let not_yet = tokio::time::timeout(Duration::from_millis(500), watch.changed()).await;
+    assert!(not_yet.is_err(), "nothing changed yet");
+    // Until the watch is set, a change would go unseen: wait until the
+    // operator's first change is heard (setting it again now and then).
+    let mut count = 3;
+    within(async {
+        loop {
+            operator
+                .set_data(node, count.to_string().as_bytes(), None)
+                .await
+                .unwrap();
+            let heard = tokio::time::timeout(Duration::from_millis(500), watch.changed());
+            if heard.await.is_ok() {
+                break;
+            }
+            count += 1;
+        }
+    })
+    .await;
+    // Set again after it fired: the next change is heard too, and one made
+    // while nobody waits is not lost.
+    operator.set_data(node, b"7", None).await.unwrap();
+    within(watch.changed()).await;
+    // A restart of ZooKeeper: the watch comes back on a new session, and a
+    // change made while it was away is heard.
+    tokio::task::block_in_place(|| server.stop());
+    tokio::task::block_in_place(|| server.restart());
+    let operator = raw_client(&server).await;
+    operator.set_data(node, b"1", None).await.unwrap();
+    within(watch.changed()).await;
 }

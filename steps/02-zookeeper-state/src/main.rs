@@ -224,6 +224,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             // A save failed a moment ago: try again, events or not.
             () = sleep_until(store.retry_at()) => vec![],
+            // Someone changed the instance count in ZooKeeper: the save
+            // below finds it, and the scheduler adopts it.
+            () = store.instances_changed() => vec![],
             () = &mut ctrl_c => break,
         };
         // Write-ahead: store what the scheduler now knows *before* acting

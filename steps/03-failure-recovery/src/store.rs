@@ -26,7 +26,7 @@
 use std::time::{Duration, Instant};
 
 use mesos::{
-    state::{AfterConflict, FrameworkState, StateError, StateStore, ZkUrl},
+    state::{AfterConflict, CountWatch, FrameworkState, StateError, StateStore, ZkUrl},
     v1::scheduler::Call,
 };
 
@@ -42,6 +42,10 @@ pub struct Store {
     zookeeper: Option<StateStore>,
     /// After a failed save: no attempt before then.
     retry_at: Option<Instant>,
+    /// Hears when someone else changes the instance count...
+    count_watch: Option<CountWatch>,
+    /// ...which the next save then reads back and adopts.
+    count_changed: bool,
 }
 
 impl Store {
@@ -57,6 +61,8 @@ impl Store {
             let store = Store {
                 zookeeper: None,
                 retry_at: None,
+                count_watch: None,
+                count_changed: false,
             };
             return Ok((store, FrameworkState::default()));
         };
@@ -71,6 +77,8 @@ impl Store {
         let store = Store {
             zookeeper: Some(zookeeper),
             retry_at: None,
+            count_watch: Some(CountWatch::start(url)),
+            count_changed: false,
         };
         Ok((store, state))
     }
@@ -85,6 +93,20 @@ impl Store {
                 zookeeper.save(None, Some(instances), &mut no_tasks).await
             }
             None => Ok(()),
+        }
+    }
+
+    /// Completes when the stored instance count changes (an operator's
+    /// `zkCli.sh set …/state/instances 3`; our own writes too, harmlessly):
+    /// the next save reads the new count, and the scheduler adopts it.
+    /// Never without ZooKeeper.
+    pub async fn instances_changed(&mut self) {
+        match &mut self.count_watch {
+            Some(watch) => {
+                watch.changed().await;
+                self.count_changed = true;
+            }
+            None => std::future::pending().await,
         }
     }
 
@@ -110,6 +132,21 @@ impl Store {
         };
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(scheduler.withhold_launches(calls));
+        }
+        // Someone changed the instance count: read it back and take it, as
+        // after a conflict (a save with nothing to write meets none).
+        if std::mem::take(&mut self.count_changed) {
+            match zookeeper
+                .reload_after_conflict(scheduler.framework_id())
+                .await
+            {
+                Ok(AfterConflict::Adopt(adopted)) => calls.extend(scheduler.adopt(adopted)?),
+                Ok(AfterConflict::Stop { reason }) => return Err(reason),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the new instance count from ZooKeeper");
+                    self.count_changed = true; // the next save tries again
+                }
+            }
         }
         // Twice at most: once more after adopting what someone else wrote.
         for _ in 0..2 {

@@ -118,6 +118,9 @@ pub async fn serve(
             }
             // A save failed a moment ago: try again, events or not.
             () = sleep_until(leader.store.retry_at()) => Round::Act(vec![]),
+            // Someone changed the instance count in ZooKeeper: the save
+            // finds it, and the scheduler adopts it.
+            () = leader.store.instances_changed() => Round::Act(vec![]),
             role = role_change(&mut roles) => on_role(role),
             _ = signals.resign.recv() => {
                 tracing::info!("SIGUSR1: giving up leadership");
