@@ -312,6 +312,8 @@ impl Contender {
                     Ok(client) => client,
                     Err(error) => {
                         let delay = backoff.next_delay();
+                        let why = zookeeper::unreachable_because(&self.servers).await;
+                        let error = why.unwrap_or_else(|| error.to_string());
                         tracing::warn!(%error, servers = %self.servers, retry_in = ?delay, "cannot reach ZooKeeper to join the election: is it running there?");
                         tokio::time::sleep(delay).await;
                         continue;

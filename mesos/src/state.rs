@@ -250,8 +250,14 @@ pub enum StateError {
 
     /// No ZooKeeper session could be had: the servers are down or
     /// unreachable. Try again later.
-    #[error("cannot reach ZooKeeper at {servers}: {source}")]
-    Connect { servers: String, source: zk::Error },
+    #[error("cannot reach ZooKeeper at {servers}: {cause}")]
+    Connect {
+        servers: String,
+        source: zk::Error,
+        /// What the operating system said when asked (connection refused,
+        /// no route to host), or the client's error.
+        cause: String,
+    },
 
     /// ZooKeeper could not complete a request about `node`, even after
     /// trying again on a new session where that is safe.
@@ -1394,8 +1400,10 @@ async fn open_session(servers: &str, digest: Option<&ZkDigest>) -> Result<zk::Cl
             Err(_) => zk::Error::Timeout,
         };
         if attempt == CONNECT_ATTEMPTS {
+            let cause = zookeeper::unreachable_because(servers).await;
             return Err(StateError::Connect {
                 servers: servers.to_string(),
+                cause: cause.unwrap_or_else(|| error.to_string()),
                 source: error,
             });
         }

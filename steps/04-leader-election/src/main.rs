@@ -119,7 +119,7 @@ struct Args {
     /// agents at this address, one they reach (e.g. 10.10.4.2:8089), for
     /// them to fetch and run. Without it, the agents run it from its path
     /// here: right with `--master local`, or agents on this machine.
-    #[arg(long, env = "EXECUTOR_ADDR")]
+    #[arg(long, env = "EXECUTOR_ADDR", value_parser = mesos::flags::socket_addr)]
     executor_addr: Option<SocketAddr>,
 
     /// How often, in seconds, to ask the master about all our tasks

@@ -127,7 +127,7 @@ struct Args {
     /// agents at this address, one they reach (e.g. 10.10.4.2:8089), for
     /// them to fetch and run. Without it, the agents run it from its path
     /// here: right with `--master local`, or agents on this machine.
-    #[arg(long, env = "EXECUTOR_ADDR")]
+    #[arg(long, env = "EXECUTOR_ADDR", value_parser = mesos::flags::socket_addr)]
     executor_addr: Option<SocketAddr>,
 
     /// How often, in seconds, to ask the master about all our tasks
@@ -149,7 +149,7 @@ struct Args {
     /// Where the web page listens. 127.0.0.1 by default: only this machine
     /// can reach it; 0.0.0.0:8088 to let others (the page can change how
     /// many tasks run: guard it with --web-credential).
-    #[arg(long, env = "WEB_ADDR", default_value = "127.0.0.1:8088")]
+    #[arg(long, env = "WEB_ADDR", default_value = "127.0.0.1:8088", value_parser = mesos::flags::socket_addr)]
     web_addr: SocketAddr,
 
     /// How others reach this instance's web page: the other instances link
