@@ -47,7 +47,7 @@ pub struct Store {
     retry_at: Option<Instant>,
     /// Hears when someone else changes the instance count...
     count_watch: Option<CountWatch>,
-    /// ...which the next save then reads back and adopts.
+    /// ...which the next save then reads back (after its write) and adopts.
     count_changed: bool,
 }
 
@@ -146,21 +146,6 @@ impl Store {
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(scheduler.withhold_launches(calls));
         }
-        // Someone changed the instance count: read it back and take it, as
-        // after a conflict (a save with nothing to write meets none).
-        if std::mem::take(&mut self.count_changed) {
-            match zookeeper
-                .reload_after_conflict(scheduler.framework_id())
-                .await
-            {
-                Ok(AfterConflict::Adopt(adopted)) => calls.extend(scheduler.adopt(adopted)?),
-                Ok(AfterConflict::Stop { reason }) => return Err(reason),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the new instance count from ZooKeeper");
-                    self.count_changed = true; // the next save tries again
-                }
-            }
-        }
         // Twice at most: once more after adopting what someone else wrote.
         for _ in 0..2 {
             let error = match write(zookeeper, scheduler).await {
@@ -169,6 +154,10 @@ impl Store {
                         tracing::info!("state saved in ZooKeeper again");
                     }
                     scheduler.set_durable(true);
+                    if self.count_changed {
+                        self.count_changed =
+                            !take_new_count(zookeeper, scheduler, &mut calls).await?;
+                    }
                     return Ok(calls);
                 }
                 Err(error) => error,
@@ -197,6 +186,30 @@ impl Store {
         self.retry_at = Some(Instant::now() + RETRY_PAUSE);
         Ok(scheduler.withhold_launches(calls))
     }
+}
+
+/// The stored instance count changed (the watch said so): our own write,
+/// or someone else's, which a save with nothing to write never meets as a
+/// conflict. Right after our write the stored count is ours unless someone
+/// else changed it: read it back and take it, as after a conflict. `false`
+/// if it could not be read (the next save tries again).
+async fn take_new_count(
+    zookeeper: &mut StateStore,
+    scheduler: &mut Scheduler,
+    calls: &mut Vec<Call>,
+) -> Result<bool, String> {
+    match zookeeper
+        .reload_after_conflict(scheduler.framework_id())
+        .await
+    {
+        Ok(AfterConflict::Adopt(adopted)) => calls.extend(scheduler.adopt(adopted)?),
+        Ok(AfterConflict::Stop { reason }) => return Err(reason),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the new instance count from ZooKeeper");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The framework ID, the instance count and the tasks, in one multi-op
