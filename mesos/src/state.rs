@@ -80,7 +80,9 @@
 //! operation: it writes nothing, and fails the whole multi-op if the node
 //! is no longer at the version we know). Leader election (step 04 of the
 //! workshop) adds one more check, on the leader's own election node, so
-//! that a deposed leader can write nothing at all: fencing.
+//! that a deposed leader can write nothing at all: fencing. A scheduler
+//! with nothing to write meets no conflict: [`CountWatch`] tells it at
+//! once when the count changes.
 //!
 //! # Several nodes change together, in one multi-op
 //!
