@@ -19,7 +19,7 @@ mod store;
 mod time;
 mod web;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{io::IsTerminal, net::SocketAddr, sync::Arc};
 
 use clap::Parser;
 use mesos::{
@@ -67,7 +67,7 @@ struct Args {
     /// Where to serve the REST API. Only this machine can reach the
     /// default; give 0.0.0.0:8080 to serve the room (and guard it with
     /// --web-credential).
-    #[arg(long, env = "FIVE_K_HTTP_ADDRESS", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "FIVE_K_HTTP_ADDRESS", default_value = "127.0.0.1:8080", value_parser = mesos::flags::socket_addr)]
     http_address: SocketAddr,
 
     /// The host name other instances and clients reach this one by
@@ -106,10 +106,15 @@ enum Term {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
+        // The ZooKeeper client's own lines (each session it opens, a
+        // server answering a moment before it accepts sessions) would
+        // drown ours; 5K reports real failures itself.
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
         )
+        // Colours only for a person at a terminal, not in a file or a pipe.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
     if args.master == MasterSpec::Local {

@@ -464,6 +464,12 @@ fn check(command: &str) {
         }
         // Generating inside the checkout is checked in a copy of it.
         ["cargo", "generate", ..] | ["cargo", "run", "-p", "awesome-framework"] => {}
+        // An operator's change of the count: the node the steps watch (each
+        // step's tests/zookeeper_state.rs changes it and sees it adopted).
+        ["zkCli.sh", "-server", _, "set", node, count] => {
+            assert_eq!(*node, "/hello-mesos/state/instances", "{command}");
+            assert!(count.parse::<usize>().is_ok(), "{command}");
+        }
         ["cargo", "run", "-p", package, "--", args @ ..] => {
             let args: Vec<String> = args
                 .iter()
@@ -526,10 +532,14 @@ fn generating_inside_the_checkout_joins_the_workspace_and_runs() {
     let checkout = tempfile::tempdir().unwrap();
     let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
     let framework = generate_in_checkout(checkout.path(), &args);
-    let manifest = std::fs::read_to_string(checkout.path().join("Cargo.toml")).unwrap();
+    // It joins the workspace through the root's `frameworks/*`: the root
+    // Cargo.toml, comments and all, is left as it is.
+    let manifest = std::fs::read(checkout.path().join("Cargo.toml")).unwrap();
+    let ours = std::fs::read(repo_root().join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("awesome-framework"),
-        "not added to the workspace:\n{manifest}"
+        manifest == ours,
+        "cargo generate changed the root Cargo.toml:\n{}",
+        String::from_utf8_lossy(&manifest)
     );
 
     let (_, run_words) = split(run);

@@ -15,7 +15,7 @@
 //! checked after parsing (values that depend on each other, the
 //! environment) goes through [`usage_error`], which does the same.
 
-use std::{fmt::Display, path::Path};
+use std::{fmt::Display, net::SocketAddr, path::Path};
 
 use crate::credentials::Credentials;
 
@@ -73,6 +73,18 @@ pub fn text(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// An IP address and a port (`127.0.0.1:8088`, `0.0.0.0:8088`,
+/// `[::1]:8088`). A host name such as `localhost` is refused, with an
+/// example: which of its addresses to use would be a guess.
+pub fn socket_addr(value: &str) -> Result<SocketAddr, String> {
+    value.trim().parse().map_err(|_| {
+        format!(
+            "{value:?} is not an IP address with a port: e.g. 127.0.0.1:8088 (this machine \
+             only) or 0.0.0.0:8088 (every network interface)"
+        )
+    })
+}
+
 /// A credential file for masters that authenticate frameworks
 /// ([`Credentials::from_file`]). Its secret never appears in the error.
 pub fn credential_file(value: &str) -> Result<Credentials, String> {
@@ -103,6 +115,16 @@ fn number(value: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_needs_an_ip_and_a_port_and_a_host_name_gets_an_example() {
+        assert_eq!(socket_addr("0.0.0.0:8088").unwrap().port(), 8088);
+        assert!(socket_addr("[::1]:8088").is_ok());
+        for wrong in ["localhost", "localhost:8088", "127.0.0.1", ":8088"] {
+            let error = socket_addr(wrong).unwrap_err();
+            assert!(error.contains("e.g. 127.0.0.1:8088"), "{wrong}: {error}");
+        }
+    }
 
     #[test]
     fn numbers() {

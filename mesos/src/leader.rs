@@ -424,6 +424,8 @@ impl Contender {
                     Ok(client) => client,
                     Err(error) => {
                         let delay = backoff.next_delay();
+                        let why = zookeeper::unreachable_because(&self.servers).await;
+                        let error = why.unwrap_or_else(|| error.to_string());
                         tracing::warn!(%error, servers = %self.servers, retry_in = ?delay, "cannot reach ZooKeeper to join the election: is it running there?");
                         tokio::time::sleep(delay).await;
                         continue;
@@ -440,7 +442,10 @@ impl Contender {
             );
             match self.take_part(&client).await {
                 Ok(Ended::Left) => {
-                    self.set_role(Role::Standby { leader: None });
+                    // Gone rather than waiting: set without set_role's
+                    // "standby: waiting" line, which would say otherwise.
+                    self.roles.send_replace(Role::Standby { leader: None });
+                    tracing::info!("left the leader election");
                     return; // dropping the client closes the session
                 }
                 Ok(Ended::SessionLost(why)) => {

@@ -156,6 +156,77 @@ impl TaskRequirements {
     }
 }
 
+/// Why a task fits none of the offers made: what a scheduler says when it
+/// declines them all while tasks are missing (and nothing else would tell
+/// an operator why nothing starts).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shortfall {
+    /// No offer holds as much of a scalar resource (`cpus`, `mem`, `disk`…)
+    /// as the task needs: `largest` is the most any offer had.
+    Resource {
+        name: String,
+        needed: f64,
+        largest: f64,
+    },
+    /// Every amount is offered somewhere, but no single offer holds them
+    /// all (or not in the roles, reservations or ports the task needs).
+    NoSingleOffer,
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shortfall::Resource {
+                name,
+                needed,
+                largest,
+            } => {
+                let unit = match name.as_str() {
+                    "mem" => " MB".to_string(),
+                    "disk" => " MB of disk".to_string(),
+                    other => format!(" {other}"),
+                };
+                write!(
+                    f,
+                    "a task needs {needed}{unit}; the largest offer had {largest}{unit}"
+                )
+            }
+            Shortfall::NoSingleOffer => {
+                f.write_str("no single offer holds everything a task needs")
+            }
+        }
+    }
+}
+
+/// Why a task needing `needs` fits none of `offers`: the first scalar
+/// resource it needs more of than any offer has, or
+/// [`Shortfall::NoSingleOffer`]. `None` if one of them holds the task.
+pub fn shortfall(needs: &TaskRequirements, offers: &[Offer]) -> Option<Shortfall> {
+    if offers
+        .iter()
+        .any(|offer| OfferPacker::new(offer).take(needs).is_some())
+    {
+        return None;
+    }
+    let offered: Vec<Resources> = offers.iter().map(offer_resources).collect();
+    let scalars = needs.resources.iter().filter(|r| r.scalar.is_some());
+    for name in scalars.map(|resource| resource.name.as_str()) {
+        let needed = needs.resources.scalar(name);
+        let largest = (offered.iter())
+            .map(|resources| resources.scalar(name))
+            .fold(0.0, f64::max);
+        if largest < needed {
+            let name = name.to_string();
+            return Some(Shortfall::Resource {
+                name,
+                needed,
+                largest,
+            });
+        }
+    }
+    Some(Shortfall::NoSingleOffer)
+}
+
 /// The part of an offer given to one task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
@@ -406,6 +477,37 @@ mod tests {
         resources
             .iter()
             .all(|r| r.allocation_info.as_ref().and_then(|a| a.role.as_deref()) == Some(role))
+    }
+
+    #[test]
+    fn a_shortfall_names_the_resource_no_offer_has_enough_of_with_the_largest_amount() {
+        let offers = [offer("cpus:4;mem:1920", "*"), offer("cpus:1;mem:1024", "*")];
+        let short = shortfall(&needs("cpus:0.5;mem:4096"), &offers).unwrap();
+        assert_eq!(
+            short.to_string(),
+            "a task needs 4096 MB; the largest offer had 1920 MB"
+        );
+        let short = shortfall(&needs("cpus:8;mem:128"), &offers).unwrap();
+        assert_eq!(
+            short.to_string(),
+            "a task needs 8 cpus; the largest offer had 4 cpus"
+        );
+        // Each amount is there, but not in one offer.
+        let split = [offer("cpus:4;mem:64", "*"), offer("cpus:0.1;mem:1024", "*")];
+        assert_eq!(
+            shortfall(&needs("cpus:1;mem:512"), &split),
+            Some(Shortfall::NoSingleOffer)
+        );
+        assert_eq!(
+            shortfall(&needs("cpus:1;mem:512"), &offers),
+            None,
+            "it fits"
+        );
+        let short = shortfall(&needs("cpus:1"), &[]).unwrap();
+        assert_eq!(
+            short.to_string(),
+            "a task needs 1 cpus; the largest offer had 0 cpus"
+        );
     }
 
     #[test]

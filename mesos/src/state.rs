@@ -80,7 +80,9 @@
 //! operation: it writes nothing, and fails the whole multi-op if the node
 //! is no longer at the version we know). Leader election (step 04 of the
 //! workshop) adds one more check, on the leader's own election node, so
-//! that a deposed leader can write nothing at all: fencing.
+//! that a deposed leader can write nothing at all: fencing. A scheduler
+//! with nothing to write meets no conflict: [`CountWatch`] tells it at
+//! once when the count changes.
 //!
 //! # Several nodes change together, in one multi-op
 //!
@@ -172,6 +174,7 @@
 //! # }
 //! ```
 
+mod count_watch;
 mod task_records;
 
 use std::{collections::BTreeMap, fmt, future::Future, time::Duration};
@@ -180,6 +183,7 @@ use serde::{Deserialize, Serialize};
 use zookeeper_client as zk;
 
 pub use crate::zookeeper::{InvalidZkUrl, ZkDigest, ZkUrl};
+pub use count_watch::CountWatch;
 pub use task_records::TaskRecords;
 
 use task_records::{Stamp, ToCompare};
@@ -252,8 +256,14 @@ pub enum StateError {
 
     /// No ZooKeeper session could be had: the servers are down or
     /// unreachable. Try again later.
-    #[error("cannot reach ZooKeeper at {servers}: {source}")]
-    Connect { servers: String, source: zk::Error },
+    #[error("cannot reach ZooKeeper at {servers}: {cause}")]
+    Connect {
+        servers: String,
+        source: zk::Error,
+        /// What the operating system said when asked (connection refused,
+        /// no route to host), or the client's error.
+        cause: String,
+    },
 
     /// ZooKeeper could not complete a request about `node`, even after
     /// trying again on a new session where that is safe.
@@ -1518,8 +1528,10 @@ async fn open_session(servers: &str, digest: Option<&ZkDigest>) -> Result<zk::Cl
             Err(_) => zk::Error::Timeout,
         };
         if attempt == CONNECT_ATTEMPTS {
+            let cause = zookeeper::unreachable_because(servers).await;
             return Err(StateError::Connect {
                 servers: servers.to_string(),
+                cause: cause.unwrap_or_else(|| error.to_string()),
                 source: error,
             });
         }

@@ -22,7 +22,7 @@
 //! The password is a secret: `Display` and `Debug` of these types show
 //! `user:***`, so a URL in a log line or an error hides it.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, time::Duration};
 
 use zookeeper_client as zk;
 
@@ -83,6 +83,28 @@ impl fmt::Debug for ZkDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ZkDigest({self})")
     }
+}
+
+/// Why none of `servers` (`host:port,…`) takes a connection, as the
+/// operating system says it ("127.0.0.1:2181: Connection refused (os error
+/// 111)"), or `None` if one does. The ZooKeeper client says only that it
+/// gave up ("timeout", "no available hosts"); a plain TCP connection names
+/// a cause a person can act on.
+pub(crate) async fn unreachable_because(servers: &str) -> Option<String> {
+    let mut causes = Vec::new();
+    for server in servers.split(',') {
+        let address = match server.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_ok() => server.to_string(),
+            _ => format!("{server}:2181"), // ZooKeeper's client port
+        };
+        let connecting = tokio::net::TcpStream::connect(address.as_str());
+        match tokio::time::timeout(Duration::from_secs(2), connecting).await {
+            Ok(Ok(_)) => return None,
+            Ok(Err(error)) => causes.push(format!("{address}: {error}")),
+            Err(_) => causes.push(format!("{address}: no answer within 2 s")),
+        }
+    }
+    Some(causes.join("; "))
 }
 
 /// A ZooKeeper connector that authenticates with `digest` if given. The

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use mesos::{
     DriverEvent, calls,
-    offers::{self, OfferPacker, TaskRequirements},
+    offers::{self, OfferPacker, Shortfall, TaskRequirements},
     resources::{self, Resources},
     v1::{
         Offer, TaskInfo, TaskState, TaskStatus,
@@ -49,6 +49,8 @@ pub struct Scheduler {
     tasks: BTreeMap<String, TaskState>,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
+    /// Why the last offers launched nothing while tasks were missing.
+    unfit: Option<Shortfall>,
 }
 
 impl Scheduler {
@@ -58,6 +60,7 @@ impl Scheduler {
             spec,
             tasks: BTreeMap::new(),
             offers_suppressed: false,
+            unfit: None,
         }
     }
 
@@ -75,6 +78,7 @@ impl Scheduler {
 
     fn on_offers(&mut self, offers: &[Offer]) -> Vec<Call> {
         let mut calls = Vec::new();
+        let missing = self.tasks_to_launch();
         for offer in offers {
             let tasks = self.launch_from(offer);
             if tasks.is_empty() {
@@ -85,16 +89,35 @@ impl Scheduler {
                 calls.push(calls::accept(vec![offer.id.clone()], vec![operation], None));
             }
         }
+        // Tasks were missing and none launched: why?
+        let none_launched = missing > 0 && self.tasks_to_launch() == missing;
+        self.set_unfit(if none_launched { offers::shortfall(&self.needs(), offers) } else { None });
         calls.extend(self.suppress_or_revive());
         calls
     }
 
+    /// What a task needs of an offer: its own resources, and our executor's
+    /// if it runs on ours (in the same offer).
+    fn needs(&self) -> TaskRequirements {
+        let task_needs = Resources::from([resources::cpus(self.spec.cpus), resources::mem(self.spec.mem)]);
+        TaskRequirements::new(task_needs + self.spec.kind.executor_resources())
+    }
+
+    /// Says why tasks wait, once, when that changes: otherwise an operator
+    /// sees only declined offers, and only at debug level.
+    fn set_unfit(&mut self, unfit: Option<Shortfall>) {
+        if let Some(why) = &unfit
+            && self.unfit.as_ref() != Some(why)
+        {
+            tracing::info!(missing = self.tasks_to_launch(), "no offer fits a task: {why}");
+        }
+        self.unfit = unfit;
+    }
+
     /// As many tasks as we need and the offer holds.
     fn launch_from(&mut self, offer: &Offer) -> Vec<TaskInfo> {
-        let task_needs = Resources::from([resources::cpus(self.spec.cpus), resources::mem(self.spec.mem)]);
-        // Our own executor needs room too, in the same offer.
+        let needs = self.needs();
         let executor_needs = self.spec.kind.executor_resources();
-        let needs = TaskRequirements::new(task_needs + executor_needs.clone());
         // The packer hands out the offer's resources one task at a time.
         let mut packer = OfferPacker::new(offer);
         let mut tasks = Vec::new();

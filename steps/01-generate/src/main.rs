@@ -9,7 +9,7 @@ mod executor;
 mod scheduler;
 mod task_kind;
 
-use std::net::SocketAddr;
+use std::{io::IsTerminal, net::SocketAddr};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mesos::{
@@ -81,7 +81,7 @@ struct Args {
     /// agents at this address, one they reach (e.g. 10.10.4.2:8089), for
     /// them to fetch and run. Without it, the agents run it from its path
     /// here: right with `--master local`, or agents on this machine.
-    #[arg(long, env = "EXECUTOR_ADDR")]
+    #[arg(long, env = "EXECUTOR_ADDR", value_parser = mesos::flags::socket_addr)]
     executor_addr: Option<SocketAddr>,
 }
 
@@ -106,6 +106,8 @@ enum Kind {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Colours for a terminal only: in a file or a pipe they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
     if let Some(Role::Executor) = args.role {

@@ -12,11 +12,11 @@
 
 use mesos::{
     DriverEvent, calls,
-    offers::{self, OfferPacker, TaskRequirements},
+    offers::{self, OfferPacker, Shortfall, TaskRequirements},
     resources::{self, Resources},
     state::{Adopted, TaskRecord, TaskRecords},
     v1::{
-        FrameworkId, Offer, TaskInfo, TaskState, TaskStatus, offer,
+        FrameworkId, Offer, TaskInfo, TaskState, TaskStatus,
         scheduler::{Call, call, event},
     },
 };
@@ -59,6 +59,8 @@ pub struct Scheduler {
     tasks: TaskRecords,
     /// Whether we asked the master to stop sending offers.
     offers_suppressed: bool,
+    /// Why the last offers launched nothing while tasks were missing.
+    unfit: Option<Shortfall>,
     /// Whether what the scheduler knows is stored (`store.rs` says). Until
     /// it is, nothing is launched: write-ahead.
     durable: bool,
@@ -79,6 +81,7 @@ impl Scheduler {
             framework_id,
             tasks,
             offers_suppressed: false,
+            unfit: None,
             // What we start from was just read from the store.
             durable: true,
         }
@@ -155,6 +158,7 @@ impl Scheduler {
             return vec![calls::decline(ids, SHORT_REFUSE_SECONDS)];
         }
         let mut calls = Vec::new();
+        let missing = self.tasks_to_launch();
         for offer in offers {
             let tasks = self.launch_from(offer);
             if tasks.is_empty() {
@@ -165,19 +169,45 @@ impl Scheduler {
                 calls.push(calls::accept(vec![offer.id.clone()], vec![operation], None));
             }
         }
+        // Tasks were missing and none launched: why?
+        let none_launched = missing > 0 && self.tasks_to_launch() == missing;
+        self.set_unfit(if none_launched {
+            offers::shortfall(&self.needs(), offers)
+        } else {
+            None
+        });
         calls.extend(self.suppress_or_revive());
         calls
     }
 
-    /// As many tasks as we need and the offer holds.
-    fn launch_from(&mut self, offer: &Offer) -> Vec<TaskInfo> {
+    /// What a task needs of an offer: its own resources, and our executor's
+    /// if it runs on ours (in the same offer).
+    fn needs(&self) -> TaskRequirements {
         let task_needs = Resources::from([
             resources::cpus(self.spec.cpus),
             resources::mem(self.spec.mem),
         ]);
-        // Our own executor needs room too, in the same offer.
+        TaskRequirements::new(task_needs + self.spec.kind.executor_resources())
+    }
+
+    /// Says why tasks wait, once, when that changes: otherwise an operator
+    /// sees only declined offers, and only at debug level.
+    fn set_unfit(&mut self, unfit: Option<Shortfall>) {
+        if let Some(why) = &unfit
+            && self.unfit.as_ref() != Some(why)
+        {
+            tracing::info!(
+                missing = self.tasks_to_launch(),
+                "no offer fits a task: {why}"
+            );
+        }
+        self.unfit = unfit;
+    }
+
+    /// As many tasks as we need and the offer holds.
+    fn launch_from(&mut self, offer: &Offer) -> Vec<TaskInfo> {
+        let needs = self.needs();
         let executor_needs = self.spec.kind.executor_resources();
-        let needs = TaskRequirements::new(task_needs + executor_needs.clone());
         // The packer hands out the offer's resources one task at a time.
         let mut packer = OfferPacker::new(offer);
         let mut tasks = Vec::new();
@@ -251,6 +281,7 @@ impl Scheduler {
     pub fn withhold_launches(&mut self, calls: Vec<Call>) -> Vec<Call> {
         self.durable = false;
         let mut kept = Vec::new();
+        let mut declines = Vec::new();
         for call in calls {
             match call.r#type() {
                 call::Type::Accept => {
@@ -259,15 +290,19 @@ impl Scheduler {
                         tracing::info!(task = %task_id, "not launching: the state is not stored");
                         self.tasks.remove(&task_id);
                     }
-                    kept.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
+                    declines.push(calls::decline(accept.offer_ids, SHORT_REFUSE_SECONDS));
                 }
-                // These assumed the launches happened: decided again below.
+                // It assumed the launches happened: decided again below. (A
+                // REVIVE stays: without the launches, offers are needed all
+                // the more.)
                 call::Type::Suppress => self.offers_suppressed = false,
-                call::Type::Revive => self.offers_suppressed = true,
                 _ => kept.push(call),
             }
         }
         kept.extend(self.suppress_or_revive());
+        // The declines go last: a REVIVE clears the master's decline
+        // filters, theirs too (HierarchicalAllocatorProcess::reviveRoles).
+        kept.extend(declines);
         kept
     }
 
@@ -308,22 +343,17 @@ impl Scheduler {
     }
 }
 
-/// The IDs of the tasks an ACCEPT launches.
+/// The IDs of the tasks an ACCEPT launches, alone (LAUNCH) or as a group
+/// (LAUNCH_GROUP).
 fn launched_tasks(accept: &call::Accept) -> Vec<String> {
     let mut tasks = Vec::new();
     for operation in &accept.operations {
-        if operation.r#type() == offer::operation::Type::Launch {
-            for task in operation.launch.iter().flat_map(|l| &l.task_infos) {
-                tasks.push(task.task_id.value.clone());
-            }
-        }
-        if operation.r#type() == offer::operation::Type::LaunchGroup {
-            let group = operation
-                .launch_group
-                .iter()
-                .flat_map(|g| &g.task_group.tasks);
-            tasks.extend(group.map(|task| task.task_id.value.clone()));
-        }
+        let alone = operation.launch.iter().flat_map(|l| &l.task_infos);
+        let grouped = operation
+            .launch_group
+            .iter()
+            .flat_map(|g| &g.task_group.tasks);
+        tasks.extend(alone.chain(grouped).map(|task| task.task_id.value.clone()));
     }
     tasks
 }

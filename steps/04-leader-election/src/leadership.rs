@@ -31,9 +31,12 @@ use mesos::{
     ClientOptions, Driver, DriverConfig, DriverEvent, MasterSpec,
     leader::{Election, Role},
     state::{EVENTS_PER_SAVE, StateError, ZkUrl},
-    v1::FrameworkInfo,
+    v1::{FrameworkId, FrameworkInfo, scheduler::Call},
 };
-use tokio::{signal::unix::Signal, sync::watch};
+use tokio::{
+    signal::unix::Signal,
+    sync::{mpsc, watch},
+};
 
 use crate::{
     scheduler::{Scheduler, TaskSpec},
@@ -85,61 +88,237 @@ pub enum Term {
 /// Serves one term as the leader. `election` is `None` without `--zk`:
 /// then this instance leads alone, as in step 03. `node` is our election
 /// node, which fences every write of the state.
+///
+/// Each round: something happens (events from the master, a timer, the
+/// election, a signal), the leader decides, stores what it decided, and
+/// sends the calls, until one of them ends the term.
 pub async fn serve(
     settings: &Settings,
     election: Option<&Election>,
     node: Option<String>,
     signals: &mut Signals,
 ) -> Term {
-    // Asked before every write and every call. A term can also end here,
-    // not only in the role arm below: the change may land while we wait on
-    // ZooKeeper or the master, and then this is where we find out.
-    let leading = || match election {
+    let (mut leader, mut events) = match Leader::start(settings, election, node).await {
+        Ok(started) => started,
+        Err(end) => return end,
+    };
+    let mut roles = election.map(Election::roles);
+    let mut waiting = Vec::new();
+    let end = loop {
+        let round = tokio::select! {
+            // Every event waiting, up to a limit: all are decided, then one
+            // save covers them (group commit, `mesos::state::EVENTS_PER_SAVE`).
+            received = events.recv_many(&mut waiting, EVENTS_PER_SAVE) => match received {
+                0 => Round::End(Term::Failed), // the driver stopped
+                _ => leader.on_events(waiting.drain(..)),
+            },
+            // Time to ask the master about our tasks again.
+            () = sleep_until(leader.scheduler.next_reconciliation()) => {
+                Round::Act(leader.scheduler.on_reconciliation_timer(Instant::now()))
+            }
+            // A save failed a moment ago: try again, events or not.
+            () = sleep_until(leader.store.retry_at()) => Round::Act(vec![]),
+            // Someone changed the instance count in ZooKeeper: the save
+            // finds it, and the scheduler adopts it.
+            () = leader.store.instances_changed() => Round::Act(vec![]),
+            role = role_change(&mut roles) => on_role(role),
+            _ = signals.resign.recv() => {
+                tracing::info!("SIGUSR1: giving up leadership");
+                Round::End(leader.give_up())
+            }
+            _ = signals.interrupt.recv() => {
+                tracing::info!("Ctrl-C: disconnecting from the master");
+                Round::End(Term::Shutdown)
+            }
+        };
+        let calls = match round {
+            Round::Act(calls) => calls,
+            Round::Wait => continue,
+            Round::End(end) => break end,
+        };
+        if let Err(end) = leader.store_and_send(calls).await {
+            break end;
+        }
+    };
+    // Closing the subscription does not tear the framework down: the next
+    // leader subscribes with its ID within the failover timeout.
+    leader.driver.stop().await;
+    end
+}
+
+/// What a round of the term's loop does once something happened.
+enum Round {
+    /// Store the scheduler's state, then send these calls.
+    Act(Vec<Call>),
+    /// Nothing to store or send.
+    Wait,
+    /// The term is over.
+    End(Term),
+}
+
+/// What the leader holds during its term.
+struct Leader<'a> {
+    election: Option<&'a Election>,
+    store: Store,
+    scheduler: Scheduler,
+    driver: Driver,
+}
+
+impl<'a> Leader<'a> {
+    /// Reads what the last leader left, before doing anything else, then
+    /// starts the driver (which subscribes, and stays subscribed) and the
+    /// scheduler. Also returns the driver's events.
+    async fn start(
+        settings: &Settings,
+        election: Option<&'a Election>,
+        node: Option<String>,
+    ) -> Result<(Leader<'a>, mpsc::Receiver<DriverEvent>), Term> {
+        let (mut store, stored) = match Store::open(settings.zk.as_ref()).await {
+            Ok(opened) => opened,
+            Err(error @ StateError::BadData { .. }) => {
+                tracing::error!("cannot read the framework's state: {error}");
+                return Err(Term::Failed);
+            }
+            Err(error) => {
+                tracing::error!(retry_in = ?RETRY_PAUSE, "cannot read the framework's state: {error}");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                return Err(match election {
+                    Some(_) => Term::SteppedDown,
+                    None => Term::Failed,
+                });
+            }
+        };
+        // Every write from now on checks that we still hold our election node.
+        store.fence_with(node);
+        if !leads(election) {
+            return Err(Term::SteppedDown);
+        }
+        let framework_info = framework_info(settings, stored.framework_id.clone());
+        let mut config = DriverConfig::new(settings.master.clone(), framework_info);
+        config.client = settings.client.clone();
+        let (driver, events) = Driver::start(config).map_err(|error| {
+            tracing::error!("cannot start the driver: {error}");
+            Term::Failed
+        })?;
+        let scheduler = Scheduler::new(
+            instance_count(stored.instances, settings.instances),
+            settings.spec.clone(),
+            stored.framework_id,
+            stored.tasks,
+            settings.reconcile_interval,
+        );
+        let leader = Leader {
+            election,
+            store,
+            scheduler,
+            driver,
+        };
+        Ok((leader, events))
+    }
+
+    /// A round of events from the master, all decided before one save.
+    fn on_events(&mut self, events: impl Iterator<Item = DriverEvent>) -> Round {
+        let mut calls = Vec::new();
+        for event in events {
+            if event.ends_a_subscription() {
+                // What was decided for the subscription that is over must
+                // not go out on the next one.
+                calls.clear();
+            }
+            match event {
+                // What was decided before it is dropped unsaved and unsent:
+                // another scheduler runs the framework now.
+                DriverEvent::FailedOver { message } => {
+                    tracing::warn!(master_said = %message, "another scheduler took the framework over: giving up leadership");
+                    return Round::End(self.give_up());
+                }
+                DriverEvent::Refused { message } => {
+                    tracing::error!(master_said = %message, "the master refused the subscription");
+                    return Round::End(Term::Failed);
+                }
+                event => calls.extend(self.scheduler.on_event(&event, Instant::now())),
+            }
+        }
+        Round::Act(calls)
+    }
+
+    /// Write-ahead, as in step 03, but only while we lead: a deposed
+    /// leader must not write, and ZooKeeper refuses it if it tries
+    /// (fencing). Then the calls that may go out, each only while we
+    /// still lead.
+    async fn store_and_send(&mut self, calls: Vec<Call>) -> Result<(), Term> {
+        if !leads(self.election) {
+            return Err(Term::SteppedDown);
+        }
+        let calls = match self.store.save(&mut self.scheduler, calls).await {
+            Ok(calls) => calls,
+            Err(reason) => return Err(self.deposed(&reason)),
+        };
+        if let Some(adopted) = self.scheduler.take_adopted_framework() {
+            // We had no framework yet, and another instance stored one
+            // (`store.rs`): subscribe with its ID and carry on its tasks.
+            self.driver.set_framework_id(Some(adopted));
+        }
+        for call in calls {
+            if !leads(self.election) {
+                return Err(Term::SteppedDown);
+            }
+            if let Err(error) = self.driver.call(call).await {
+                tracing::warn!(%error, "call to the master failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Giving up leadership: resign (and stay), or, leading alone, stop.
+    fn give_up(&self) -> Term {
+        match self.election {
+            Some(election) => {
+                election.resign();
+                Term::Resigned
+            }
+            None => Term::Failed,
+        }
+    }
+
+    /// A write was fenced, or someone else wrote the state: another
+    /// instance may lead.
+    fn deposed(&self, reason: &str) -> Term {
+        tracing::warn!("{reason}: another instance may lead; stepping down");
+        self.give_up()
+    }
+}
+
+/// Asked before every write and every call. A term can also end here, not
+/// only in [`on_role`]: the change may land while we wait on ZooKeeper or
+/// the master, and then this is where we find out.
+fn leads(election: Option<&Election>) -> bool {
+    match election {
         Some(election) if !election.role().is_leader() => {
             let role = election.role();
             tracing::warn!(?role, "no longer sure to lead: stopping at once");
             false
         }
         _ => true,
-    };
-    let mut roles = election.map(Election::roles);
-    // Giving up leadership: resign (and stay), or, leading alone, stop.
-    let give_up = || match election {
-        Some(election) => {
-            election.resign();
-            Term::Resigned
-        }
-        None => Term::Failed,
-    };
-
-    // Read what the last leader left, before doing anything else.
-    let (mut store, stored) = match Store::open(settings.zk.as_ref()).await {
-        Ok(opened) => opened,
-        Err(error @ StateError::BadData { .. }) => {
-            tracing::error!("cannot read the framework's state: {error}");
-            return Term::Failed;
-        }
-        Err(error) => {
-            tracing::error!(retry_in = ?RETRY_PAUSE, "cannot read the framework's state: {error}");
-            tokio::time::sleep(RETRY_PAUSE).await;
-            return if election.is_some() {
-                Term::SteppedDown
-            } else {
-                Term::Failed
-            };
-        }
-    };
-    // Every write from now on checks that we still hold our election node.
-    store.fence_with(node);
-    if !leading() {
-        return Term::SteppedDown;
     }
+}
 
-    let framework_info = FrameworkInfo {
+/// The election's news: the term ends the moment leadership is in doubt.
+fn on_role(role: Role) -> Round {
+    if role.is_leader() {
+        return Round::Wait;
+    }
+    tracing::warn!(?role, "no longer sure to lead: stopping at once");
+    Round::End(Term::SteppedDown)
+}
+
+/// Who we are to the master.
+fn framework_info(settings: &Settings, stored: Option<FrameworkId>) -> FrameworkInfo {
+    FrameworkInfo {
         // Subscribing with the stored ID resumes the framework the last
         // leader registered, running tasks and all. With none, the master
         // registers a new framework.
-        id: stored.framework_id.clone(),
+        id: stored,
         user: settings.user.clone(),
         name: settings.name.clone(),
         // Mesos' default is 0: the framework's tasks would be killed the
@@ -149,109 +328,7 @@ pub async fn serve(
         // an agent restart too.
         checkpoint: Some(true),
         ..Default::default()
-    };
-    let mut config = DriverConfig::new(settings.master.clone(), framework_info);
-    config.client = settings.client.clone();
-    let (driver, mut events) = match Driver::start(config) {
-        Ok(started) => started,
-        Err(error) => {
-            tracing::error!("cannot start the driver: {error}");
-            return Term::Failed;
-        }
-    };
-    let mut scheduler = Scheduler::new(
-        instance_count(stored.instances, settings.instances),
-        settings.spec.clone(),
-        stored.framework_id,
-        stored.tasks,
-        settings.reconcile_interval,
-    );
-
-    let mut waiting = Vec::new();
-    let end = 'term: loop {
-        let calls = tokio::select! {
-            // Every event waiting, up to a limit: all are decided, then one
-            // save covers them (group commit, `mesos::state::EVENTS_PER_SAVE`).
-            received = events.recv_many(&mut waiting, EVENTS_PER_SAVE) => {
-                if received == 0 {
-                    break Term::Failed; // the driver stopped
-                }
-                let mut calls = Vec::new();
-                for event in waiting.drain(..) {
-                    if event.ends_a_subscription() {
-                        // What was decided for the subscription that is
-                        // over must not go out on the next one.
-                        calls.clear();
-                    }
-                    match event {
-                        // What was decided before it is dropped unsaved and
-                        // unsent: another scheduler runs the framework now.
-                        DriverEvent::FailedOver { message } => {
-                            tracing::warn!(master_said = %message, "another scheduler took the framework over: giving up leadership");
-                            break 'term give_up();
-                        }
-                        DriverEvent::Refused { message } => {
-                            tracing::error!(master_said = %message, "the master refused the subscription");
-                            break 'term Term::Failed;
-                        }
-                        event => calls.extend(scheduler.on_event(&event, Instant::now())),
-                    }
-                }
-                calls
-            }
-            // Time to ask the master about our tasks again.
-            () = sleep_until(scheduler.next_reconciliation()) => {
-                scheduler.on_reconciliation_timer(Instant::now())
-            }
-            // A save failed a moment ago: try again, events or not.
-            () = sleep_until(store.retry_at()) => vec![],
-            role = role_change(&mut roles) => {
-                if role.is_leader() {
-                    continue;
-                }
-                tracing::warn!(?role, "no longer sure to lead: stopping at once");
-                break Term::SteppedDown;
-            }
-            _ = signals.resign.recv() => {
-                tracing::info!("SIGUSR1: giving up leadership");
-                break give_up();
-            }
-            _ = signals.interrupt.recv() => {
-                tracing::info!("Ctrl-C: disconnecting from the master");
-                break Term::Shutdown;
-            }
-        };
-        // Write-ahead, as in step 03, but only while we lead: a deposed
-        // leader must not write, and ZooKeeper refuses it if it tries
-        // (fencing).
-        if !leading() {
-            break Term::SteppedDown;
-        }
-        let calls = match store.save(&mut scheduler, calls).await {
-            Ok(calls) => calls,
-            Err(reason) => {
-                tracing::warn!("{reason}: another instance may lead; stepping down");
-                break give_up();
-            }
-        };
-        if let Some(adopted) = scheduler.take_adopted_framework() {
-            // We had no framework yet, and another instance stored one
-            // (`store.rs`): subscribe with its ID and carry on its tasks.
-            driver.set_framework_id(Some(adopted));
-        }
-        for call in calls {
-            if !leading() {
-                break 'term Term::SteppedDown;
-            }
-            if let Err(error) = driver.call(call).await {
-                tracing::warn!(%error, "call to the master failed");
-            }
-        }
-    };
-    // Closing the subscription does not tear the framework down: the next
-    // leader subscribes with its ID within the failover timeout.
-    driver.stop().await;
-    end
+    }
 }
 
 /// The next role the election announces, if there is an election.

@@ -15,7 +15,7 @@ mod scheduler;
 mod store;
 mod task_kind;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mesos::{
@@ -119,7 +119,7 @@ struct Args {
     /// agents at this address, one they reach (e.g. 10.10.4.2:8089), for
     /// them to fetch and run. Without it, the agents run it from its path
     /// here: right with `--master local`, or agents on this machine.
-    #[arg(long, env = "EXECUTOR_ADDR")]
+    #[arg(long, env = "EXECUTOR_ADDR", value_parser = mesos::flags::socket_addr)]
     executor_addr: Option<SocketAddr>,
 
     /// How often, in seconds, to ask the master about all our tasks
@@ -165,12 +165,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return show_leader(args.zk.as_ref()).await;
     }
     tracing_subscriber::fmt()
-        // The ZooKeeper client's own INFO lines (each session it opens)
-        // would drown ours; its warnings still show.
+        // The ZooKeeper client's own lines would drown ours: INFO for each
+        // session it opens, WARN for each attempt that fails (one at every
+        // start on a ZooKeeper just started, which answers `ruok` a moment
+        // before it takes sessions). What comes of them, our lines say.
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zookeeper_client=warn".into()),
+                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
         )
+        // Colours for a terminal only: in a file or a pipe they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     if let Some(Role::Executor) = args.role {
         return executor::run::main().await;

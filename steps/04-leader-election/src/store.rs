@@ -29,7 +29,7 @@
 use std::time::{Duration, Instant};
 
 use mesos::{
-    state::{AfterConflict, FrameworkState, StateError, StateStore, ZkUrl},
+    state::{AfterConflict, CountWatch, FrameworkState, StateError, StateStore, ZkUrl},
     v1::scheduler::Call,
 };
 
@@ -45,6 +45,10 @@ pub struct Store {
     zookeeper: Option<StateStore>,
     /// After a failed save: no attempt before then.
     retry_at: Option<Instant>,
+    /// Hears when someone else changes the instance count...
+    count_watch: Option<CountWatch>,
+    /// ...which the next save then reads back (after its write) and adopts.
+    count_changed: bool,
 }
 
 impl Store {
@@ -60,6 +64,8 @@ impl Store {
             let store = Store {
                 zookeeper: None,
                 retry_at: None,
+                count_watch: None,
+                count_changed: false,
             };
             return Ok((store, FrameworkState::default()));
         };
@@ -74,6 +80,8 @@ impl Store {
         let store = Store {
             zookeeper: Some(zookeeper),
             retry_at: None,
+            count_watch: Some(CountWatch::start(url)),
+            count_changed: false,
         };
         Ok((store, state))
     }
@@ -97,6 +105,20 @@ impl Store {
                 zookeeper.save(None, Some(instances), &mut no_tasks).await
             }
             None => Ok(()),
+        }
+    }
+
+    /// Completes when the stored instance count changes (an operator's
+    /// `zkCli.sh set …/state/instances 3`; our own writes too, harmlessly):
+    /// the next save reads the new count, and the scheduler adopts it.
+    /// Never without ZooKeeper.
+    pub async fn instances_changed(&mut self) {
+        match &mut self.count_watch {
+            Some(watch) => {
+                watch.changed().await;
+                self.count_changed = true;
+            }
+            None => std::future::pending().await,
         }
     }
 
@@ -132,6 +154,10 @@ impl Store {
                         tracing::info!("state saved in ZooKeeper again");
                     }
                     scheduler.set_durable(true);
+                    if self.count_changed {
+                        self.count_changed =
+                            !take_new_count(zookeeper, scheduler, &mut calls).await?;
+                    }
                     return Ok(calls);
                 }
                 Err(error) => error,
@@ -160,6 +186,30 @@ impl Store {
         self.retry_at = Some(Instant::now() + RETRY_PAUSE);
         Ok(scheduler.withhold_launches(calls))
     }
+}
+
+/// The stored instance count changed (the watch said so): our own write,
+/// or someone else's, which a save with nothing to write never meets as a
+/// conflict. Right after our write the stored count is ours unless someone
+/// else changed it: read it back and take it, as after a conflict. `false`
+/// if it could not be read (the next save tries again).
+async fn take_new_count(
+    zookeeper: &mut StateStore,
+    scheduler: &mut Scheduler,
+    calls: &mut Vec<Call>,
+) -> Result<bool, String> {
+    match zookeeper
+        .reload_after_conflict(scheduler.framework_id())
+        .await
+    {
+        Ok(AfterConflict::Adopt(adopted)) => calls.extend(scheduler.adopt(adopted)?),
+        Ok(AfterConflict::Stop { reason }) => return Err(reason),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the new instance count from ZooKeeper");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The framework ID, the instance count and the tasks, in one multi-op

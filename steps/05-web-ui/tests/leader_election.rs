@@ -165,6 +165,16 @@ async fn only_the_leader_subscribes_and_every_instance_knows_who_leads() {
     assert!(shown.status.success(), "{shown:?}");
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert_eq!(shown.trim(), leader_id);
+
+    // Ctrl-C: the leader leaves the election and says so, not that it
+    // waits as a standby for a leader called "none".
+    let stopping = &instances.running[leader];
+    stopping.signal("INT");
+    stopping.wait_for_output("left the leader election").await;
+    let output = stopping.output();
+    assert!(!output.contains(r#"leader="none""#), "{output}");
+    // Its output goes to a pipe here: no colour codes.
+    assert!(!output.contains('\u{1b}'), "{output}");
 }
 
 #[tokio::test]

@@ -58,7 +58,11 @@ fn bad_values_are_usage_errors() {
         &[],
         &["--web-url", "expected http://host:port"],
     );
-    usage_error(&["--web-addr", "localhost"], &[], &["--web-addr"]);
+    usage_error(
+        &["--web-addr", "localhost"],
+        &[],
+        &["--web-addr", "e.g. 127.0.0.1:8088"],
+    );
 }
 
 #[test]

@@ -118,6 +118,52 @@ fn never_more_tasks_than_desired_however_large_the_offer() {
 }
 
 #[test]
+fn why_no_offer_fits_is_kept_to_be_said_until_one_does() {
+    let now = Instant::now();
+    let big = TaskSpec {
+        mem: 4096.0,
+        ..spec()
+    };
+    let mut scheduler = Scheduler::new(1, big, None, TaskRecords::new(), INTERVAL);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    let small = agent("agent-1").resources("cpus:4;mem:1920");
+    let smaller = agent("agent-2").resources("cpus:4;mem:1024");
+    scheduler.on_event(&offers([small.offer("o-1"), smaller.offer("o-2")]), now);
+    let why = scheduler.unfit.as_ref().map(ToString::to_string);
+    assert_eq!(
+        why.as_deref(),
+        Some("a task needs 4096 MB; the largest offer had 1920 MB")
+    );
+    let large = agent("agent-3").resources("cpus:4;mem:8192");
+    let calls = scheduler.on_event(&offers([large.offer("o-3")]), now);
+    assert_eq!(read::launched(&calls).len(), 1);
+    assert_eq!(scheduler.unfit, None);
+    // All instances run: an offer too small is no news.
+    scheduler.on_event(&offers([small.offer("o-4")]), now);
+    assert_eq!(scheduler.unfit, None);
+}
+
+#[test]
+fn on_our_executor_a_task_takes_its_executors_share_from_the_same_offer() {
+    let start = offers::command_info_shell("exec ./hello executor");
+    let spec = TaskSpec {
+        kind: TaskKind::Executor { start },
+        ..spec()
+    };
+    let mut scheduler = Scheduler::new(2, spec, None, TaskRecords::new(), INTERVAL);
+    scheduler.on_event(&subscribed(FRAMEWORK), Instant::now());
+    // Two tasks of 0.5 cpu would fit, but not with an executor of 0.05
+    // cpus each (`task_kind::EXECUTOR_RESOURCES`).
+    let offer = agent("agent-1").resources("cpus:1;mem:1024").offer("o-1");
+    let calls = scheduler.on_event(&offers([offer]), Instant::now());
+    let launched = read::launched(&calls);
+    assert_eq!(launched.len(), 1, "{calls:?}");
+    let executor = launched[0].executor.as_ref().expect("on our executor");
+    let resources: Resources = executor.resources.iter().cloned().collect();
+    assert_eq!(resources.cpus(), 0.05);
+}
+
+#[test]
 fn several_offers_are_each_answered_once() {
     let mut scheduler = subscribed_scheduler(1);
     let calls = scheduler.on_event(
@@ -177,7 +223,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         let gone = state.is_terminal() || state == TaskUnknown;
-        assert_eq!(!scheduler.tasks.contains_key(&task), gone, "{state:?}");
+        assert_eq!(!scheduler.tasks().contains_key(&task), gone, "{state:?}");
         // A task gone is replaced: offers are asked for again.
         assert_eq!(
             read::kinds(&calls).contains(&CallType::Revive),
@@ -185,7 +231,7 @@ fn every_task_state_is_handled_as_mesos_means_it() {
             "{state:?}"
         );
         if !gone {
-            assert_eq!(scheduler.tasks[&task].state, state, "recorded: {state:?}");
+            assert_eq!(scheduler.tasks()[&task].state, state, "recorded: {state:?}");
         }
     }
 }
@@ -227,8 +273,8 @@ fn a_task_lost_then_back_after_it_was_replaced_is_killed() {
         .message("Unreachable agent re-reregistered");
     let calls = scheduler.on_event(&back.event(), now);
     assert_eq!(read::killed(&calls), vec![lost.clone()]);
-    assert!(!scheduler.tasks.contains_key(&lost));
-    assert!(scheduler.tasks.contains_key(&replacement));
+    assert!(!scheduler.tasks().contains_key(&lost));
+    assert!(scheduler.tasks().contains_key(&replacement));
 }
 
 #[test]
@@ -245,7 +291,7 @@ fn a_task_back_while_an_instance_is_missing_is_adopted() {
         .reason(Reason::AgentReregistered);
     let calls = scheduler.on_event(&back.event(), now);
     assert!(read::killed(&calls).is_empty());
-    assert_eq!(scheduler.tasks[&lost].state, TaskState::TaskRunning);
+    assert_eq!(scheduler.tasks()[&lost].state, TaskState::TaskRunning);
 }
 
 // Subscribing and reconciling.
@@ -288,7 +334,7 @@ fn subscribing_with_the_stored_id_asks_about_each_stored_task_first() {
 fn subscribing_as_a_new_framework_forgets_the_old_ones_tasks() {
     let mut scheduler = restarted(2, &[("a", "agent-1")]);
     let calls = scheduler.on_event(&subscribed("framework-2"), Instant::now());
-    assert!(scheduler.tasks.is_empty());
+    assert!(scheduler.tasks().is_empty());
     assert_eq!(read::reconciled(&calls), Some(vec![]));
 }
 
@@ -301,7 +347,7 @@ fn a_removed_framework_is_forgotten() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id(), None);
-    assert!(scheduler.tasks.is_empty());
+    assert!(scheduler.tasks().is_empty());
 }
 
 #[test]
@@ -313,7 +359,7 @@ fn failing_over_to_another_scheduler_changes_nothing_stored() {
             .is_empty()
     );
     assert_eq!(scheduler.framework_id().unwrap().value, FRAMEWORK);
-    assert_eq!(scheduler.tasks.len(), 1);
+    assert_eq!(scheduler.tasks().len(), 1);
 }
 
 #[test]
@@ -397,7 +443,10 @@ fn launches_whose_records_could_not_be_stored_become_declines() {
     let calls = scheduler.withhold_launches(calls);
     assert!(read::launched(&calls).is_empty());
     assert_eq!(read::declined(&calls), ["o-1"]);
-    assert!(scheduler.tasks.is_empty(), "never launched, never recorded");
+    assert!(
+        scheduler.tasks().is_empty(),
+        "never launched, never recorded"
+    );
 }
 
 // Found by mutation testing (`cargo mutants`, see the README): each test
@@ -436,7 +485,7 @@ fn a_task_not_running_yet_is_killed_before_a_running_one() {
     assert!(
         running
             .iter()
-            .all(|task| scheduler.tasks.contains_key(task))
+            .all(|task| scheduler.tasks().contains_key(task))
     );
 }
 
@@ -449,7 +498,7 @@ fn lowering_the_count_twice_kills_another_task_the_second_time() {
     // The first victim has not ended yet: it must not be chosen again.
     let second = scheduler.set_instances(1);
     assert_eq!(read::killed(&second), [tasks[1].clone()]);
-    assert_eq!(scheduler.instances, 1);
+    assert_eq!(scheduler.instances(), 1);
 }
 
 #[test]
@@ -554,7 +603,7 @@ fn a_count_changed_in_zookeeper_is_taken_and_acted_on() {
     };
     let calls = scheduler.adopt(lowered).unwrap();
     assert_eq!(read::killed(&calls), [tasks[2].clone()]);
-    assert_eq!(scheduler.instances, 2);
+    assert_eq!(scheduler.instances(), 2);
     assert_eq!(scheduler.take_adopted_framework(), None);
 }
 
@@ -579,5 +628,74 @@ fn a_framework_stored_by_another_instance_is_adopted_with_its_tasks() {
     assert_eq!(scheduler.take_adopted_framework(), Some(theirs.clone()));
     assert_eq!(scheduler.take_adopted_framework(), None, "taken once");
     assert_eq!(scheduler.framework_id(), Some(&theirs));
-    assert!(scheduler.tasks.contains_key("t-1"));
+    assert!(scheduler.tasks().contains_key("t-1"));
+}
+
+#[test]
+fn extras_are_killed_only_once_reconciliation_has_ended() {
+    let now = Instant::now();
+    // Three tasks stored, and the count lowered to 2 while no leader ran.
+    let mut scheduler = restarted(2, &[("a", "agent-1"), ("b", "agent-2"), ("c", "agent-3")]);
+    scheduler.on_event(&subscribed(FRAMEWORK), now);
+    let answer = |task: &str, agent: &str| {
+        update(task, TaskState::TaskRunning)
+            .on(agent)
+            .reason(Reason::Reconciliation)
+            .event()
+    };
+    // Until the master has answered for "c", it may be gone already:
+    // killing another task now could leave one instead of two.
+    for (task, agent) in [("a", "agent-1"), ("b", "agent-2")] {
+        let calls = scheduler.on_event(&answer(task, agent), now);
+        assert!(read::killed(&calls).is_empty(), "{task}: {calls:?}");
+    }
+    // All answered, all running: one too many.
+    let calls = scheduler.on_event(&answer("c", "agent-3"), now);
+    assert_eq!(read::killed(&calls).len(), 1, "{calls:?}");
+    assert_eq!(
+        read::reconciled(&calls),
+        Some(vec![]),
+        "then all of the master's"
+    );
+}
+
+#[test]
+fn offers_come_back_after_a_withheld_replacement() {
+    let now = Instant::now();
+    let mut scheduler = subscribed_scheduler(1);
+    let task = launch_one(&mut scheduler, "agent-1");
+    // One round of events, saved together: the task fails, so offers are
+    // asked for again (REVIVE); an offer already on its way is taken for
+    // the replacement, which makes the count (SUPPRESS).
+    let failed = update(&task, TaskState::TaskFailed).on("agent-1").event();
+    let mut calls = scheduler.on_event(&failed, now);
+    calls.extend(scheduler.on_event(&offers([offer("o-2").cpus(2.0)]), now));
+    let kinds = read::kinds(&calls);
+    assert!(
+        kinds.ends_with(&[CallType::Revive, CallType::Accept, CallType::Suppress]),
+        "{kinds:?}"
+    );
+    // The save failed: the replacement is not launched, so the master must
+    // be left sending offers, or the task is never replaced.
+    let kinds = read::kinds(&scheduler.withhold_launches(calls));
+    let last_say = kinds
+        .iter()
+        .rfind(|kind| matches!(kind, CallType::Revive | CallType::Suppress));
+    assert_eq!(last_say, Some(&CallType::Revive), "{kinds:?}");
+    // A REVIVE clears the master's decline filters: the decline comes after
+    // it, or its short filter is gone.
+    assert_eq!(kinds.last(), Some(&CallType::Decline), "{kinds:?}");
+}
+
+#[test]
+fn what_is_saved_is_the_framework_the_count_and_every_task() {
+    let mut scheduler = subscribed_scheduler(2);
+    let task = launch_one(&mut scheduler, "agent-1");
+    let (framework_id, instances, tasks) = scheduler.state_to_save();
+    assert_eq!(framework_id.map(|id| id.value.as_str()), Some(FRAMEWORK));
+    assert_eq!(instances, 2);
+    // The record goes to ZooKeeper before the launch goes to the master.
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[&task].state, TaskState::TaskStaging);
+    assert_eq!(tasks[&task].agent_id.as_deref(), Some("agent-1"));
 }
