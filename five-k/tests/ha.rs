@@ -2,6 +2,9 @@
 //! state survives the leader, a standby takes over where it stopped, and
 //! any instance answers the API.
 
+mod common;
+
+use common::api_url;
 use mesos::{
     testing::{Cluster, Framework, eventually, subscribed_framework, web},
     v1::TaskState,
@@ -11,14 +14,7 @@ use serde_json::{Value, json};
 /// A 5K instance of the cluster, and its API's URL.
 async fn five_k(cluster: &Cluster) -> (Framework, String) {
     let instance = cluster.framework(&["--http-address", "127.0.0.1:0"]);
-    let line = instance
-        .wait_for_output("Marathon's REST API served on")
-        .await;
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
+    let url = api_url(&instance).await;
     (instance, url)
 }
 

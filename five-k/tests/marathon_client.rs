@@ -5,25 +5,9 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
-use common::start_five_k;
-
-/// Debian's Python, which has Debian's python3-marathon (a Python from
-/// elsewhere on PATH, pyenv's say, would not).
-const PYTHON: &str = "/usr/bin/python3";
-
-fn require_marathon_python() {
-    let found = Command::new(PYTHON)
-        .args(["-c", "import marathon"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        found,
-        "marathon-python is missing: install Debian's python3-marathon \
-         (bin/test --install-only does), for {PYTHON}"
-    );
-}
+use common::{PYTHON, require_marathon_python, start_five_k};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn marathon_python_drives_five_k_unchanged() {

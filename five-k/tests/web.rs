@@ -1,7 +1,11 @@
 //! 5K's web page over HTTP, as a browser (or a forger) sends it: the
 //! binary on a simulated master, driven with the kit's test client.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use std::path::Path;
+
+use common::{PYTHON, require_marathon_python};
 
 use axum::body::Bytes;
 use mesos::testing::{
@@ -9,26 +13,12 @@ use mesos::testing::{
     web::{self, WebResponse},
 };
 
-/// Debian's Python, which has Debian's python3-marathon.
-const PYTHON: &str = "/usr/bin/python3";
-
 const JSON: Option<&str> = Some("application/json");
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 /// Starts 5K on a free port, with `args`; returns it and its URL.
 async fn start(args: &[&str]) -> (Framework, String) {
-    let mut all = vec!["--http-address", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let five_k = Framework::start(Path::new(env!("CARGO_BIN_EXE_five-k")), &all);
-    let line = five_k
-        .wait_for_output("Marathon's REST API served on")
-        .await;
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (five_k, url)
+    common::start_with(args).await
 }
 
 /// `method url` with `headers` (an `Authorization`, an `Origin`).
@@ -323,14 +313,7 @@ async fn the_credential_guards_the_page_and_the_api_but_not_ping() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn marathon_python_sends_the_credential() {
-    let found = Command::new(PYTHON)
-        .args(["-c", "import marathon"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        found,
-        "marathon-python is missing: install Debian's python3-marathon"
-    );
+    require_marathon_python();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web-credential");
     std::fs::write(&file, r#"{"principal": "ops", "secret": "s3cret"}"#).unwrap();

@@ -86,46 +86,11 @@ fn assert_flags_parse(program: &Path, args: &[String]) {
     );
 }
 
-/// Runs a program until a line of its output satisfies `done`.
+/// Runs a program until a line of its output satisfies `done`, then
+/// stops it as Ctrl-C would.
 fn run_until(program: &Path, args: &[&str], mut done: impl FnMut(&str) -> bool, within: Duration) {
-    let mut child = Command::new(program)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, received) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-    }
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    let finished = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match received.recv_timeout(left) {
-            Ok(line) if done(&line) => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        finished,
-        "{} {args:?} did not get there within {within:?}:\n{}",
-        program.display(),
-        seen.join("\n")
-    );
+    let mut program = Background::start(program, args);
+    program.wait_for(|line| done(line).then_some(()), within);
 }
 
 /// `task-output`, really run against `cargo run -p hello-mesos`. The

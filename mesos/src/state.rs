@@ -26,6 +26,11 @@
 //! <root>/state/tasks/<task id>        one node per task: JSON {"state":"TASK_RUNNING","agent_id":"<id or null>"}
 //! ```
 //!
+//! A framework that keeps more than that (5K keeps its apps and their
+//! deployments) names its own *collections*, `<root>/state/<name>/<item>`,
+//! one node per item, written with the same guarantees as the tasks
+//! ([`StateStore::connect_with_collections`], [`StateStore::save_items`]).
+//!
 //! Everything is plain text, so `zkCli.sh get /hello-mesos/state/instances`
 //! shows what the scheduler sees. Task states are spelled as Mesos spells
 //! them (`TASK_RUNNING`).

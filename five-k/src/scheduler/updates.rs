@@ -94,24 +94,13 @@ impl Scheduler {
     }
 }
 
-/// A state after which the task will never run again. TASK_UNREACHABLE is
-/// one for 5K: like Marathon's default `unreachableStrategy` (0 s), the
-/// instance is replaced at once, and should the task come back it is
-/// unknown and killed.
+/// A state after which 5K counts the task as gone: Mesos' own terminal
+/// states (`TaskState::is_terminal`), and two more. TASK_UNREACHABLE: like
+/// Marathon's default `unreachableStrategy` (0 s), the instance is
+/// replaced at once, and should the task come back it is unknown and
+/// killed. TASK_UNKNOWN: the master knows nothing of it.
 pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-            | TaskState::TaskUnreachable
-            | TaskState::TaskUnknown
-    )
+    state.is_terminal() || matches!(state, TaskState::TaskUnreachable | TaskState::TaskUnknown)
 }
 
 /// The terminal states Marathon reports as the app's `lastTaskFailure`
