@@ -328,13 +328,15 @@ fn check(command: &str) {
                 String::from_utf8_lossy(&validated.stdout)
             );
         }
-        ["diff", "-r", left, right] => {
+        // A unified diff, coloured on a terminal: far easier to read
+        // than diff's default.
+        ["diff", "-ru", "--color=auto", left, right] => {
             assert!(
                 root.join(left).is_dir() && root.join(right).is_dir(),
                 "{command}: no such steps"
             );
             let status = Command::new("diff")
-                .args(["-r", left, right])
+                .args(["-ru", "--color=auto", left, right])
                 .current_dir(&root)
                 .output()
                 .unwrap()
