@@ -11,6 +11,7 @@
 //! | `recovery.rs` | step 03 restarted with many tasks: start to reconciled |
 //! | `failover.rs` | step 04: kill -9 of the leader to the new leader's SUBSCRIBE |
 //! | `executors.rs` | tasks on our executor against the command executor: latency, CPU, RSS |
+//! | `five_k.rs` | 5K deploying apps through Marathon's API: wall, CPU, RSS, reads, failover |
 //! | `idle.rs` | a scheduler's resident memory when idle |
 //! | `pymesos.rs` | the peer (full run only) |
 //!
@@ -19,6 +20,7 @@
 mod decoding;
 mod executors;
 mod failover;
+mod five_k;
 mod floor;
 mod idle;
 mod offer_cycle;
@@ -47,7 +49,7 @@ struct Args {
     #[arg(long)]
     huge: bool,
     /// Only this benchmark: offer-cycle, decoding, zookeeper, recovery,
-    /// failover, executors or idle.
+    /// failover, executors, idle or five-k.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the results as JSON.
@@ -154,6 +156,10 @@ fn main() -> Result<()> {
     }
     if wanted("executors") {
         executor_runs(&args, &mut results)?;
+    }
+    if wanted("five-k") {
+        let five_k = five_k::run(&five_k::Sizes::new(args.quick))?;
+        results.insert("five_k".into(), five_k);
     }
     if wanted("idle") {
         let idle = idle::run()?;

@@ -32,17 +32,19 @@ struct Waiting {
 impl Scheduler {
     pub(super) fn on_offers(&mut self, offers: &[Offer]) {
         let mut waiting = self.waiting_apps();
+        // One DECLINE for all the offers of the event declined alike, not
+        // one call each: the calls go out one after another, and a master
+        // of 1,000 agents offers them all at once.
+        let mut unused_while_waiting = Vec::new();
+        let mut unused_when_idle = Vec::new();
         for offer in offers {
             let launches = self.fill(offer, &mut waiting);
             if launches.is_empty() {
-                let refuse = if waiting.is_empty() {
-                    REFUSE_WHEN_IDLE
+                if waiting.is_empty() {
+                    unused_when_idle.push(offer.id.clone());
                 } else {
-                    REFUSE_WHILE_WAITING
-                };
-                self.effects
-                    .calls
-                    .push(calls::decline(vec![offer.id.clone()], refuse));
+                    unused_while_waiting.push(offer.id.clone());
+                }
             } else {
                 tracing::info!(agent = %offer.hostname, tasks = launches.len(), "launching tasks");
                 self.effects.calls.push(calls::accept(
@@ -50,6 +52,14 @@ impl Scheduler {
                     vec![calls::launch(launches)],
                     Some(calls::refuse_for(REFUSE_WHILE_WAITING)),
                 ));
+            }
+        }
+        for (offer_ids, refuse) in [
+            (unused_while_waiting, REFUSE_WHILE_WAITING),
+            (unused_when_idle, REFUSE_WHEN_IDLE),
+        ] {
+            if !offer_ids.is_empty() {
+                self.effects.calls.push(calls::decline(offer_ids, refuse));
             }
         }
         if waiting.is_empty() && !self.suppressed {

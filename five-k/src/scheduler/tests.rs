@@ -491,6 +491,26 @@ fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() 
 }
 
 #[test]
+fn offers_declined_alike_are_declined_in_one_call() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(request(
+            r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#,
+        ))
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    // Three agents, none with room: one DECLINE, not three calls.
+    let offers_ = ["a", "b", "c"]
+        .map(|name| agent(name).offer(&format!("offer-{name}")).build())
+        .to_vec();
+    let calls_ = offer(&mut scheduler, offers_);
+    assert_eq!(calls::kinds(&calls_), vec![call::Type::Decline]);
+    let declined = calls_[0].decline.as_ref().unwrap();
+    assert_eq!(declined.offer_ids.len(), 3);
+}
+
+#[test]
 fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
     let mut scheduler = scheduler();
     scheduler
