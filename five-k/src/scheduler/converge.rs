@@ -11,8 +11,6 @@
 //! so the app never has fewer running tasks than it had (Marathon's
 //! default `upgradeStrategy`, minimumHealthCapacity 1).
 
-use mesos::calls;
-
 use super::{Scheduler, task::Task};
 use crate::{
     app::{KillSelection, PathId},
@@ -38,8 +36,7 @@ impl Scheduler {
         // (Marathon revives when an app joins its launch queue).
         let waiting = !self.waiting_since.is_empty();
         if newly_waiting || (waiting && self.suppressed) {
-            self.suppressed = false;
-            self.effects.calls.push(calls::revive(vec![]));
+            self.revive();
         }
     }
 

@@ -116,6 +116,14 @@ impl Changes {
 /// be lost like any message (a master failover, a call that failed).
 const KILL_RETRY: Duration = Duration::from_secs(15);
 
+/// The shortest time between two REVIVE calls (Marathon's
+/// `--min_revive_offers_interval`): each makes the master offer every
+/// agent again, and 1,000 apps posted in a row must not make it do that
+/// 1,000 times. Revives wanted meanwhile become one, at the end of the
+/// interval. Marathon waits 5 s; 1 s bounds the master's work as well
+/// (BENCHMARKS.md) and a replacement task waits less for its offer.
+const MIN_REVIVE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How many earlier versions of an app are kept (Marathon's
 /// `--zk_max_versions`).
 const MAX_VERSIONS: usize = 50;
@@ -140,6 +148,10 @@ pub struct Scheduler {
     /// Apps, deployments and the framework ID changed since the last save
     /// (tasks note their own changes).
     changes: Changes,
+    /// When the last REVIVE went out, and when the next one is due if one
+    /// was wanted too soon after it.
+    last_revive: Option<Instant>,
+    revive_due: Option<Instant>,
     /// When each task being killed was last sent a KILL.
     kills_sent: std::collections::HashMap<String, Instant>,
     /// The wall clock for versions and timestamps, set by the edge (or a
@@ -173,6 +185,8 @@ impl Scheduler {
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),
+            last_revive: None,
+            revive_due: None,
             now: SystemTime::now(),
             instant: Instant::now(),
         }
@@ -291,6 +305,29 @@ impl Scheduler {
         let calls = self.reconciler.on_timer(self.instant);
         self.effects.calls.extend(calls);
         self.retry_kills();
+        if self.revive_due.is_some_and(|due| self.instant >= due) {
+            self.revive_due = None;
+            // Only if an app still waits: it may have got its tasks since.
+            if !self.waiting_since.is_empty() {
+                self.revive();
+            }
+        }
+    }
+
+    /// Asks the master for offers again, clearing our filters: at once,
+    /// or at the end of [`MIN_REVIVE_INTERVAL`] after the last REVIVE.
+    fn revive(&mut self) {
+        match self.last_revive {
+            Some(last) if self.instant < last + MIN_REVIVE_INTERVAL => {
+                self.revive_due.get_or_insert(last + MIN_REVIVE_INTERVAL);
+            }
+            _ => {
+                self.suppressed = false;
+                self.last_revive = Some(self.instant);
+                self.revive_due = None;
+                self.effects.calls.push(mesos::calls::revive(vec![]));
+            }
+        }
     }
 
     /// When [`Scheduler::on_timer`] wants to be called.
@@ -300,7 +337,7 @@ impl Scheduler {
             .values()
             .map(|sent| *sent + KILL_RETRY)
             .min();
-        [self.reconciler.next_attempt(), kill]
+        [self.reconciler.next_attempt(), kill, self.revive_due]
             .into_iter()
             .flatten()
             .min()

@@ -147,6 +147,8 @@ fn the_deployment_ends_when_every_instance_runs() {
 fn a_failed_task_is_replaced_and_recorded_as_the_apps_last_failure() {
     let mut scheduler = scheduler();
     let ids = running_app(&mut scheduler, 2);
+    // Later than the interval between two revives.
+    scheduler.instant += super::MIN_REVIVE_INTERVAL;
     scheduler.on_event(
         &update(&ids[0], TaskState::TaskFailed)
             .on("agent-1")
@@ -494,9 +496,10 @@ fn the_launch_queue_holds_an_app_from_its_change_until_its_tasks_are_launched() 
 fn offers_declined_alike_are_declined_in_one_call() {
     let mut scheduler = scheduler();
     scheduler
-        .create_app(request(
-            r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#,
-        ))
+        .create_app(
+            request(r#"{"id": "huge", "cmd": "x", "cpus": 64, "mem": 16}"#),
+            false,
+        )
         .unwrap();
     scheduler.converge();
     scheduler.take_effects();
@@ -525,6 +528,7 @@ fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
     let calls_ = offer(&mut scheduler, vec![agent1().offer("o1").build()]);
     assert_eq!(calls::kinds(&calls_), vec![call::Type::Decline]);
 
+    scheduler.instant += super::MIN_REVIVE_INTERVAL;
     scheduler
         .create_app(
             request(r#"{"id": "small", "cmd": "x", "cpus": 0.1, "mem": 16}"#),
@@ -542,4 +546,33 @@ fn an_app_that_starts_waiting_revives_offers_declined_for_others() {
         .unwrap();
     scheduler.converge();
     assert!(calls::kinds(&scheduler.take_effects().calls).is_empty());
+}
+
+#[test]
+fn revives_wanted_within_the_interval_after_the_last_become_one() {
+    let mut scheduler = scheduler();
+    let start = scheduler.instant;
+    let mut revives = 0;
+    for (n, app) in ["a", "b", "c"].iter().enumerate() {
+        scheduler.instant = start + super::MIN_REVIVE_INTERVAL * n as u32 / 3;
+        let json = format!(r#"{{"id": "{app}", "cmd": "x", "cpus": 64, "mem": 16}}"#);
+        scheduler.create_app(request(&json), false).unwrap();
+        scheduler.converge();
+        revives += calls::kinds(&scheduler.take_effects().calls)
+            .iter()
+            .filter(|kind| **kind == call::Type::Revive)
+            .count();
+    }
+    assert_eq!(revives, 1, "only the first at once");
+    // The others' revive, once, when the interval is over.
+    let due = scheduler.next_timer().unwrap();
+    assert_eq!(due, start + super::MIN_REVIVE_INTERVAL);
+    scheduler.instant = due;
+    scheduler.on_timer();
+    assert_eq!(
+        calls::kinds(&scheduler.take_effects().calls),
+        vec![call::Type::Revive]
+    );
+    scheduler.on_timer();
+    assert!(scheduler.take_effects().calls.is_empty());
 }
