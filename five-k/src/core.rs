@@ -101,26 +101,31 @@ impl CoreLoop {
     /// the driver stops. Returns why it failed, if it did.
     pub async fn run(
         &mut self,
-        mut scheduler: Scheduler,
-        mut store: Option<Store>,
+        scheduler: Scheduler,
+        store: Option<Store>,
         driver: &Driver,
         events: &mut mpsc::Receiver<DriverEvent>,
         shutdown: impl Future<Output = Option<String>>,
     ) -> Option<String> {
         tokio::pin!(shutdown);
+        let mut term = Term {
+            scheduler,
+            store,
+            replies: Vec::new(),
+            unsaved: Changes::default(),
+            retry_save: None,
+        };
         let mut received = Vec::new();
         let mut jobs = Vec::new();
-        let mut replies: Vec<Reply> = Vec::new();
-        let mut unsaved = Changes::default();
-        let mut retry_save: Option<Instant> = None;
         loop {
+            let scheduler = &mut term.scheduler;
             let timer = scheduler.next_timer();
             tokio::select! {
                 count = events.recv_many(&mut received, BATCH) => {
                     if count == 0 {
                         return None; // the driver stopped
                     }
-                    tick(&mut scheduler);
+                    tick(scheduler);
                     for event in received.drain(..) {
                         if let Some(error) = event.final_error() {
                             return Some(error.to_string());
@@ -132,60 +137,83 @@ impl CoreLoop {
                     if count == 0 {
                         return None;
                     }
-                    tick(&mut scheduler);
-                    replies.extend(jobs.drain(..).map(|job| job(&mut scheduler)));
+                    tick(scheduler);
+                    term.replies.extend(jobs.drain(..).map(|job| job(scheduler)));
                 }
                 () = sleep_until(timer) => {
-                    tick(&mut scheduler);
+                    tick(scheduler);
                     scheduler.on_timer();
                 }
-                () = sleep_until(retry_save) => {}
+                () = sleep_until(term.retry_save) => {}
                 reason = &mut shutdown => return reason,
             }
-            scheduler.converge();
-            let effects = scheduler.take_effects();
-            unsaved.merge(scheduler.take_changes());
-            if let (Some(store), false) = (store.as_mut(), unsaved.is_empty()) {
-                match store.save(&scheduler, &unsaved).await {
-                    Ok(()) => {
-                        unsaved = Changes::default();
-                        retry_save = None;
-                    }
-                    Err(error @ (StateError::Conflict { .. } | StateError::Fenced { .. })) => {
-                        return Some(format!(
-                            "{error}: stopping, as two leaders must not write one state"
-                        ));
-                    }
-                    Err(error) => {
-                        // Answers and unsafe calls of this batch are dropped:
-                        // clients try again, the master resends its
-                        // updates, kills are sent again, and the launches
-                        // never sent are found out by reconciliation.
-                        tracing::error!(
-                            "cannot save 5K's state: {error}; nothing is launched until it is saved"
-                        );
-                        replies.clear();
-                        retry_save = Some(Instant::now() + SAVE_RETRY);
-                        for call in safe_without_a_record(effects.calls) {
-                            if let Err(error) = driver.call(call).await {
-                                tracing::warn!(%error, "call to the master failed");
-                            }
-                        }
-                        continue;
-                    }
+            if let Err(reason) = term.act(driver, &self.bus).await {
+                return Some(reason);
+            }
+        }
+    }
+}
+
+/// The scheduler of one term as the leader, and what its decisions left
+/// to store and to send.
+struct Term {
+    scheduler: Scheduler,
+    store: Option<Store>,
+    /// Answers to the API requests decided since the last save.
+    replies: Vec<Reply>,
+    /// Changes not saved yet, and when to try again.
+    unsaved: Changes,
+    retry_save: Option<Instant>,
+}
+
+impl Term {
+    /// After a batch of decisions: converge, save, then answer, publish
+    /// and call. `Err` when this instance must stop leading.
+    async fn act(&mut self, driver: &Driver, bus: &EventBus) -> Result<(), String> {
+        self.scheduler.converge();
+        let effects = self.scheduler.take_effects();
+        self.unsaved.merge(self.scheduler.take_changes());
+        if let (Some(store), false) = (self.store.as_mut(), self.unsaved.is_empty()) {
+            match store.save(&self.scheduler, &self.unsaved).await {
+                Ok(()) => {
+                    self.unsaved = Changes::default();
+                    self.retry_save = None;
+                }
+                Err(error @ (StateError::Conflict { .. } | StateError::Fenced { .. })) => {
+                    return Err(format!(
+                        "{error}: stopping, as two leaders must not write one state"
+                    ));
+                }
+                Err(error) => {
+                    // Answers and unsafe calls of this batch are dropped:
+                    // clients try again, the master resends its updates,
+                    // kills are sent again, and the launches never sent
+                    // are found out by reconciliation.
+                    tracing::error!(
+                        "cannot save 5K's state: {error}; nothing is launched until it is saved"
+                    );
+                    self.replies.clear();
+                    self.retry_save = Some(Instant::now() + SAVE_RETRY);
+                    send(driver, safe_without_a_record(effects.calls)).await;
+                    return Ok(());
                 }
             }
-            for reply in replies.drain(..) {
-                reply();
-            }
-            for event in effects.events {
-                self.bus.publish(event);
-            }
-            for call in effects.calls {
-                if let Err(error) = driver.call(call).await {
-                    tracing::warn!(%error, "call to the master failed");
-                }
-            }
+        }
+        for reply in self.replies.drain(..) {
+            reply();
+        }
+        for event in effects.events {
+            bus.publish(event);
+        }
+        send(driver, effects.calls).await;
+        Ok(())
+    }
+}
+
+async fn send(driver: &Driver, calls: Vec<Call>) {
+    for call in calls {
+        if let Err(error) = driver.call(call).await {
+            tracing::warn!(%error, "call to the master failed");
         }
     }
 }

@@ -105,17 +105,7 @@ enum Term {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        // The ZooKeeper client's own lines (each session it opens, a
-        // server answering a moment before it accepts sessions) would
-        // drown ours; 5K reports real failures itself.
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
-        )
-        // Colours only for a person at a terminal, not in a file or a pipe.
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    init_logging();
     let args = Args::parse();
     if args.master == MasterSpec::Local {
         tracing::info!(
@@ -144,58 +134,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .zk
         .as_ref()
         .map(|url| Election::join(url, &me, mesos::leader::DEFAULT_SESSION_TIMEOUT));
-    let leadership = match &election {
-        Some(election) => Leadership::elected_by(me.clone(), election.roles(), election.leaders()),
-        None => Leadership::alone(me.clone()),
-    };
-    let bus = EventBus::default();
-    let (mut core_loop, core) = CoreLoop::new(bus.clone());
-    let (resign, mut resignations) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let api = Api {
-        core,
-        bus,
-        settings: Arc::new(Settings {
-            hostname,
-            http_port: address.port(),
-            master: args.master.to_string(),
-            zk: args.zk.as_ref().map(ToString::to_string),
-            framework_name: args.name.clone(),
-            user: args.user.clone(),
-            failover_timeout_seconds: FAILOVER_TIMEOUT_SECONDS,
-        }),
-        leadership,
-        abdicate: election.as_ref().map(|_| {
-            Arc::new(move || {
-                let _ = resign.send(());
-            }) as Arc<dyn Fn() + Send + Sync>
-        }),
-    };
-    let app = api::router(api);
-    let app = web::protect(app, args.web_credential.clone());
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).await {
-            tracing::error!(%error, "the API server stopped");
-        }
-    });
-    tracing::info!(
-        "Marathon's REST API served on http://{address} (try: curl http://{address}/v2/apps)"
-    );
+    let (mut core_loop, mut resignations) = serve_api(&args, listener, hostname, me, &election);
 
     let mut ctrl_c = watch_ctrl_c();
     let outcome = loop {
-        let (node, scheduler, store) = match (&election, &args.zk) {
-            (Some(election), Some(url)) => {
-                let Some(node) = elected(election, &mut ctrl_c).await else {
-                    break Term::Shutdown;
-                };
-                tracing::info!("elected: this instance leads, reading the state");
-                match Store::open(url, node.clone()).await {
-                    Ok((store, scheduler)) => (Some(node), scheduler, Some(store)),
-                    Err(error) => break Term::Failed(format!("cannot read 5K's state: {error}")),
-                }
-            }
-            _ => (None, Scheduler::new(), None),
+        let (node, scheduler, store) = match next_term(&args, &election, &mut ctrl_c).await {
+            Ok(start) => start,
+            Err(end) => break end,
         };
         let roles = election.as_ref().map(Election::roles);
         let term = lead(
@@ -209,19 +154,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut resignations,
         )
         .await;
-        match term {
-            Term::SteppedDown => {
-                if let Some(election) = &election {
-                    tracing::info!("standing by: another instance leads now");
-                    // Give up our place: the next instance leads.
-                    if election.role().is_leader() {
-                        election.resign();
-                    }
-                    continue;
+        match (term, &election) {
+            (Term::SteppedDown, Some(election)) => {
+                tracing::info!("standing by: another instance leads now");
+                // Give up our place: the next instance leads.
+                if election.role().is_leader() {
+                    election.resign();
                 }
-                break Term::Shutdown;
             }
-            other => break other,
+            // Alone, there is nobody to hand over to.
+            (Term::SteppedDown, None) => break Term::Shutdown,
+            (other, _) => break other,
         }
     };
     if let Some(election) = election {
@@ -232,6 +175,93 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        // The ZooKeeper client's own lines (each session it opens, a
+        // server answering a moment before it accepts sessions) would
+        // drown ours; 5K reports real failures itself.
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,zookeeper_client=error".into()),
+        )
+        // Colours only for a person at a terminal, not in a file or a pipe.
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+}
+
+/// Serves the API (and the web page) on `listener` for as long as 5K
+/// runs, whoever leads. Returns the loop that will own the scheduler in
+/// each term, and the requests to abdicate (`DELETE /v2/leader`).
+fn serve_api(
+    args: &Args,
+    listener: tokio::net::TcpListener,
+    hostname: String,
+    me: String,
+    election: &Option<Election>,
+) -> (CoreLoop, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let leadership = match election {
+        Some(election) => Leadership::elected_by(me, election.roles(), election.leaders()),
+        None => Leadership::alone(me),
+    };
+    let bus = EventBus::default();
+    let (core_loop, core) = CoreLoop::new(bus.clone());
+    let (resign, resignations) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let address = listener.local_addr().ok();
+    let api = Api {
+        core,
+        bus,
+        settings: Arc::new(Settings {
+            hostname,
+            http_port: address.map_or(0, |a| a.port()),
+            master: args.master.to_string(),
+            zk: args.zk.as_ref().map(ToString::to_string),
+            framework_name: args.name.clone(),
+            user: args.user.clone(),
+            failover_timeout_seconds: FAILOVER_TIMEOUT_SECONDS,
+        }),
+        leadership,
+        abdicate: election.as_ref().map(|_| {
+            Arc::new(move || {
+                let _ = resign.send(());
+            }) as Arc<dyn Fn() + Send + Sync>
+        }),
+    };
+    let app = web::protect(api::router(api), args.web_credential.clone());
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).await {
+            tracing::error!(%error, "the API server stopped");
+        }
+    });
+    if let Some(address) = address {
+        tracing::info!(
+            "Marathon's REST API served on http://{address} (try: curl http://{address}/v2/apps)"
+        );
+    }
+    (core_loop, resignations)
+}
+
+/// What the next term starts from: with `--zk`, once elected, the state
+/// read from ZooKeeper and the election node that fences its writes;
+/// alone, an empty scheduler. `Err` when there is no next term.
+async fn next_term(
+    args: &Args,
+    election: &Option<Election>,
+    ctrl_c: &mut watch::Receiver<bool>,
+) -> Result<(Option<String>, Scheduler, Option<Store>), Term> {
+    let (Some(election), Some(url)) = (election, &args.zk) else {
+        return Ok((None, Scheduler::new(), None));
+    };
+    let Some(node) = elected(election, ctrl_c).await else {
+        return Err(Term::Shutdown);
+    };
+    tracing::info!("elected: this instance leads, reading the state");
+    match Store::open(url, node.clone()).await {
+        Ok((store, scheduler)) => Ok((Some(node), scheduler, Some(store))),
+        Err(error) => Err(Term::Failed(format!("cannot read 5K's state: {error}"))),
+    }
 }
 
 /// One term as the leader: subscribes to the master and runs the
