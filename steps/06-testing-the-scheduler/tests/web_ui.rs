@@ -121,6 +121,19 @@ async fn a_new_count_is_stored_then_acted_on() {
     // Stored before the answer: ZooKeeper holds it already.
     assert_eq!(stored_count(&cluster).await.as_deref(), Some("3"));
     let (_, three) = cluster.wait_for_running(3).await;
+    // The master knows a task runs a moment before the framework hears of
+    // it: wait until the framework has seen all three start, or it cannot
+    // know which ran longest.
+    eventually("the framework seeing the three tasks run", async || {
+        let state = get(&format!("{url}/api/state")).await.json();
+        let seen: BTreeSet<&str> = state["leading"]["running"]
+            .as_array()?
+            .iter()
+            .filter_map(|task| task["id"].as_str())
+            .collect();
+        three.keys().all(|task| seen.contains(task.as_str())).then_some(())
+    })
+    .await;
     assert!(
         first.keys().all(|task| three.contains_key(task)),
         "none killed"
