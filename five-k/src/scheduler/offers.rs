@@ -139,6 +139,7 @@ impl Scheduler {
             version: app.version.clone(),
             config_version: app.config_version().to_string(),
             killing: false,
+            healthy: None,
         };
         self.tasks.insert(task);
         // Its count of tasks changed: look at it again (`converge.rs`).

@@ -33,6 +33,11 @@ pub struct Task {
     pub config_version: String,
     /// A KILL was sent; it no longer counts toward the app's instances.
     pub killing: bool,
+    /// What the last health check said: `None` before the first result,
+    /// and for apps without health checks. Set by 5K's own checks (HTTP,
+    /// HTTPS, TCP) or by the agent's (`TaskStatus.healthy`).
+    #[serde(default)]
+    pub healthy: Option<bool>,
 }
 
 impl Task {
@@ -48,6 +53,14 @@ impl Task {
 
     pub fn is_running(&self) -> bool {
         self.state == TaskState::TaskRunning
+    }
+
+    /// Whether it serves its app: running, not being killed and, if the
+    /// app has health checks, found healthy. Only such a task counts
+    /// toward a rolling upgrade's healthy capacity or sits in HAProxy's
+    /// backend: running is not the same as ready to answer.
+    pub fn is_serving(&self, has_health_checks: bool) -> bool {
+        self.is_running() && !self.killing && (!has_health_checks || self.healthy == Some(true))
     }
 }
 
