@@ -14,6 +14,7 @@ mod app;
 mod core;
 mod events;
 mod ha;
+mod health;
 mod scheduler;
 mod store;
 mod time;
@@ -209,6 +210,9 @@ fn serve_api(
     let (core_loop, core) = CoreLoop::new(bus.clone());
     let (resign, resignations) = tokio::sync::mpsc::unbounded_channel::<()>();
     let address = listener.local_addr().ok();
+    // 5K's own health checks run whoever leads; they check only while
+    // this instance does.
+    tokio::spawn(health::checker::run(core.clone()));
     let api = Api {
         core,
         bus,

@@ -23,6 +23,7 @@ impl Scheduler {
         let dirty = std::mem::take(&mut self.dirty);
         for app_id in &dirty {
             self.kill_unwanted(app_id);
+            self.kill_failed(app_id);
         }
         // Kills may have marked apps again; that is done with.
         self.dirty.clear();
@@ -59,8 +60,12 @@ impl Scheduler {
         let config = app.config_version().to_string();
         let wanted = app.instances as usize;
         let selection = app.kill_selection;
-        let (current, outdated): (Vec<Task>, Vec<Task>) =
-            active.into_iter().partition(|t| t.config_version == config);
+        // Tasks that failed their health checks go their own way
+        // (`health.rs`): killed once replaced.
+        let (current, outdated): (Vec<Task>, Vec<Task>) = active
+            .into_iter()
+            .filter(|t| !self.is_failed_by_checks(t))
+            .partition(|t| t.config_version == config);
         let running_current = current.iter().filter(|t| t.is_running()).count();
         // Extras of the current configuration: the app was scaled down.
         let mut to_kill = beyond(current, wanted, selection);

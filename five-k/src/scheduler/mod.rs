@@ -13,11 +13,13 @@
 //! - `offers.rs`: which app gets which offer;
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
+//! - `health.rs`: what health check results mean (and which tasks to replace);
 //! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.
 
 mod commands;
 mod converge;
 pub mod deployment;
+pub mod health;
 pub mod launch;
 mod offers;
 mod queue;
@@ -25,6 +27,8 @@ pub mod service_ports;
 pub mod task;
 mod updates;
 
+#[cfg(test)]
+mod health_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -154,6 +158,8 @@ pub struct Scheduler {
     revive_due: Option<Instant>,
     /// When each task being killed was last sent a KILL.
     kills_sent: std::collections::HashMap<String, Instant>,
+    /// What the health checks found, per task (`health.rs`).
+    health: health::HealthRecords,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
     pub now: SystemTime,
@@ -185,6 +191,7 @@ impl Scheduler {
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),
+            health: Default::default(),
             last_revive: None,
             revive_due: None,
             now: SystemTime::now(),

@@ -159,7 +159,13 @@ impl Scheduler {
             .tasks
             .of_app(app_id)
             .filter(|task| task.is_active() && task.config_version == config)
+            // A task that failed its health checks is to be replaced.
+            .filter(|task| !self.is_failed_by_checks(task))
             .count() as u32;
-        entry.app.instances.saturating_sub(current)
+        entry
+            .app
+            .instances
+            .saturating_sub(current)
+            .min(self.room_beside_failed(app_id))
     }
 }

@@ -45,6 +45,7 @@ impl Scheduler {
             task.started_at = Some(timestamp.clone());
         }
         let task = task.clone();
+        self.on_agent_health(status);
         let message = status.message.clone().unwrap_or_default();
         self.publish(Event::status_update(
             &timestamp,
@@ -66,6 +67,7 @@ impl Scheduler {
         tracing::info!(app = %task.app_id, task = task_id, "task ended: {}", state.as_str_name());
         self.tasks.remove(task_id);
         self.kills_sent.remove(task_id);
+        self.health.remove(task_id);
         if is_failure(state) {
             if let Some(entry) = self.apps.get_mut(&task.app_id) {
                 self.changes.apps.insert(task.app_id.clone());
@@ -89,6 +91,7 @@ impl Scheduler {
         tracing::warn!(tasks = ids.len(), "{why}: forgetting our tasks");
         for id in ids {
             self.tasks.remove(&id);
+            self.health.remove(&id);
         }
         self.dirty.extend(self.apps.keys().cloned());
     }
