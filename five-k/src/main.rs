@@ -212,7 +212,7 @@ fn serve_api(
     let address = listener.local_addr().ok();
     // 5K's own health checks run whoever leads; they check only while
     // this instance does.
-    tokio::spawn(health::checker::run(core.clone()));
+    tokio::spawn(health::checker::run(core.clone(), leadership.clone()));
     let api = Api {
         core,
         bus,

@@ -8,9 +8,9 @@
 //! scheduler in batches, as API jobs do: 1,000 tasks checked at once are
 //! one decision, not 1,000 (`core.rs` saves and sends after each).
 //!
-//! Only the leader checks: on a standby (or while a new leader reads its
-//! state) the scheduler does not answer, and every checker is stopped;
-//! the next leader's loop starts them again.
+//! Only the leader checks: on a standby every checker is stopped, and
+//! nothing is asked of the scheduler (it does not run there); the next
+//! leader's loop starts them again.
 //!
 //! [`Scheduler::health_targets`]: crate::scheduler::Scheduler::health_targets
 
@@ -21,6 +21,7 @@ use tokio::{sync::mpsc, task::JoinHandle, time::MissedTickBehavior};
 use super::probe;
 use crate::{
     core::Core,
+    ha::{Leadership, Who},
     scheduler::health::{CheckResult, Target},
 };
 
@@ -32,7 +33,7 @@ const REFRESH: Duration = Duration::from_secs(1);
 const BATCH: usize = 1024;
 
 /// Runs the checkers for as long as 5K runs.
-pub async fn run(core: Core) {
+pub async fn run(core: Core, leadership: Leadership) {
     let (sender, mut results) = mpsc::channel::<CheckResult>(BATCH);
     let mut checkers = Checkers::default();
     let mut refresh = tokio::time::interval(REFRESH);
@@ -40,11 +41,15 @@ pub async fn run(core: Core) {
     let mut batch = Vec::new();
     loop {
         tokio::select! {
-            _ = refresh.tick() => match core.run(|scheduler| scheduler.health_targets()).await {
-                Ok(targets) => checkers.follow(targets, &sender),
+            _ = refresh.tick() => {
+                let targets = if matches!(leadership.who(), Who::Me) {
+                    core.run(|scheduler| scheduler.health_targets()).await
+                } else {
+                    Err(crate::core::Unavailable)
+                };
                 // Not the leader (or not yet): nothing to check.
-                Err(_) => checkers.follow(Vec::new(), &sender),
-            },
+                checkers.follow(targets.unwrap_or_default(), &sender);
+            }
             _ = results.recv_many(&mut batch, BATCH) => {
                 let found = std::mem::take(&mut batch);
                 // Lost if no leader takes them: the next checks will tell.

@@ -28,7 +28,7 @@ pub struct AppRow {
     /// Launched and not running yet (or being killed), as Marathon's
     /// `tasksStaged` counts them.
     pub staged: usize,
-    pub health: &'static str,
+    pub health: String,
     /// The ids of the deployments changing it.
     pub deployments: Vec<String>,
 }
@@ -48,7 +48,7 @@ impl AppRow {
             instances: app.instances,
             running,
             staged,
-            health: health(app),
+            health: health(scheduler, app),
             deployments: scheduler
                 .deployments_of(&app.id)
                 .map(|d| d.id.clone())
@@ -57,12 +57,24 @@ impl AppRow {
     }
 }
 
-/// 5K does not run health checks yet: no task is known healthy or not.
-fn health(app: &App) -> &'static str {
+/// What the health checks found: "2 healthy, 1 unhealthy" (tasks not
+/// checked yet count as neither).
+fn health(scheduler: &Scheduler, app: &App) -> String {
     if app.health_checks.is_empty() {
-        "no health checks"
-    } else {
-        "not checked"
+        return "no health checks".into();
+    }
+    let (mut healthy, mut unhealthy) = (0, 0);
+    for task in scheduler.tasks().of_app(&app.id) {
+        match task.healthy {
+            Some(true) => healthy += 1,
+            Some(false) => unhealthy += 1,
+            None => {}
+        }
+    }
+    match (healthy, unhealthy) {
+        (0, 0) => "not checked yet".into(),
+        (healthy, 0) => format!("{healthy} healthy"),
+        (healthy, unhealthy) => format!("{healthy} healthy, {unhealthy} unhealthy"),
     }
 }
 
@@ -214,7 +226,7 @@ mod tests {
             instances: 1,
             running: 0,
             staged: 1,
-            health: "not checked",
+            health: "not checked yet".into(),
             deployments: vec![hostile.into()],
         }
     }
