@@ -128,6 +128,11 @@ impl Scheduler {
         let Some(healthy) = status.healthy else {
             return;
         };
+        // A task that ends may still carry its last `healthy`: it says
+        // nothing new, and the task is forgotten next.
+        if status.state() != mesos::v1::TaskState::TaskRunning {
+            return;
+        }
         let Some(task) = self.tasks.get(&status.task_id.value).cloned() else {
             return;
         };

@@ -333,6 +333,17 @@ fn the_agents_healthy_sets_the_task_healthy_and_5k_does_not_kill_for_it() {
         record.last_failure_cause.as_deref(),
         Some("command exited with 1")
     );
+
+    // The agent kills it; the end carries no news about its health.
+    scheduler.now += Duration::from_secs(1);
+    status.state = TaskState::TaskKilled as i32;
+    status.healthy = Some(true);
+    scheduler.on_update(&status);
+    let events = scheduler.take_effects().events;
+    assert_eq!(
+        events.iter().map(|e| e.event_type).collect::<Vec<_>>(),
+        vec!["status_update_event"]
+    );
 }
 
 fn check(json: &str) -> HealthCheck {
