@@ -13,14 +13,19 @@
 //! - `offers.rs`: which app gets which offer;
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
+//! - `replace.rs`: the rolling rule, replacing tasks within the app's
+//!   upgrade strategy; `backoff.rs`: delaying the launches of an app
+//!   whose tasks keep failing;
 //! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.
 
+mod backoff;
 mod commands;
 mod converge;
 pub mod deployment;
 pub mod launch;
 mod offers;
 mod queue;
+pub mod replace;
 pub mod service_ports;
 pub mod task;
 mod updates;
@@ -154,6 +159,8 @@ pub struct Scheduler {
     revive_due: Option<Instant>,
     /// When each task being killed was last sent a KILL.
     kills_sent: std::collections::HashMap<String, Instant>,
+    /// Launch delays of apps whose tasks keep failing (memory only).
+    backoff: backoff::Backoff,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
     pub now: SystemTime,
@@ -185,6 +192,7 @@ impl Scheduler {
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),
+            backoff: backoff::Backoff::default(),
             last_revive: None,
             revive_due: None,
             now: SystemTime::now(),
@@ -299,12 +307,19 @@ impl Scheduler {
         self.dirty.extend(self.apps.keys().cloned());
     }
 
-    /// What is due at [`Scheduler::instant`]: reconciliation, and kills
-    /// that went unanswered.
+    /// What is due at [`Scheduler::instant`]: reconciliation, kills
+    /// that went unanswered, and apps whose launch delay ended.
     pub fn on_timer(&mut self) {
         let calls = self.reconciler.on_timer(self.instant);
         self.effects.calls.extend(calls);
         self.retry_kills();
+        let ended = self.backoff.wake(self.instant);
+        if ended.iter().any(|id| self.waiting_since.contains_key(id)) {
+            // Its offers were declined while it waited, and offers may be
+            // suppressed: ask for them again.
+            self.revive();
+        }
+        self.dirty.extend(ended);
         if self.revive_due.is_some_and(|due| self.instant >= due) {
             self.revive_due = None;
             // Only if an app still waits: it may have got its tasks since.
@@ -337,10 +352,15 @@ impl Scheduler {
             .values()
             .map(|sent| *sent + KILL_RETRY)
             .min();
-        [self.reconciler.next_attempt(), kill, self.revive_due]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.reconciler.next_attempt(),
+            kill,
+            self.revive_due,
+            self.backoff.next_wakeup(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Sends a KILL again to each task being killed whose last KILL (if
