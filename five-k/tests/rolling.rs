@@ -33,11 +33,12 @@ async fn deployments(url: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rolling_restart_stays_within_the_upgrade_strategy() {
     let (_five_k, url) = start_five_k().await;
-    // At least ⌈4 × 0.5⌉ = 2 running, at most ⌊4 × 1.5⌋ = 6 alive.
-    let (min, max) = (2, 6);
+    // At least ⌈4 × 0.5⌉ = 2 running, at most ⌊4 × 1⌋ = 4 alive: two
+    // old tasks go at once, and each new one waits for room.
+    let (min, max) = (2, 4);
     let app = json!({
         "id": "/roll", "cmd": "sleep 1000", "cpus": 0.01, "mem": 16, "instances": 4,
-        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0},
     });
     let created = web::send(
         &format!("{url}/v2/apps"),
@@ -55,7 +56,13 @@ async fn a_rolling_restart_stays_within_the_upgrade_strategy() {
     .await;
     let old_version = first[0].1.clone();
 
-    let restart = web::send(&format!("{url}/v2/apps/roll/restart"), "POST", None, "".into()).await;
+    let restart = web::send(
+        &format!("{url}/v2/apps/roll/restart"),
+        "POST",
+        None,
+        "".into(),
+    )
+    .await;
     assert_eq!(restart.status.as_u16(), 200, "{}", restart.body);
     let deployment_id = restart.json()["deploymentId"].as_str().unwrap().to_string();
 
@@ -79,11 +86,17 @@ async fn a_rolling_restart_stays_within_the_upgrade_strategy() {
             }
             None => break,
         }
-        assert!(tokio::time::Instant::now() < deadline, "the restart did not end");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restart did not end"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     println!("running tasks: least {least}, alive at most {most}; mixed versions seen: {mixed}");
-    assert!(seen_action, "the deployment's step was visible while it ran");
+    assert!(
+        seen_action,
+        "the deployment's step was visible while it ran"
+    );
     assert!(mixed, "old and new tasks ran side by side");
     let after = tasks(&url, "/roll").await;
     assert_eq!(after.len(), 4, "{after:?}");
