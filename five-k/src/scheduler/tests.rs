@@ -374,6 +374,78 @@ fn a_restart_starts_new_tasks_before_it_kills_the_old_ones() {
 }
 
 #[test]
+fn an_upgrade_with_health_checks_replaces_a_task_only_once_a_new_one_is_healthy() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(
+            request(
+                r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2,
+                    "healthChecks": [{"protocol": "HTTP"}],
+                    "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}}"#,
+            ),
+            false,
+        )
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let old = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-1").build()],
+    ));
+    update_all(&mut scheduler, &old, TaskState::TaskRunning);
+    for task_id in &old {
+        scheduler.tasks.get_mut(task_id).unwrap().healthy = Some(true);
+    }
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    scheduler.take_effects();
+    assert_eq!(scheduler.deployments().count(), 0, "deployed once healthy");
+
+    scheduler
+        .update_app(&id("/web"), request(r#"{"cmd": "serve --v2"}"#), false)
+        .unwrap();
+    scheduler.converge();
+    // ⌈2 × 0.5⌉ = 1 must serve, at most 2 alive: one old goes at once,
+    // and only once it ended is there room for a new one.
+    let calls_ = scheduler.take_effects().calls;
+    assert_eq!(calls::killed(&calls_).len(), 1);
+    assert_eq!(scheduler.missing_instances(&id("/web")), 0);
+    let first_gone = calls::killed(&calls_);
+    update_all(&mut scheduler, &first_gone, TaskState::TaskKilled);
+    scheduler.instant += super::MIN_REVIVE_INTERVAL;
+    let new = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-2").build()],
+    ));
+    assert_eq!(new.len(), 1);
+    // Running is not serving: the last old task stays.
+    let calls_ = update_all(&mut scheduler, &new, TaskState::TaskRunning);
+    assert!(calls::killed(&calls_).is_empty());
+    scheduler.tasks.get_mut(&new[0]).unwrap().healthy = Some(true);
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    let last_old = calls::killed(&scheduler.take_effects().calls);
+    assert_eq!(last_old.len(), 1);
+    assert!(old.contains(&last_old[0]));
+    update_all(&mut scheduler, &last_old, TaskState::TaskKilled);
+    let second = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-3").build()],
+    ));
+    assert_eq!(second.len(), 1);
+    update_all(&mut scheduler, &second, TaskState::TaskRunning);
+    assert_eq!(
+        scheduler.deployments().count(),
+        1,
+        "not before it is healthy"
+    );
+    scheduler.tasks.get_mut(&second[0]).unwrap().healthy = Some(true);
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    assert_eq!(scheduler.deployments().count(), 0);
+}
+
+#[test]
 fn kill_and_scale_lowers_the_count_so_nothing_replaces_the_task() {
     let mut scheduler = scheduler();
     let ids = running_app(&mut scheduler, 3);
