@@ -215,6 +215,8 @@ impl Scheduler {
     /// A scheduler that carries on from a stored state: a restarted or
     /// newly elected 5K. Tasks being killed are killed again once
     /// subscribed; reconciliation then tells what became of the others.
+    /// Launch delays are not stored: every app starts with none
+    /// (`backoff.rs`).
     pub fn restore(
         framework_id: Option<FrameworkId>,
         apps: Vec<AppEntry>,
@@ -322,8 +324,9 @@ impl Scheduler {
         self.dirty.extend(ended);
         if self.revive_due.is_some_and(|due| self.instant >= due) {
             self.revive_due = None;
-            // Only if an app still waits: it may have got its tasks since.
-            if !self.waiting_since.is_empty() {
+            // Only if an app still waits, and may launch: it may have got
+            // its tasks since, or be held back by its launch delay.
+            if self.waiting_since.keys().any(|id| !self.is_delayed(id)) {
                 self.revive();
             }
         }

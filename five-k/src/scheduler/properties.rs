@@ -17,7 +17,9 @@
 //! 4. no task id is launched twice;
 //! 5. every task of a deleted app is being killed;
 //! 6. every deployment is about an app that exists or is being deleted,
-//!    and at most one runs per app.
+//!    and at most one runs per app;
+//! 7. no task is launched for an app whose launch delay holds
+//!    (`backoff.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -142,6 +144,11 @@ fn apply(
         .all()
         .map(|task| task.id.clone())
         .collect();
+    let delayed: BTreeSet<PathId> = APPS
+        .map(PathId::parse)
+        .into_iter()
+        .filter(|app| scheduler.is_delayed(app))
+        .collect();
     let mut expected_acks = 0;
     let mut offer_id = None;
     match step {
@@ -239,6 +246,11 @@ fn apply(
             seen.launched.insert(task.task_id.value.clone()),
             "promise 4: {} twice",
             task.task_id.value
+        );
+        let app = &scheduler.tasks().get(&task.task_id.value).unwrap().app_id;
+        assert!(
+            !delayed.contains(app),
+            "promise 7: {app} launched while delayed"
         );
     }
     effects.calls
