@@ -85,7 +85,7 @@ client.reset_delay(APP)
 left = delay_left()
 assert left is None or left <= 1, left
 # Without the reset the next launch would wait 8 s more.
-wait_for("a new failure", lambda: last_failure() != before, timeout=4)
+wait_for("a new failure", lambda: last_failure() != before, timeout=6)
 
 step("reset_delay of an app that does not wait is refused")
 client.delete_app(APP, force=True)
