@@ -247,6 +247,35 @@ fn each_failure_delays_the_next_launch_longer_until_reset() {
 }
 
 #[test]
+fn a_start_moves_the_delay_on_but_a_repeated_state_does_not() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(
+            request(
+                r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 3, "backoffSeconds": 10}"#,
+            ),
+            false,
+        )
+        .unwrap();
+    scheduler.converge();
+    let ids = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-1").build()],
+    ));
+    update_all(&mut scheduler, &ids[..2], TaskState::TaskRunning);
+    update_all(&mut scheduler, &ids[..1], TaskState::TaskFailed);
+    let entry = scheduler.app(&id("/web")).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry).0, 10);
+    scheduler.instant += std::time::Duration::from_secs(5);
+    // An agent reporting health repeats TASK_RUNNING: nothing started.
+    update_all(&mut scheduler, &ids[1..2], TaskState::TaskRunning);
+    assert_eq!(scheduler.launch_delay(&entry).0, 5);
+    // A task that starts moves the delay's reference to now.
+    update_all(&mut scheduler, &ids[2..], TaskState::TaskRunning);
+    assert_eq!(scheduler.launch_delay(&entry).0, 10);
+}
+
+#[test]
 fn a_restart_forgives_the_failures() {
     let mut scheduler = scheduler();
     let ids = running_app(&mut scheduler, 1);

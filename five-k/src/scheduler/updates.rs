@@ -40,12 +40,18 @@ impl Scheduler {
             }
             return;
         };
+        // Agents repeat a state to report a task's health: only a change
+        // of state means something to its launch delay
+        // (`update.stateUpdated`).
+        let changed = task.state != state;
         task.state = state;
         if state == TaskState::TaskRunning && task.started_at.is_none() {
             task.started_at = Some(timestamp.clone());
         }
         let task = task.clone();
-        self.note_for_backoff(&task, state);
+        if changed {
+            self.note_for_backoff(&task, state);
+        }
         let message = status.message.clone().unwrap_or_default();
         self.publish(Event::status_update(
             &timestamp,
