@@ -3,9 +3,9 @@
 //!
 //! The shape is Marathon 1.7's (`QueueInfoConversion.scala`, `queue.raml`)
 //! as marathon-python 0.13 parses it: Marathon 1.9's `role` would crash
-//! its `list_queue`. 5K does not delay launches yet (backoff comes with a
-//! later change), so every delay is 0 and never overdue, and it keeps no
-//! statistics of the offers it declined: the summary counts are 0.
+//! its `list_queue`. `delay` is the app's crash-loop delay
+//! (`scheduler/backoff.rs`); 5K keeps no statistics of the offers it
+//! declined yet: the summary counts are 0.
 
 use axum::{
     Json,
@@ -30,19 +30,28 @@ pub async fn list(
         .run(move |scheduler| {
             scheduler
                 .launch_queue()
-                .map(|(entry, count, since)| item(entry, count, &since, last_unused_offers))
+                .map(|(entry, count, since)| {
+                    let delay = scheduler.launch_delay(entry);
+                    item(entry, count, &since, delay, last_unused_offers)
+                })
                 .collect::<Vec<_>>()
         })
         .await?;
     Ok(Json(json!({ "queue": queue })))
 }
 
-fn item(entry: &AppEntry, count: u32, since: &str, last_unused_offers: bool) -> Value {
+fn item(
+    entry: &AppEntry,
+    count: u32,
+    since: &str,
+    (time_left_seconds, overdue): (u64, bool),
+    last_unused_offers: bool,
+) -> Value {
     let mut item = json!({
         // The definition alone, without counts or tasks, as Marathon's.
         "app": serde_json::to_value(&entry.app).expect("an app serializes"),
         "count": count,
-        "delay": {"timeLeftSeconds": 0, "overdue": false},
+        "delay": {"timeLeftSeconds": time_left_seconds, "overdue": overdue},
         "since": since,
         "processedOffersSummary": {
             "processedOffersCount": 0,
@@ -57,18 +66,18 @@ fn item(entry: &AppEntry, count: u32, since: &str, last_unused_offers: bool) -> 
     item
 }
 
-/// `DELETE /v2/queue/{appId}/delay`: 204 for a waiting app (its delay is
-/// already 0), 404 with Marathon's words for any other.
+/// `DELETE /v2/queue/{appId}/delay`: 204 for a waiting app, whose
+/// launches then wait no more; 404 with Marathon's words for any other.
 pub async fn reset_delay(State(api): State<Api>, Path(path): Path<String>) -> Response {
     let Some(app) = path.strip_suffix("/delay") else {
         return super::error::uri_not_found().await.into_response();
     };
     let id = PathId::parse(app);
-    let queued = api.core.run({
+    let reset = api.core.run({
         let id = id.clone();
-        move |scheduler| scheduler.is_queued(&id)
+        move |scheduler| scheduler.reset_delay(&id)
     });
-    match queued.await {
+    match reset.await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => ApiError::not_found(format!("Application {id} not found in tasks queue."))
             .into_response(),

@@ -239,30 +239,6 @@ impl Scheduler {
         })
     }
 
-    /// How many more tasks `app_id` may launch while some of its tasks
-    /// failed their checks and wait for replacements: up to
-    /// [`max_running`] active tasks in all. Unlimited otherwise.
-    pub(super) fn room_beside_failed(&self, app_id: &PathId) -> u32 {
-        let Some(entry) = self.apps.get(app_id) else {
-            return 0;
-        };
-        let active: Vec<&Task> = self
-            .tasks
-            .of_app(app_id)
-            .filter(|t| t.is_active())
-            .collect();
-        if !active.iter().any(|t| self.is_failed_by_checks(t)) {
-            return u32::MAX;
-        }
-        let strategy = entry.app.upgrade_strategy;
-        let most = max_running(
-            entry.app.instances,
-            strategy.minimum_health_capacity,
-            strategy.maximum_over_capacity,
-        );
-        most.saturating_sub(active.len() as u32)
-    }
-
     /// Kills the tasks of `app_id` that failed their checks, as many as
     /// [`unhealthy_kills`] allows, oldest failure first.
     pub(super) fn kill_failed(&mut self, app_id: &PathId) {
@@ -336,20 +312,6 @@ pub fn unhealthy_kills(
 ) -> usize {
     let keep = (f64::from(instances) * minimum_health_capacity).ceil() as usize;
     (serving + failed).saturating_sub(keep).min(failed)
-}
-
-/// The most tasks an app may have up while it replaces some:
-/// ⌊instances × (1 + maximumOverCapacity)⌋, plus one when that equals the
-/// least it must keep, or it could never start a replacement (Marathon's
-/// `TaskReplaceActor`).
-pub fn max_running(
-    instances: u32,
-    minimum_health_capacity: f64,
-    maximum_over_capacity: f64,
-) -> u32 {
-    let least = (f64::from(instances) * minimum_health_capacity).ceil() as u32;
-    let most = (f64::from(instances) * (1.0 + maximum_over_capacity)).floor() as u32;
-    if most == least { most + 1 } else { most }
 }
 
 /// A task is healthy when every check of its app passed (last), unhealthy

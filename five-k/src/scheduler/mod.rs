@@ -14,8 +14,12 @@
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
 //! - `health.rs`: what health check results mean (and which tasks to replace);
+//! - `replace.rs`: the rolling rule, replacing tasks within the app's
+//!   upgrade strategy; `backoff.rs`: delaying the launches of an app
+//!   whose tasks keep failing;
 //! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.
 
+mod backoff;
 mod commands;
 mod converge;
 pub mod deployment;
@@ -23,6 +27,7 @@ pub mod health;
 pub mod launch;
 mod offers;
 mod queue;
+pub mod replace;
 pub mod service_ports;
 pub mod task;
 mod updates;
@@ -160,6 +165,8 @@ pub struct Scheduler {
     kills_sent: std::collections::HashMap<String, Instant>,
     /// What the health checks found, per task (`health.rs`).
     health: health::HealthRecords,
+    /// Launch delays of apps whose tasks keep failing (memory only).
+    backoff: backoff::Backoff,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
     pub now: SystemTime,
@@ -192,6 +199,7 @@ impl Scheduler {
             changes: Changes::default(),
             kills_sent: Default::default(),
             health: Default::default(),
+            backoff: backoff::Backoff::default(),
             last_revive: None,
             revive_due: None,
             now: SystemTime::now(),
@@ -214,6 +222,8 @@ impl Scheduler {
     /// A scheduler that carries on from a stored state: a restarted or
     /// newly elected 5K. Tasks being killed are killed again once
     /// subscribed; reconciliation then tells what became of the others.
+    /// Launch delays are not stored: every app starts with none
+    /// (`backoff.rs`).
     pub fn restore(
         framework_id: Option<FrameworkId>,
         apps: Vec<AppEntry>,
@@ -306,16 +316,24 @@ impl Scheduler {
         self.dirty.extend(self.apps.keys().cloned());
     }
 
-    /// What is due at [`Scheduler::instant`]: reconciliation, and kills
-    /// that went unanswered.
+    /// What is due at [`Scheduler::instant`]: reconciliation, kills
+    /// that went unanswered, and apps whose launch delay ended.
     pub fn on_timer(&mut self) {
         let calls = self.reconciler.on_timer(self.instant);
         self.effects.calls.extend(calls);
         self.retry_kills();
+        let ended = self.backoff.wake(self.instant);
+        if ended.iter().any(|id| self.waiting_since.contains_key(id)) {
+            // Its offers were declined while it waited, and offers may be
+            // suppressed: ask for them again.
+            self.revive();
+        }
+        self.dirty.extend(ended);
         if self.revive_due.is_some_and(|due| self.instant >= due) {
             self.revive_due = None;
-            // Only if an app still waits: it may have got its tasks since.
-            if !self.waiting_since.is_empty() {
+            // Only if an app still waits, and may launch: it may have got
+            // its tasks since, or be held back by its launch delay.
+            if self.waiting_since.keys().any(|id| !self.is_delayed(id)) {
                 self.revive();
             }
         }
@@ -344,10 +362,15 @@ impl Scheduler {
             .values()
             .map(|sent| *sent + KILL_RETRY)
             .min();
-        [self.reconciler.next_attempt(), kill, self.revive_due]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.reconciler.next_attempt(),
+            kill,
+            self.revive_due,
+            self.backoff.next_wakeup(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Sends a KILL again to each task being killed whose last KILL (if

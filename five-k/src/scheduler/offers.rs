@@ -19,7 +19,7 @@ use mesos::{
     v1::{Offer, TaskInfo, TaskState},
 };
 
-use super::{REFUSE_WHEN_IDLE, REFUSE_WHILE_WAITING, Scheduler, launch, task::Task};
+use super::{REFUSE_WHEN_IDLE, REFUSE_WHILE_WAITING, Scheduler, launch, replace, task::Task};
 use crate::app::PathId;
 
 /// An app waiting for room, in one round of offers.
@@ -73,6 +73,9 @@ impl Scheduler {
         let mut waiting: Vec<Waiting> = self
             .apps
             .values()
+            // A delayed app declines its offers (`TaskLauncherActor`'s
+            // backOffUntil): its tasks keep failing.
+            .filter(|entry| !self.backoff.is_delayed(&entry.app, self.instant))
             .filter_map(|entry| {
                 let count = self.missing_instances(&entry.app.id);
                 (count > 0).then(|| Waiting {
@@ -149,23 +152,22 @@ impl Scheduler {
         info
     }
 
-    /// How many more tasks of the app's current configuration it needs.
+    /// How many tasks of the app's current configuration it may launch
+    /// now: those missing, within its upgrade strategy's maximum
+    /// (`replace.rs`).
     pub(super) fn missing_instances(&self, app_id: &PathId) -> u32 {
         let Some(entry) = self.apps.get(app_id) else {
             return 0;
         };
-        let config = entry.app.config_version();
-        let current = self
-            .tasks
-            .of_app(app_id)
-            .filter(|task| task.is_active() && task.config_version == config)
-            // A task that failed its health checks is to be replaced.
-            .filter(|task| !self.is_failed_by_checks(task))
-            .count() as u32;
-        entry
-            .app
-            .instances
-            .saturating_sub(current)
-            .min(self.room_beside_failed(app_id))
+        // A task that failed its health checks is to be replaced.
+        let failed = |task: &Task| self.is_failed_by_checks(task);
+        replace::launch_count(&entry.app, self.tasks.of_app(app_id), failed) as u32
+    }
+
+    /// Whether `app_id`'s launches wait for its crash-loop delay.
+    pub(super) fn is_delayed(&self, app_id: &PathId) -> bool {
+        self.apps
+            .get(app_id)
+            .is_some_and(|entry| self.backoff.is_delayed(&entry.app, self.instant))
     }
 }

@@ -5,7 +5,8 @@
 //! when it waits: the first place to look when an app does not start
 //! (its offers do not fit, the cluster is full). 5K's decisions already
 //! know how many each app misses ([`Scheduler::missing_instances`]); this
-//! adds since when.
+//! adds since when, and how long its crash-loop delay still holds it
+//! back (`backoff.rs`).
 
 use super::{AppEntry, Scheduler};
 use crate::app::PathId;
@@ -23,6 +24,31 @@ impl Scheduler {
                 .unwrap_or_else(|| self.timestamp());
             (count > 0).then_some((entry, count, since))
         })
+    }
+
+    /// How long `entry`'s launches still wait for its delay, in whole
+    /// seconds, and whether its deadline is a second or more past
+    /// (`QueueInfoConversion.scala`: `timeLeft.toSeconds < 0`). An app
+    /// with no delay waits for nothing: 0, not overdue.
+    pub fn launch_delay(&self, entry: &AppEntry) -> (u64, bool) {
+        let Some(deadline) = self.backoff.deadline(&entry.app, self.instant) else {
+            return (0, false);
+        };
+        match deadline.checked_duration_since(self.instant) {
+            Some(left) => (left.as_secs(), false),
+            None => (0, self.instant.duration_since(deadline).as_secs() >= 1),
+        }
+    }
+
+    /// `DELETE /v2/queue/{app}/delay`: launches `app_id` without waiting
+    /// for its delay. False if it does not wait for launches.
+    pub fn reset_delay(&mut self, app_id: &PathId) -> bool {
+        if !self.is_queued(app_id) {
+            return false;
+        }
+        self.backoff.reset(app_id);
+        self.dirty.insert(app_id.clone());
+        true
     }
 
     /// Whether `app_id` waits for launches.
