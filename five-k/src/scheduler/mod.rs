@@ -19,12 +19,17 @@ mod commands;
 mod converge;
 pub mod deployment;
 pub mod launch;
+pub mod offer_match;
+pub mod offer_stats;
 mod offers;
+pub mod placement;
 mod queue;
 pub mod service_ports;
 pub mod task;
 mod updates;
 
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -144,6 +149,9 @@ pub struct Scheduler {
     next_app: usize,
     /// Since when each app waits for launches (`queue.rs`).
     waiting_since: BTreeMap<PathId, String>,
+    /// What became of the offers each waiting app was given
+    /// (`offer_stats.rs`).
+    offer_stats: BTreeMap<PathId, offer_stats::OfferStats>,
     effects: Effects,
     /// Apps, deployments and the framework ID changed since the last save
     /// (tasks note their own changes).
@@ -182,6 +190,7 @@ impl Scheduler {
             dirty: BTreeSet::new(),
             next_app: 0,
             waiting_since: BTreeMap::new(),
+            offer_stats: BTreeMap::new(),
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),
