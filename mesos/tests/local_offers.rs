@@ -223,3 +223,33 @@ async fn reconcile_known_and_unknown_tasks() {
 async fn reconcile_known_and_unknown_tasks_partition_aware() {
     reconcile(true).await;
 }
+
+#[tokio::test]
+async fn offers_carry_their_agents_attributes() {
+    let master = start(LocalMasterConfig {
+        agent_attributes: vec!["rack:r1;cores:4".into()],
+        ..config()
+    })
+    .await;
+    let framework = Framework::subscribe(&master, framework_info("placer", &[], 0.0)).await;
+    let first = framework.offer_for("-S0", |_| true).await;
+    let names: Vec<&str> = first.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["rack", "cores"]);
+    assert_eq!(first.attributes[0].text.as_ref().unwrap().value, "r1");
+    // The second agent was given none.
+    let second = framework.offer_for("-S1", |_| true).await;
+    assert!(second.attributes.is_empty(), "{:?}", second.attributes);
+}
+
+#[tokio::test]
+async fn attributes_mesos_would_refuse_stop_the_master_from_starting() {
+    for (attributes, agents) in [(vec!["gpus:{0,1}".into()], 2), (vec![String::new(); 3], 2)] {
+        let started = mesos::local::LocalMaster::start(LocalMasterConfig {
+            agent_attributes: attributes,
+            agents,
+            ..config()
+        })
+        .await;
+        assert!(started.is_err());
+    }
+}

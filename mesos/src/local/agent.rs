@@ -62,6 +62,8 @@ pub(crate) struct Agent {
     pub pid: String,
     pub hostname: String,
     pub total: Resources,
+    /// Its `--attributes`, sent with each offer of its resources.
+    pub attributes: Vec<crate::v1::Attribute>,
     /// Resources of running tasks and executors, as the agent knows them
     /// (the master only knows them while the agent is registered).
     pub used: Resources,
@@ -127,6 +129,7 @@ impl Agent {
             id,
             hostname: settings.hostname.clone(),
             total,
+            attributes: Vec::new(),
             used: Resources::default(),
             state: AgentState::Registered,
             registered_time: now,

@@ -146,6 +146,7 @@ impl Master {
             }),
             resources: offered_resources(&resources, allocation.as_deref(), refined),
             executor_ids,
+            attributes: agent_info.attributes.clone(),
             allocation_info: allocation
                 .map(|role| v1::resource::AllocationInfo { role: Some(role) }),
             ..Default::default()

@@ -149,6 +149,11 @@ pub struct LocalMasterConfig {
     /// Each agent's resources, in Mesos' syntax, e.g.
     /// `cpus:2;mem:2048;disk:4096;ports:[31000-32000]`.
     pub agent_resources: String,
+    /// Agents' attributes, in Mesos' `--attributes` syntax
+    /// (`rack:r1;zone:b`), by agent: agent `i` gets entry `i`, and an
+    /// agent past the end none (as an agent started without the flag).
+    /// Offers carry them, for schedulers' placement constraints.
+    pub agent_attributes: Vec<String>,
     /// How often HEARTBEAT events are sent on each subscription.
     pub heartbeat_interval: Duration,
     /// How often the allocator makes offers.
@@ -192,6 +197,7 @@ impl Default for LocalMasterConfig {
             hostname: None,
             agents: DEFAULT_AGENTS,
             agent_resources: DEFAULT_AGENT_RESOURCES.to_string(),
+            agent_attributes: Vec::new(),
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
@@ -268,6 +274,17 @@ impl LocalMaster {
                 input: config.agent_resources.clone(),
                 reason,
             })?;
+        if config.agent_attributes.len() > config.agents {
+            return Err(LocalError::Config(format!(
+                "attributes for {} agents, but only {} agents",
+                config.agent_attributes.len(),
+                config.agents
+            )));
+        }
+        let agent_attributes = (config.agent_attributes.iter())
+            .map(|text| crate::attributes::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LocalError::Config)?;
         for (name, interval) in [
             ("heartbeat_interval", config.heartbeat_interval),
             ("allocation_interval", config.allocation_interval),
@@ -356,14 +373,16 @@ impl LocalMaster {
         let files = Files::default();
         let agents = (0..config.agents)
             .map(|index| {
-                agent::Agent::new(
+                let mut agent = agent::Agent::new(
                     &master_id,
                     index,
                     &settings,
                     agent_resources.clone(),
                     files.clone(),
                     now,
-                )
+                );
+                agent.attributes = agent_attributes.get(index).cloned().unwrap_or_default();
+                agent
             })
             .collect();
 
