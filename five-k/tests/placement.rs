@@ -75,14 +75,21 @@ async fn an_app_bigger_than_any_agent_says_so_in_the_queue_and_on_the_page() {
     .await;
     // Both agents' offers seen and found too small.
     let item = queued(&url, "/big", |item| {
-        item["lastUnusedOffers"].as_array().is_some_and(|o| o.len() == 2)
+        item["lastUnusedOffers"]
+            .as_array()
+            .is_some_and(|o| o.len() == 2)
     })
     .await;
     let summary = &item["processedOffersSummary"];
     let processed = summary["processedOffersCount"].as_u64().unwrap();
     assert!(processed >= 2, "{summary}");
     assert_eq!(summary["unusedOffersCount"], processed, "{summary}");
-    assert!(summary["lastUnusedOfferAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        summary["lastUnusedOfferAt"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     assert!(summary.get("lastUsedOfferAt").is_none(), "{summary}");
     let names: Vec<&str> = (summary["rejectSummaryLastOffers"].as_array().unwrap())
         .iter()
@@ -91,7 +98,10 @@ async fn an_app_bigger_than_any_agent_says_so_in_the_queue_and_on_the_page() {
     assert_eq!(names[..2], ["UnfulfilledRole", "UnfulfilledConstraint"]);
     assert_eq!(names.len(), 10);
     let memory = step(&summary["rejectSummaryLastOffers"], "InsufficientMemory");
-    assert_eq!(memory, &json!({"reason": "InsufficientMemory", "declined": 2, "processed": 2}));
+    assert_eq!(
+        memory,
+        &json!({"reason": "InsufficientMemory", "declined": 2, "processed": 2})
+    );
     let attempt = step(&summary["rejectSummaryLaunchAttempt"], "InsufficientMemory");
     assert_eq!(attempt["declined"], processed);
     let unused = &item["lastUnusedOffers"][0];
@@ -102,7 +112,10 @@ async fn an_app_bigger_than_any_agent_says_so_in_the_queue_and_on_the_page() {
         .iter()
         .find(|r| r["name"] == "mem")
         .unwrap();
-    assert_eq!((mem["scalar"].as_f64(), mem["role"].as_str()), (Some(2048.0), Some("*")));
+    assert_eq!(
+        (mem["scalar"].as_f64(), mem["role"].as_str()),
+        (Some(2048.0), Some("*"))
+    );
 
     let sentence = "waiting: the last 2 offers had too little memory \
                     (app needs 4096 MB, largest offer 2048 MB)";
