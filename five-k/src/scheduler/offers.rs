@@ -105,6 +105,7 @@ impl Scheduler {
     /// tasks it took from it (mesosphere/marathon#3867).
     fn fill(&mut self, offer: &Offer, waiting: &mut Vec<Waiting>) -> Vec<TaskInfo> {
         let agent = AgentInfo::of_offer(offer);
+        let now = self.timestamp();
         let mut packer = OfferPacker::new(offer);
         let mut launches = Vec::new();
         // Whether the app may still take from this offer, and whether it did.
@@ -126,13 +127,12 @@ impl Scheduler {
                     None => {
                         fits[index] = false;
                         if !used[index] {
-                            self.note_unused(app, offer, packer.remaining(), unmet);
+                            self.note_unused(app, offer, packer.remaining(), unmet, &now);
                         }
                     }
                 }
             }
         }
-        let now = self.timestamp();
         for (app, _) in waiting.iter().zip(&used).filter(|(_, used)| **used) {
             let stats = self.offer_stats.entry(app.app_id.clone()).or_default();
             stats.used(&now);
@@ -171,6 +171,7 @@ impl Scheduler {
         offer: &Offer,
         remaining: &Resources,
         unmet: Vec<String>,
+        now: &str,
     ) {
         let reasons =
             offer_match::reasons(&self.apps[&app.app_id].app, &app.needs, remaining, &unmet);
@@ -182,7 +183,7 @@ impl Scheduler {
             attributes: offer.attributes.clone(),
             reasons,
             unmet,
-            timestamp: self.timestamp(),
+            timestamp: now.to_string(),
         };
         let stats = self.offer_stats.entry(app.app_id.clone()).or_default();
         stats.unused(no_match);
