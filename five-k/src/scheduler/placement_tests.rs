@@ -153,3 +153,93 @@ fn an_app_bigger_than_any_offer_says_what_it_lacks() {
         "waiting: the last 2 offers had too little memory (app needs 512 MB, largest offer 256 MB)"
     );
 }
+
+mod whatever_the_offers {
+    //! The promise of `hostname:UNIQUE`, on random rounds of offers
+    //! (several per agent, of any size), failures, scaling and restarts.
+
+    use mesos::v1::TaskState;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// One OFFERS event: (agent number, tenths of a cpu) per offer.
+        Offers(Vec<(u8, u32)>),
+        /// The `nth` known task fails.
+        Fail(usize),
+        Scale(u32),
+        Restart,
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = prop_oneof![
+            4 => prop::collection::vec((0u8..4, 1u32..8), 1..6).prop_map(Step::Offers),
+            1 => (0usize..8).prop_map(Step::Fail),
+            1 => (0u32..7).prop_map(Step::Scale),
+            1 => Just(Step::Restart),
+        ];
+        prop::collection::vec(step, 1..30)
+    }
+
+    proptest! {
+        #[test]
+        fn no_two_tasks_of_a_unique_app_share_an_agent(steps in steps()) {
+            let mut scheduler = with_app(
+                r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 5,
+                "constraints": [["hostname", "UNIQUE"]]}"#,
+            );
+            for (round, step) in steps.iter().enumerate() {
+                match step {
+                    Step::Offers(offers_) => {
+                        let offers_ = offers_
+                            .iter()
+                            .enumerate()
+                            .map(|(n, (agent_number, tenths))| {
+                                agent(&format!("agent-{agent_number}"))
+                                    .resources(&format!(
+                                        "cpus:{};mem:4096;ports:[31000-31100]",
+                                        f64::from(*tenths) / 10.0
+                                    ))
+                                    .offer(&format!("o{round}-{n}"))
+                                    .build()
+                            })
+                            .collect();
+                        offer(&mut scheduler, offers_);
+                    }
+                    Step::Fail(nth) => {
+                        let task = scheduler.tasks().of_app(&web()).nth(*nth).cloned();
+                        if let Some(task) = task {
+                            let event = update(&task.id, TaskState::TaskFailed)
+                                .on(&task.agent_id)
+                                .event();
+                            scheduler.on_event(&event);
+                        }
+                    }
+                    Step::Scale(instances) => {
+                        let json = format!(r#"{{"instances": {instances}}}"#);
+                        let request: AppRequest = serde_json::from_str(&json).unwrap();
+                        let _ = scheduler.update_app(&web(), request, true);
+                    }
+                    Step::Restart => {
+                        let _ = scheduler.restart_app(&web(), true);
+                    }
+                }
+                scheduler.converge();
+                scheduler.take_effects();
+                // Tasks of an older configuration are on their way out:
+                // a new one may share their agent, as in Marathon.
+                let config = scheduler.app(&web()).unwrap().app.config_version().to_string();
+                let mut hosts: Vec<&str> = (scheduler.tasks().of_app(&web()))
+                    .filter(|task| task.config_version == config)
+                    .map(|task| task.host.as_str())
+                    .collect();
+                let all = hosts.len();
+                hosts.sort();
+                hosts.dedup();
+                prop_assert_eq!(all, hosts.len(), "after {:?}", step);
+            }
+        }
+    }
+}
