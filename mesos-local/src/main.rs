@@ -339,6 +339,8 @@ async fn main() -> ExitCode {
         agents: args.agents,
         agent_resources: args.resources,
         agent_attributes: args.attributes,
+        domain: None,
+        agent_domains: Vec::new(),
         heartbeat_interval: args.heartbeat_interval,
         allocation_interval: args.allocation_interval,
         status_update_retry: args.status_update_retry_interval,

@@ -154,6 +154,15 @@ pub struct LocalMasterConfig {
     /// agent past the end none (as an agent started without the flag).
     /// Offers carry them, for schedulers' placement constraints.
     pub agent_attributes: Vec<String>,
+    /// The master's fault domain (`--domain`): its region and zone.
+    /// Frameworks without the REGION_AWARE capability are only offered
+    /// agents of its region.
+    pub domain: Option<(String, String)>,
+    /// Agents' fault domains (`--domain`), by agent as
+    /// [`LocalMasterConfig::agent_attributes`]: (region, zone). Mesos
+    /// ignores an agent with a domain when the master has none; here the
+    /// master does not start.
+    pub agent_domains: Vec<(String, String)>,
     /// How often HEARTBEAT events are sent on each subscription.
     pub heartbeat_interval: Duration,
     /// How often the allocator makes offers.
@@ -198,6 +207,8 @@ impl Default for LocalMasterConfig {
             agents: DEFAULT_AGENTS,
             agent_resources: DEFAULT_AGENT_RESOURCES.to_string(),
             agent_attributes: Vec::new(),
+            domain: None,
+            agent_domains: Vec::new(),
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
@@ -280,6 +291,20 @@ impl LocalMaster {
                 config.agent_attributes.len(),
                 config.agents
             )));
+        }
+        if config.agent_domains.len() > config.agents {
+            return Err(LocalError::Config(format!(
+                "domains for {} agents, but only {} agents",
+                config.agent_domains.len(),
+                config.agents
+            )));
+        }
+        if !config.agent_domains.is_empty() && config.domain.is_none() {
+            // `Master::registerSlave`: "Agent … is configured with domain
+            // … but the master has no configured domain".
+            return Err(LocalError::Config(
+                "agents have a domain but the master has none".into(),
+            ));
         }
         let agent_attributes = (config.agent_attributes.iter())
             .map(|text| crate::attributes::parse(text))
@@ -367,6 +392,7 @@ impl LocalMaster {
                 .as_deref()
                 .map(auth::Authenticator::new),
             virtual_tasks: config.virtual_tasks,
+            domain: config.domain.as_ref().map(domain_info),
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.
@@ -382,6 +408,7 @@ impl LocalMaster {
                     now,
                 );
                 agent.attributes = agent_attributes.get(index).cloned().unwrap_or_default();
+                agent.domain = config.agent_domains.get(index).map(domain_info);
                 agent
             })
             .collect();
@@ -547,6 +574,22 @@ impl LocalMaster {
             let _ = actor.await;
         }
         // Drop removes the temporary work directory.
+    }
+}
+
+/// A `DomainInfo` with this region and zone.
+fn domain_info((region, zone): &(String, String)) -> crate::v1::DomainInfo {
+    use crate::v1::domain_info::{
+        FaultDomain,
+        fault_domain::{RegionInfo, ZoneInfo},
+    };
+    crate::v1::DomainInfo {
+        fault_domain: Some(FaultDomain {
+            region: RegionInfo {
+                name: region.clone(),
+            },
+            zone: ZoneInfo { name: zone.clone() },
+        }),
     }
 }
 
