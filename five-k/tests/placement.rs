@@ -11,11 +11,14 @@ use mesos::{
 };
 use serde_json::{Value, json};
 
-/// Two agents of 2048 MB (the kit's default), on racks r1 and r2, and 5K
-/// on them with its state in memory.
+/// Two agents of 2048 MB (the kit's default), on racks r1 and r2 and in
+/// zones a and b of the master's region, and 5K on them with its state in
+/// memory.
 async fn start() -> (LocalMaster, Framework, String) {
     let master = LocalMaster::start(LocalMasterConfig {
         agent_attributes: vec!["rack:r1".into(), "rack:r2".into()],
+        domain: Some(("eu".into(), "a".into())),
+        agent_domains: vec![("eu".into(), "a".into()), ("eu".into(), "b".into())],
         ..testing::config()
     })
     .await
@@ -203,4 +206,25 @@ print(json.dumps([[i.app.id, i.count, i.processed_offers_summary, i.last_unused_
         "{}",
         page.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_constraint_reads_the_agents_fault_domain() {
+    let (master, _five_k, url) = start().await;
+    post_app(
+        &url,
+        json!({"id": "/zoned", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
+               "constraints": [["@zone", "IS", "b"], ["@region", "LIKE", "e."]]}),
+    )
+    .await;
+    let agents = eventually("/zoned's three tasks", async || {
+        let state = master.state();
+        let agents: Vec<String> = (state.tasks.iter())
+            .filter(|t| !t.completed)
+            .map(|t| t.agent_id.clone())
+            .collect();
+        (agents.len() == 3).then_some(agents)
+    })
+    .await;
+    assert!(agents.iter().all(|a| a.ends_with("-S1")), "{agents:?}");
 }
