@@ -139,10 +139,10 @@ async fn a_rack_unique_app_runs_once_per_rack_and_says_why_the_rest_waits() {
     // One per rack first, then a third: the new deployment revives the
     // offers at once, rather than after the 5 s they were declined for.
     post_app(&url, spread(2)).await;
-    eventually("/spread's two tasks", async || {
+    eventually("/spread's two tasks running", async || {
         let app = web::get(&format!("{url}/v2/apps/spread")).await.json();
-        (app["app"]["tasksStaged"].as_u64()? + app["app"]["tasksRunning"].as_u64()? == 2)
-            .then_some(())
+        let deployed = app["app"]["deployments"].as_array()?.is_empty();
+        (deployed && app["app"]["tasksRunning"] == 2).then_some(())
     })
     .await;
     let scaled = web::send(
