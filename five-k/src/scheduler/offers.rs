@@ -118,7 +118,14 @@ impl Scheduler {
                     continue;
                 }
                 let unmet = self.unmet_constraints(&app.app_id, offer, &agent);
-                match packer.take(&app.needs).filter(|_| unmet.is_empty()) {
+                // Constraints first: a task that may not go here must not
+                // take resources that other apps could use.
+                let allocation = if unmet.is_empty() {
+                    packer.take(&app.needs)
+                } else {
+                    None
+                };
+                match allocation {
                     Some(allocation) => {
                         launches.push(self.launch(&app.app_id, offer, &agent, allocation));
                         app.count -= 1;

@@ -98,6 +98,30 @@ fn several_offers_of_one_agent_in_a_round_still_place_one_task_per_agent() {
 }
 
 #[test]
+fn a_task_that_may_not_go_on_an_agent_leaves_its_room_to_other_apps() {
+    let mut scheduler = with_app(UNIQUE_3);
+    let request: AppRequest = serde_json::from_str(
+        r#"{"id": "other", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 3}"#,
+    )
+    .unwrap();
+    scheduler.create_app(request, false).unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    // Room for four tasks: one of /web, three of /other.
+    let room_for_four = agent("agent-1")
+        .resources("cpus:0.4;mem:4096;ports:[31000-31100]")
+        .offer("o1")
+        .build();
+    let calls_ = offer(&mut scheduler, vec![room_for_four]);
+    let names: Vec<String> = calls::launched(&calls_)
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let of = |name: &str| names.iter().filter(|n| *n == name).count();
+    assert_eq!((of("web"), of("other")), (1, 3), "{names:?}");
+}
+
+#[test]
 fn tasks_remember_their_agents_attributes_for_later_rounds() {
     let mut scheduler = with_app(
         r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 4,
