@@ -21,7 +21,8 @@ use crate::app::App;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     /// The offer holds no resources for a role 5K may use. (5K uses
-    /// whatever role it is offered, so only an empty offer.)
+    /// whatever role it is offered, so only an offer that apps served
+    /// before this one used up, as Marathon counts it.)
     UnfulfilledRole,
     UnfulfilledConstraint,
     /// For resident tasks; 5K reserves nothing, so never given.

@@ -161,6 +161,10 @@ impl OfferStats {
                     format!("waiting: {offers} did not satisfy {}", unmet.join(", "))
                 }
             }
+            Reason::UnfulfilledRole => format!(
+                "waiting: {offers} had nothing left for it (taken by other apps, \
+                 or for another role)"
+            ),
             other => format!("waiting: {offers} could not be used ({})", other.name()),
         }
     }
