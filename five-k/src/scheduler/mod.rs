@@ -10,7 +10,9 @@
 //!
 //! The file layout follows the questions a reader asks:
 //! - `commands.rs`: what each API request changes;
-//! - `offers.rs`: which app gets which offer;
+//! - `offers.rs`: which app gets which offer; `placement.rs`: the
+//!   constraints it must meet there; `offer_match.rs`, `offer_stats.rs`:
+//!   why an offer went unused, counted per waiting app;
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
 //! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.

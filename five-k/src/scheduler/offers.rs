@@ -5,7 +5,9 @@
 //! instances take every offer while an app of one instance starves, so
 //! each offer is dealt out one task at a time, app after app, starting
 //! each round where the last one stopped. An app whose task does not fit
-//! this offer is skipped, not waited for.
+//! this offer is skipped, not waited for, and so is an app whose
+//! placement constraints the offer's agent breaks (`placement.rs`); each
+//! such unused offer is counted for the app with why (`offer_stats.rs`).
 //!
 //! Offers nobody can use are declined with a filter, so the master offers
 //! them to other frameworks for a while; when no app waits at all, 5K

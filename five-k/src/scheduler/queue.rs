@@ -5,7 +5,7 @@
 //! when it waits: the first place to look when an app does not start
 //! (its offers do not fit, the cluster is full). 5K's decisions already
 //! know how many each app misses ([`Scheduler::missing_instances`]); this
-//! adds since when.
+//! adds since when, and what became of its offers (`offer_stats.rs`).
 
 use super::{AppEntry, Scheduler, offer_stats::OfferStats};
 use crate::app::PathId;
