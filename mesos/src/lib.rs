@@ -44,6 +44,7 @@
 //! See `examples/hello.rs` for a whole framework in one file.
 
 pub mod artifacts;
+pub mod attributes;
 pub mod backoff;
 pub mod calls;
 pub mod client;

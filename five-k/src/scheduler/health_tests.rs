@@ -229,7 +229,11 @@ fn without_room_over_capacity_replacements_come_one_at_a_time() {
     assert_eq!(gone.len(), 1);
     // A task being killed takes room until Mesos says it ended.
     assert!(offer(&mut scheduler, "offer-3").is_empty());
-    scheduler.on_event(&update(&gone[0], TaskState::TaskKilled).on("agent-1").event());
+    scheduler.on_event(
+        &update(&gone[0], TaskState::TaskKilled)
+            .on("agent-1")
+            .event(),
+    );
     assert_eq!(offer(&mut scheduler, "offer-4").len(), 1);
 }
 

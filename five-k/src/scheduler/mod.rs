@@ -10,7 +10,9 @@
 //!
 //! The file layout follows the questions a reader asks:
 //! - `commands.rs`: what each API request changes;
-//! - `offers.rs`: which app gets which offer;
+//! - `offers.rs`: which app gets which offer; `placement.rs`: the
+//!   constraints it must meet there; `offer_match.rs`, `offer_stats.rs`:
+//!   why an offer went unused, counted per waiting app;
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
 //! - `health.rs`: what health check results mean (and which tasks to replace);
@@ -25,7 +27,10 @@ mod converge;
 pub mod deployment;
 pub mod health;
 pub mod launch;
+pub mod offer_match;
+pub mod offer_stats;
 mod offers;
+pub mod placement;
 mod queue;
 pub mod replace;
 pub mod service_ports;
@@ -34,6 +39,8 @@ mod updates;
 
 #[cfg(test)]
 mod health_tests;
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -153,6 +160,9 @@ pub struct Scheduler {
     next_app: usize,
     /// Since when each app waits for launches (`queue.rs`).
     waiting_since: BTreeMap<PathId, String>,
+    /// What became of the offers each waiting app was given
+    /// (`offer_stats.rs`).
+    offer_stats: BTreeMap<PathId, offer_stats::OfferStats>,
     effects: Effects,
     /// Apps, deployments and the framework ID changed since the last save
     /// (tasks note their own changes).
@@ -195,6 +205,7 @@ impl Scheduler {
             dirty: BTreeSet::new(),
             next_app: 0,
             waiting_since: BTreeMap::new(),
+            offer_stats: BTreeMap::new(),
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),

@@ -5,10 +5,10 @@
 //! when it waits: the first place to look when an app does not start
 //! (its offers do not fit, the cluster is full). 5K's decisions already
 //! know how many each app misses ([`Scheduler::missing_instances`]); this
-//! adds since when, and how long its crash-loop delay still holds it
-//! back (`backoff.rs`).
+//! adds since when, how long its crash-loop delay still holds it back
+//! (`backoff.rs`), and what became of its offers (`offer_stats.rs`).
 
-use super::{AppEntry, Scheduler};
+use super::{AppEntry, Scheduler, offer_stats::OfferStats};
 use crate::app::PathId;
 
 impl Scheduler {
@@ -51,6 +51,11 @@ impl Scheduler {
         true
     }
 
+    /// What became of the offers `app_id` was given since it waits.
+    pub fn offer_stats(&self, app_id: &PathId) -> Option<&OfferStats> {
+        self.offer_stats.get(app_id)
+    }
+
     /// Whether `app_id` waits for launches.
     pub fn is_queued(&self, app_id: &PathId) -> bool {
         self.missing_instances(app_id) > 0
@@ -63,6 +68,9 @@ impl Scheduler {
     pub(super) fn note_waiting(&mut self, app_id: &PathId) -> bool {
         if self.missing_instances(app_id) == 0 {
             self.waiting_since.remove(app_id);
+            // Its launch attempt is over: the next starts afresh, as
+            // Marathon's `LaunchFinished`.
+            self.offer_stats.remove(app_id);
             false
         } else if !self.waiting_since.contains_key(app_id) {
             let now = self.timestamp();

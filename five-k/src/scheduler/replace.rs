@@ -177,6 +177,7 @@ mod tests {
                 config_version: config.into(),
                 killing: false,
                 healthy,
+                agent_info: Default::default(),
             });
         }
 

@@ -11,7 +11,7 @@ use mesos::v1::TaskState;
 
 use crate::{
     app::App,
-    scheduler::{AppEntry, Scheduler, deployment::Deployment, task::Task},
+    scheduler::{AppEntry, Scheduler, deployment::Deployment, offer_stats::OfferStats, task::Task},
 };
 
 /// The most tasks an app's page lists: an app of 10,000 instances would
@@ -31,6 +31,9 @@ pub struct AppRow {
     pub health: String,
     /// The ids of the deployments changing it.
     pub deployments: Vec<String>,
+    /// Why it waits for tasks, in a sentence, if it does: "waiting: the
+    /// last 12 offers had too little memory (…)".
+    pub waiting: Option<String>,
 }
 
 impl AppRow {
@@ -53,8 +56,20 @@ impl AppRow {
                 .deployments_of(&app.id)
                 .map(|d| d.id.clone())
                 .collect(),
+            waiting: waiting(scheduler, app),
         }
     }
+}
+
+/// Why `app` waits for tasks, if it does (`scheduler/offer_stats.rs`).
+fn waiting(scheduler: &Scheduler, app: &App) -> Option<String> {
+    if !scheduler.is_queued(&app.id) {
+        return None;
+    }
+    Some(match scheduler.offer_stats(&app.id) {
+        Some(stats) => stats.explain(app),
+        None => OfferStats::default().explain(app),
+    })
 }
 
 /// What the health checks found: "2 healthy, 1 unhealthy" (tasks not
@@ -228,6 +243,8 @@ mod tests {
             staged: 1,
             health: "not checked yet".into(),
             deployments: vec![hostile.into()],
+            // It quotes constraints, which are the client's text.
+            waiting: Some(hostile.into()),
         }
     }
 
