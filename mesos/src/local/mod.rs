@@ -100,6 +100,7 @@ use tokio::{
     task::JoinHandle,
 };
 
+// Mesos' common validation, which health checks share with executors.
 pub use agent::AgentState;
 pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
@@ -107,6 +108,7 @@ pub use master::MESOS_VERSION;
 pub use snapshot::{
     AgentSnapshot, ExecutorSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot,
 };
+pub(crate) use validation::validate_environment;
 
 use crate::{
     credentials::Credentials,

@@ -211,10 +211,16 @@ fn task(task: &TaskSnapshot) -> Value {
         .statuses
         .iter()
         .map(|s| {
-            json!({
+            let mut status = json!({
                 "state": s.state().as_str_name(),
                 "timestamp": s.timestamp.unwrap_or(0.0),
-            })
+            });
+            // What the task's health check last said (`json(TaskStatus)`
+            // in `src/common/http.cpp`).
+            if let Some(healthy) = s.healthy {
+                status["healthy"] = json!(healthy);
+            }
+            status
         })
         .collect();
     json!({
