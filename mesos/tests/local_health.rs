@@ -153,6 +153,8 @@ async fn a_command_check_runs_in_the_sandbox_with_the_task_environment() {
     let last = statuses.as_array().unwrap().last().unwrap();
     assert_eq!(last["state"], "TASK_RUNNING");
     assert_eq!(last["healthy"], true, "{statuses}");
+    let check = &state["frameworks"][0]["tasks"][0]["health_check"];
+    assert_eq!(check["type"], "COMMAND", "{check}");
 }
 
 #[tokio::test]

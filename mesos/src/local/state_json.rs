@@ -223,7 +223,7 @@ fn task(task: &TaskSnapshot) -> Value {
             status
         })
         .collect();
-    json!({
+    let mut value = json!({
         "id": task.id,
         "name": task.name,
         "framework_id": task.framework_id,
@@ -233,7 +233,12 @@ fn task(task: &TaskSnapshot) -> Value {
         "resources": resources_json(&task.resources),
         "role": task.role,
         "statuses": statuses,
-    })
+    });
+    if let Some(check) = &task.health_check {
+        value["health_check"] =
+            serde_json::from_str(&codec::to_json(check)).expect("a message's JSON is JSON");
+    }
+    value
 }
 
 /// A framework's custom executors, as the master lists them
