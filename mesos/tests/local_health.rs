@@ -165,8 +165,11 @@ async fn http_checks_pass_on_2xx_and_3xx_and_tcp_checks_on_a_connection() {
     launch_checked(&framework, "http", http_check(ok, "/health")).await;
     assert_health_update(&next_health(&framework, "http").await, true);
 
+    // A timeout of 0 is none at all.
     let moved = http_server("304 Not Modified").await;
-    launch_checked(&framework, "http-304", http_check(moved, "/")).await;
+    let mut unlimited = http_check(moved, "/");
+    unlimited.timeout_seconds = Some(0.0);
+    launch_checked(&framework, "http-304", unlimited).await;
     assert_health_update(&next_health(&framework, "http-304").await, true);
 
     launch_checked(&framework, "tcp", tcp_check(ok)).await;

@@ -16,6 +16,9 @@
 //!   them, by `/files/read` and `/files/browse`), reporting
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
 //!   status updates;
+//! * a command task's `health_check` run next to it as Mesos' command
+//!   executor runs it ([`crate::health`]): `healthy` in TASK_RUNNING
+//!   updates, an unhealthy task killed;
 //! * framework failover, reconciliation, heartbeats, `/master/state`;
 //! * [`Faults`] to inject the failures a framework must survive, among
 //!   them a partitioned agent and a master failover.
