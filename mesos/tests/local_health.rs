@@ -225,7 +225,9 @@ async fn failures_within_the_grace_period_do_not_count() {
     let unhealthy = next_health(&framework, "slow").await;
     assert_health_update(&unhealthy, false);
     let waited = unhealthy.timestamp.unwrap() - running.timestamp.unwrap();
-    assert!(waited >= 1.5, "the first failure counted after {waited} s");
+    // The checker starts a moment before the master stamps TASK_RUNNING:
+    // allow for that; without the grace period it would be 0.1 s.
+    assert!(waited >= 1.3, "the first failure counted after {waited} s");
     // Without TASK_KILLING_STATE there is no TASK_KILLING.
     let killed = framework.update("slow").await;
     assert_eq!(killed.state(), TaskState::TaskKilled);
