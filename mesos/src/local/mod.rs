@@ -16,6 +16,9 @@
 //!   them, by `/files/read` and `/files/browse`), reporting
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
 //!   status updates;
+//! * a command task's `health_check` run next to it as Mesos' command
+//!   executor runs it ([`crate::health`]): `healthy` in TASK_RUNNING
+//!   updates, an unhealthy task killed;
 //! * framework failover, reconciliation, heartbeats, `/master/state`;
 //! * [`Faults`] to inject the failures a framework must survive, among
 //!   them a partitioned agent and a master failover.
@@ -100,6 +103,7 @@ use tokio::{
     task::JoinHandle,
 };
 
+// Mesos' common validation, which health checks share with executors.
 pub use agent::AgentState;
 pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
@@ -107,6 +111,7 @@ pub use master::MESOS_VERSION;
 pub use snapshot::{
     AgentSnapshot, ExecutorSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot,
 };
+pub(crate) use validation::validate_environment;
 
 use crate::{
     credentials::Credentials,
