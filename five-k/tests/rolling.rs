@@ -36,8 +36,14 @@ async fn a_rolling_restart_stays_within_the_upgrade_strategy() {
     // At least ⌈4 × 0.5⌉ = 2 running, at most ⌊4 × 1⌋ = 4 alive: two
     // old tasks go at once, and each new one waits for room.
     let (min, max) = (2, 4);
+    // Each task serves HTTP and is checked by 5K: a new task counts only
+    // once a check passed, which takes long enough to see old and new
+    // tasks side by side (a `sleep` would be replaced in a blink).
     let app = json!({
-        "id": "/roll", "cmd": "sleep 1000", "cpus": 0.01, "mem": 16, "instances": 4,
+        "id": "/roll", "cpus": 0.01, "mem": 16, "instances": 4,
+        "cmd": "exec /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1",
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+            "delaySeconds": 0, "intervalSeconds": 2, "timeoutSeconds": 1, "gracePeriodSeconds": 30}],
         "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0},
     });
     let created = web::send(
