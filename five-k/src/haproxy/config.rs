@@ -125,7 +125,6 @@ pub fn render(bind: IpAddr, services: &[Service]) -> String {
 const HEADER: &str = "\
 # Written by 5K from its apps' serving tasks: edits are overwritten.
 global
-    maxconn 50000
 
 defaults
     timeout connect 5s

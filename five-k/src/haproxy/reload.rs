@@ -106,21 +106,23 @@ async fn reload(socket: &Path) -> Result<(), String> {
     let before = master_cli::show_proc(socket).await.map_err(cli)?;
     master_cli::command(socket, "reload").await.map_err(cli)?;
     let deadline = Instant::now() + RELOAD_PATIENCE;
-    let after = loop {
+    let mut processes = loop {
         tokio::time::sleep(POLL).await;
-        let now = master_cli::show_proc(socket).await.map_err(cli)?;
-        if now.failed > before.failed {
-            return Err("the master could not load the new configuration".into());
-        }
-        if now.reloads > before.reloads && !now.workers.is_empty() {
-            break now;
+        // The master CLI closes and resets connections while the master
+        // re-executes itself: an error here means "not yet".
+        if let Ok(now) = master_cli::show_proc(socket).await {
+            if now.failed > before.failed {
+                return Err("the master could not load the new configuration".into());
+            }
+            if now.reloads > before.reloads && !now.workers.is_empty() {
+                break now;
+            }
         }
         if Instant::now() >= deadline {
             return Err(format!("no new worker after {RELOAD_PATIENCE:?}"));
         }
     };
     let drained = Instant::now() + DRAIN_PATIENCE;
-    let mut processes = after;
     while before
         .workers
         .iter()
@@ -133,7 +135,9 @@ async fn reload(socket: &Path) -> Result<(), String> {
             break;
         }
         tokio::time::sleep(POLL).await;
-        processes = master_cli::show_proc(socket).await.map_err(cli)?;
+        if let Ok(now) = master_cli::show_proc(socket).await {
+            processes = now;
+        }
     }
     Ok(())
 }
