@@ -79,31 +79,35 @@ impl Drop for Haproxy {
     }
 }
 
-/// The app's command: writes its task id where http.server serves it,
-/// and on SIGTERM (the KILL) asks HAProxy's current worker (`@1` on the
-/// master CLI) for its servers, into `<reports>/<task id>`.
+/// The app's command: `python3 -m http.server $PORT0 --bind 127.0.0.1`
+/// serving a file with its task id, which on SIGTERM (the KILL) first
+/// asks HAProxy's current worker (`@1` on the master CLI) for its
+/// servers, into `<reports>/<task id>`. Python is the task's own process
+/// (`exec`): the simulated agent makes sure that one dies with 5K.
 fn command(haproxy: &Haproxy, reports: &Path) -> String {
-    let script = reports.join("report.py");
+    let script = reports.join("task.py");
     std::fs::write(
         &script,
         format!(
-            "import socket, sys\n\
-             s = socket.socket(socket.AF_UNIX)\n\
-             s.connect({socket:?})\n\
-             s.sendall(b'@1 show servers state\\n')\n\
-             s.shutdown(socket.SHUT_WR)\n\
-             open({reports:?} + '/' + sys.argv[1], 'w').write(s.makefile().read())\n",
+            "import os, runpy, signal, socket, sys\n\
+             task_id = os.environ['MESOS_TASK_ID']\n\
+             def report(signum, frame):\n\
+             \x20   s = socket.socket(socket.AF_UNIX)\n\
+             \x20   s.connect({socket:?})\n\
+             \x20   s.sendall(b'@1 show servers state\\n')\n\
+             \x20   s.shutdown(socket.SHUT_WR)\n\
+             \x20   open({reports:?} + '/' + task_id, 'w').write(s.makefile().read())\n\
+             \x20   os._exit(0)\n\
+             signal.signal(signal.SIGTERM, report)\n\
+             open('id', 'w').write(task_id)\n\
+             sys.argv = ['http.server', os.environ['PORT0'], '--bind', '127.0.0.1']\n\
+             runpy.run_module('http.server', run_name='__main__', alter_sys=True)\n",
             socket = haproxy.socket(),
             reports = reports.display().to_string(),
         ),
     )
     .unwrap();
-    format!(
-        "printf %s \"$MESOS_TASK_ID\" > id; \
-         trap '/usr/bin/python3 {} \"$MESOS_TASK_ID\"; exit 0' TERM; \
-         /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1 & wait $!",
-        script.display()
-    )
+    format!("exec /usr/bin/python3 {}", script.display())
 }
 
 /// One request through HAProxy, on a new connection: the id of the task
@@ -139,33 +143,40 @@ struct Phase {
     tasks_seen: std::collections::BTreeSet<String>,
 }
 
-/// A client sending requests one after another, all along, into the
+/// Clients sending requests all along, each one after another, into the
 /// current phase's tally.
 struct Client {
     phase: Arc<Mutex<Phase>>,
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// How many requests are on their way at any time.
+const CONCURRENCY: usize = 4;
 
 impl Client {
     fn start(port: u16) -> Client {
         let phase = Arc::new(Mutex::new(Phase::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (tally, stopped) = (phase.clone(), stop.clone());
-        let task = tokio::spawn(async move {
-            while !stopped.load(Ordering::Relaxed) {
-                let result = request(port).await;
-                let mut phase = tally.lock().unwrap();
-                match result {
-                    Ok(task) => {
-                        phase.answered += 1;
-                        phase.tasks_seen.insert(task);
+        let loops = (0..CONCURRENCY)
+            .map(|_| {
+                let (tally, stopped) = (phase.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stopped.load(Ordering::Relaxed) {
+                        let result = request(port).await;
+                        let mut phase = tally.lock().unwrap();
+                        match result {
+                            Ok(task) => {
+                                phase.answered += 1;
+                                phase.tasks_seen.insert(task);
+                            }
+                            Err(error) => phase.failures.push(error),
+                        }
                     }
-                    Err(error) => phase.failures.push(error),
-                }
-            }
-        });
-        Client { phase, stop, task }
+                })
+            })
+            .collect();
+        Client { phase, stop, loops }
     }
 
     /// Ends the current phase: its tally, and a new one begins.
@@ -179,9 +190,10 @@ impl Client {
 
     async fn stop(self) -> Phase {
         self.stop.store(true, Ordering::Relaxed);
-        let tally = self.phase.clone();
-        self.task.await.unwrap();
-        std::mem::take(&mut *tally.lock().unwrap())
+        for client in self.loops {
+            client.await.unwrap();
+        }
+        std::mem::take(&mut *self.phase.lock().unwrap())
     }
 }
 
