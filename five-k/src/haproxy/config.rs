@@ -240,6 +240,48 @@ listen shop_web_1
     }
 
     #[test]
+    fn only_serving_tasks_are_servers() {
+        let web = app(r#"{"cmd": "x", "portDefinitions": [{"port": 10000}],
+                "healthChecks": [{"protocol": "TCP"}]}"#);
+        let healthy = Task {
+            healthy: Some(true),
+            ..task("healthy", &[31000])
+        };
+        let unhealthy = Task {
+            healthy: Some(false),
+            ..task("unhealthy", &[31001])
+        };
+        let unchecked = task("not-checked-yet", &[31002]);
+        let being_killed = Task {
+            id: "being-killed".into(),
+            killing: true,
+            ..healthy.clone()
+        };
+        let staging = Task {
+            id: "staging".into(),
+            state: TaskState::TaskStaging,
+            ..healthy.clone()
+        };
+        let entry = crate::scheduler::AppEntry {
+            app: web,
+            versions: vec![],
+            last_task_failure: None,
+        };
+        let scheduler = Scheduler::restore(
+            None,
+            vec![entry],
+            vec![],
+            vec![healthy, unhealthy, unchecked, being_killed, staging],
+        );
+        let servers: Vec<String> = services(&scheduler)
+            .into_iter()
+            .flat_map(|service| service.servers)
+            .map(|server| server.task_id)
+            .collect();
+        assert_eq!(servers, vec!["healthy"]);
+    }
+
+    #[test]
     fn the_same_backends_render_the_same_text() {
         let web = app(r#"{"cmd": "x", "portDefinitions": [{"port": 10000}]}"#);
         let (a, b) = (task("t-a", &[31000]), task("t-b", &[31001]));

@@ -138,3 +138,100 @@ impl Backends {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+    use mesos::v1::{TaskId, TaskState};
+
+    use super::*;
+    use crate::{
+        app::{App, AppRequest, PathId},
+        scheduler::{AppEntry, task::Task},
+    };
+
+    /// Backends whose reloads the test completes by hand.
+    fn backends() -> (
+        Backends,
+        watch::Receiver<(u64, Arc<String>)>,
+        watch::Sender<u64>,
+    ) {
+        let (wanted, wanted_receiver) = watch::channel((0, Arc::new(String::new())));
+        let (applied_sender, applied) = watch::channel(0);
+        let backends = Backends {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            rendered: None,
+            generation: 0,
+            wanted,
+            applied,
+            held: Vec::new(),
+        };
+        (backends, wanted_receiver, applied_sender)
+    }
+
+    fn scheduler(killing: bool) -> Scheduler {
+        let request: AppRequest =
+            serde_json::from_str(r#"{"cmd": "x", "portDefinitions": [{"port": 10000}]}"#).unwrap();
+        let app = App::create(PathId::parse("/web"), request, "v1");
+        let task = Task {
+            id: "web.1".into(),
+            app_id: app.id.clone(),
+            agent_id: "agent".into(),
+            host: "127.0.0.1".into(),
+            ports: vec![31000],
+            service_ports: vec![10000],
+            state: TaskState::TaskRunning,
+            staged_at: String::new(),
+            started_at: None,
+            version: "v1".into(),
+            config_version: "v1".into(),
+            killing,
+            healthy: None,
+        };
+        let entry = AppEntry {
+            app,
+            versions: vec![],
+            last_task_failure: None,
+        };
+        Scheduler::restore(None, vec![entry], vec![], vec![task])
+    }
+
+    fn kill() -> Call {
+        let task_id = TaskId {
+            value: "web.1".into(),
+        };
+        mesos::calls::kill(task_id, None, None)
+    }
+
+    #[test]
+    fn a_kill_waits_for_the_reload_that_drops_its_task() {
+        let (mut backends, wanted, applied) = backends();
+        // In the backend at first: that configuration is reloaded.
+        backends.hold_kills(&scheduler(false), true, vec![]);
+        applied.send_replace(wanted.borrow().0);
+
+        // The task is being killed: the KILL waits, other calls go out.
+        let revive = mesos::calls::revive(vec![]);
+        let now = backends.hold_kills(&scheduler(true), true, vec![kill(), revive.clone()]);
+        assert_eq!(now, vec![revive]);
+        let (generation, text) = wanted.borrow().clone();
+        assert!(!text.contains("web.1"), "{text}");
+        assert_eq!(backends.released().now_or_never(), None);
+
+        // Until HAProxy runs the configuration without it.
+        applied.send_replace(generation);
+        assert_eq!(backends.released().now_or_never(), Some(vec![kill()]));
+    }
+
+    #[test]
+    fn an_unchanged_configuration_is_not_reloaded_and_holds_nothing() {
+        let (mut backends, wanted, applied) = backends();
+        backends.hold_kills(&scheduler(true), true, vec![]);
+        let generation = wanted.borrow().0;
+        applied.send_replace(generation);
+        // A KILL sent again (the retry after 15 s): same backends.
+        let now = backends.hold_kills(&scheduler(true), true, vec![kill()]);
+        assert_eq!(now, vec![kill()]);
+        assert_eq!(wanted.borrow().0, generation);
+    }
+}
