@@ -125,6 +125,7 @@ pub fn render(bind: IpAddr, services: &[Service]) -> String {
 const HEADER: &str = "\
 # Written by 5K from its apps' serving tasks: edits are overwritten.
 global
+    # maxconn: HAProxy derives it from the file descriptor limit.
 
 defaults
     timeout connect 5s

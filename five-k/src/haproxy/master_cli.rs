@@ -24,8 +24,9 @@ use tokio::{
 };
 
 /// How long the master CLI may be away: it is closed while the master
-/// re-executes itself.
-const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// re-executes itself and parses the new file (milliseconds). Longer
+/// means HAProxy is down, and KILLs must not wait on it much.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(3);
 
 /// What `show proc` says, as far as a reload is concerned.
 #[derive(Debug, Default, PartialEq)]
