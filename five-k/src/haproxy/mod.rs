@@ -28,6 +28,9 @@ use tokio::sync::watch;
 
 use crate::scheduler::Scheduler;
 
+/// A configuration to put into effect, with its generation number.
+type Rendered = (u64, Arc<String>);
+
 /// Where HAProxy is and how to reach it (flags `--haproxy-*`).
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,7 +51,7 @@ pub struct Backends {
     rendered: Option<Arc<String>>,
     /// Each new configuration's number; `applied` says which is in effect.
     generation: u64,
-    wanted: watch::Sender<(u64, Arc<String>)>,
+    wanted: watch::Sender<Rendered>,
     applied: watch::Receiver<u64>,
     held: Vec<(u64, Call)>,
 }
@@ -151,11 +154,7 @@ mod tests {
     };
 
     /// Backends whose reloads the test completes by hand.
-    fn backends() -> (
-        Backends,
-        watch::Receiver<(u64, Arc<String>)>,
-        watch::Sender<u64>,
-    ) {
+    fn backends() -> (Backends, watch::Receiver<Rendered>, watch::Sender<u64>) {
         let (wanted, wanted_receiver) = watch::channel((0, Arc::new(String::new())));
         let (applied_sender, applied) = watch::channel(0);
         let backends = Backends {

@@ -7,13 +7,12 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use tokio::sync::watch;
 
-use super::{Settings, master_cli};
+use super::{Rendered, Settings, master_cli};
 
 /// How long a reload may take before 5K gives up on it.
 const RELOAD_PATIENCE: Duration = Duration::from_secs(30);
@@ -34,7 +33,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// the benchmark of many apps changing at once reads.
 pub async fn run(
     settings: Settings,
-    mut wanted: watch::Receiver<(u64, Arc<String>)>,
+    mut wanted: watch::Receiver<Rendered>,
     applied: watch::Sender<u64>,
 ) {
     let mut reloads = 0_u64;
