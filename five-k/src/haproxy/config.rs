@@ -15,11 +15,15 @@
 //! HAProxy only when the text differs: a status update that changes
 //! nothing HAProxy sees costs no reload.
 
-use std::{fmt::Write, net::IpAddr};
+use std::{
+    collections::{BTreeMap, btree_map::Entry},
+    fmt::Write,
+    net::IpAddr,
+};
 
 use crate::{
     app::App,
-    scheduler::{Scheduler, task::Task},
+    scheduler::{Scheduler, health::checks_of, task::Task},
 };
 
 /// One load-balanced port of an app: what a `listen` section needs.
@@ -53,17 +57,36 @@ pub struct Server {
 /// the app has health checks). A task 5K decided to kill is out of this
 /// list from that decision on, which is what lets the edge drop it from
 /// HAProxy before the KILL goes out.
+///
+/// One service port is one address: two `listen` sections on it would
+/// make HAProxy split the clients of both between two apps. The first app
+/// in id order keeps the port; a later one is left out, with a warning.
 pub fn services(scheduler: &Scheduler) -> Vec<Service> {
     let mut services = Vec::new();
+    let mut taken: BTreeMap<u32, String> = BTreeMap::new();
     for entry in scheduler.apps() {
-        let app = &entry.app;
-        let has_health_checks = !app.health_checks.is_empty();
+        // Whether a task must pass checks is its own version's matter:
+        // during an upgrade that adds checks, the old tasks were never
+        // checked and keep serving until they are replaced.
         let serving: Vec<&Task> = scheduler
             .tasks()
-            .of_app(&app.id)
-            .filter(|task| task.is_serving(has_health_checks))
+            .of_app(&entry.app.id)
+            .filter(|task| task.is_serving(!checks_of(entry, task).is_empty()))
             .collect();
-        services.extend(services_of(app, &serving));
+        for service in services_of(&entry.app, &serving) {
+            match taken.entry(service.port) {
+                Entry::Vacant(free) => {
+                    free.insert(service.name.clone());
+                    services.push(service);
+                }
+                Entry::Occupied(owner) => tracing::warn!(
+                    "service port {} of {} is already {}'s: left out of HAProxy",
+                    service.port,
+                    service.name,
+                    owner.get()
+                ),
+            }
+        }
     }
     services
 }
@@ -281,6 +304,61 @@ listen shop_web_1
             .map(|server| server.task_id)
             .collect();
         assert_eq!(servers, vec!["healthy"]);
+    }
+
+    fn restore(entries: Vec<crate::scheduler::AppEntry>, tasks: Vec<Task>) -> Scheduler {
+        Scheduler::restore(None, entries, vec![], tasks)
+    }
+
+    fn entry(app: App, versions: Vec<App>) -> crate::scheduler::AppEntry {
+        crate::scheduler::AppEntry {
+            app,
+            versions,
+            last_task_failure: None,
+        }
+    }
+
+    #[test]
+    fn a_service_port_taken_by_an_app_is_left_out_of_the_next() {
+        let first = App::create(
+            PathId::parse("/a"),
+            serde_json::from_str(r#"{"cmd": "x", "portDefinitions": [{"port": 10000}]}"#).unwrap(),
+            "v1",
+        );
+        let second = App::create(
+            PathId::parse("/b"),
+            serde_json::from_str(
+                r#"{"cmd": "x", "portDefinitions": [{"port": 0}, {"port": 10001}],
+                    "labels": {"HAPROXY_0_PORT": "10000"}}"#,
+            )
+            .unwrap(),
+            "v1",
+        );
+        let scheduler = restore(vec![entry(second, vec![]), entry(first, vec![])], vec![]);
+        let services: Vec<(String, u32)> = services(&scheduler)
+            .into_iter()
+            .map(|service| (service.name, service.port))
+            .collect();
+        assert_eq!(services, vec![("a_0".into(), 10000), ("b_1".into(), 10001)]);
+    }
+
+    #[test]
+    fn removing_the_checks_keeps_the_old_unhealthy_tasks_out() {
+        let checked = app(r#"{"cmd": "x", "portDefinitions": [{"port": 10000}],
+                "healthChecks": [{"protocol": "TCP"}]}"#);
+        let unchecked = App::create(
+            checked.id.clone(),
+            serde_json::from_str(r#"{"cmd": "y", "portDefinitions": [{"port": 10000}]}"#).unwrap(),
+            "v2",
+        );
+        assert_ne!(checked.config_version(), unchecked.config_version());
+        let sick = Task {
+            healthy: Some(false),
+            config_version: checked.config_version().to_string(),
+            ..task("sick", &[31000])
+        };
+        let scheduler = restore(vec![entry(unchecked, vec![checked])], vec![sick]);
+        assert_eq!(services(&scheduler)[0].servers, vec![]);
     }
 
     #[test]

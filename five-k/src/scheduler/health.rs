@@ -329,7 +329,7 @@ fn overall(records: &BTreeMap<usize, Health>, check_count: usize) -> Option<bool
 
 /// The health checks of the app version a task runs: during an upgrade,
 /// old tasks are checked as their version says, not as the new one does.
-fn checks_of<'a>(entry: &'a AppEntry, task: &Task) -> &'a [HealthCheck] {
+pub(crate) fn checks_of<'a>(entry: &'a AppEntry, task: &Task) -> &'a [HealthCheck] {
     if task.config_version == entry.app.config_version() {
         return &entry.app.health_checks;
     }

@@ -413,3 +413,33 @@ fn the_task_info_carries_the_one_agent_side_check() {
     let check = info.health_check.unwrap();
     assert_eq!(check.http.unwrap().port, 31007);
 }
+
+#[test]
+fn adding_a_check_keeps_the_old_tasks_in_haproxy_until_replaced() {
+    let mut scheduler = scheduler();
+    let request: AppRequest = serde_json::from_str(
+        r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2,
+            "portDefinitions": [{"port": 10000}]}"#,
+    )
+    .unwrap();
+    scheduler.create_app(request, false).unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let ids = offer(&mut scheduler, "offer-1");
+    run(&mut scheduler, &ids);
+    let servers = |s: &Scheduler| crate::haproxy::services(s)[0].servers.len();
+    assert_eq!(servers(&scheduler), 2);
+    let update: AppRequest =
+        serde_json::from_str(r#"{"healthChecks": [{"protocol": "HTTP", "intervalSeconds": 30}]}"#)
+            .unwrap();
+    scheduler
+        .update_app(&PathId::parse("/web"), update, false)
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    assert_eq!(
+        servers(&scheduler),
+        2,
+        "old tasks still serve until replaced"
+    );
+}
