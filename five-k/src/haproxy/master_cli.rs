@@ -42,13 +42,25 @@ pub struct Processes {
 
 /// Sends one command and reads the answer to the end (the master closes
 /// the connection after each command when no prompt is asked for).
+/// A master that accepts but never answers (stopped, or wedged) is an
+/// error after [`CONNECT_PATIENCE`]: waiting on it would hold every KILL.
 pub async fn command(socket: &Path, command: &str) -> std::io::Result<String> {
     let mut stream = connect(socket).await?;
-    stream.write_all(format!("{command}\n").as_bytes()).await?;
-    stream.shutdown().await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    Ok(answer)
+    let exchange = async {
+        stream.write_all(format!("{command}\n").as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    };
+    tokio::time::timeout(CONNECT_PATIENCE, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to {command:?} after {CONNECT_PATIENCE:?}"),
+            ))
+        })
 }
 
 pub async fn show_proc(socket: &Path) -> std::io::Result<Processes> {
@@ -138,5 +150,24 @@ mod tests {
     #[test]
     fn an_answer_without_a_master_is_not_show_proc() {
         assert_eq!(parse_show_proc("Unknown command.\n"), None);
+    }
+}
+
+#[cfg(test)]
+mod unanswered {
+    #[tokio::test]
+    async fn a_master_that_does_not_answer_fails_show_proc_in_time() {
+        let dir = std::env::temp_dir().join(format!("unanswered-cli-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("master.sock");
+        let _ = std::fs::remove_file(&path);
+        // Listening, never accepting: a SIGSTOPped master.
+        let _listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(10), super::show_proc(&path)).await;
+        let error = answer
+            .expect("show_proc still waiting after 10 s")
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
     }
 }
