@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     events::EventBus,
     haproxy::Backends,
-    scheduler::{Changes, Scheduler},
+    scheduler::{Changes, Effects, Scheduler},
     store::Store,
 };
 
@@ -192,11 +192,7 @@ impl Term {
         bus: &EventBus,
         haproxy: Option<&mut Backends>,
     ) -> Result<(), String> {
-        self.scheduler.converge();
-        let effects = self.scheduler.take_effects();
-        let changes = self.scheduler.take_changes();
-        let touched = !changes.is_empty();
-        self.unsaved.merge(changes);
+        let (effects, touched) = self.settle();
         if let (Some(store), false) = (self.store.as_mut(), self.unsaved.is_empty()) {
             match store.save(&self.scheduler, &self.unsaved).await {
                 Ok(()) => {
@@ -231,11 +227,30 @@ impl Term {
         }
         let calls = match haproxy {
             // A task killed must first leave HAProxy's backends.
-            Some(backends) => backends.hold_kills(&self.scheduler, touched, effects.calls),
+            Some(backends) => {
+                backends.refresh(&self.scheduler, touched);
+                backends.hold_kills(effects.calls)
+            }
             None => effects.calls,
         };
         send(driver, calls).await;
         Ok(())
+    }
+
+    /// Converges, and takes the batch's effects and changes. Also says
+    /// whether HAProxy's backends may differ from their last rendering.
+    fn settle(&mut self) -> (Effects, bool) {
+        self.scheduler.converge();
+        let effects = self.scheduler.take_effects();
+        self.unsaved.merge(self.scheduler.take_changes());
+        // Not only this batch's changes: a batch whose save failed
+        // returned before rendering, and its KILLs are sent again.
+        let touched = !self.unsaved.is_empty();
+        if self.store.is_none() {
+            // Nothing to save them to.
+            self.unsaved = Changes::default();
+        }
+        (effects, touched)
     }
 }
 
@@ -288,5 +303,39 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term() -> Term {
+        Term {
+            scheduler: Scheduler::new(),
+            store: None,
+            replies: Vec::new(),
+            unsaved: Changes::default(),
+            retry_save: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_after_a_failed_save_renders_haproxy_again() {
+        let mut term = term();
+        // A batch whose save failed: its changes wait, and it returned
+        // before HAProxy was rendered.
+        term.unsaved.tasks.insert("web.1".into());
+        let (_, touched) = term.settle();
+        assert!(touched, "the retry that saves must render the backends");
+    }
+
+    #[test]
+    fn without_a_store_only_a_batch_with_changes_renders() {
+        let mut term = term();
+        term.scheduler
+            .on_event(&mesos::testing::events::subscribed("framework-1"));
+        assert!(term.settle().1);
+        assert!(!term.settle().1, "nothing changed since");
     }
 }

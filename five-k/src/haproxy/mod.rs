@@ -1,12 +1,13 @@
 //! Service discovery through a real HAProxy: clients reach an app on its
 //! service port, whichever agents and host ports its tasks have.
 //!
-//! With `--haproxy-config`, the leader renders HAProxy's configuration
-//! from the tasks that serve each app with a service port
-//! ([`config::render`], a plain function), and a task of its own writes,
-//! checks and reloads it ([`reload`]) through HAProxy's master CLI
+//! With `--haproxy-config`, the leader computes HAProxy's services from
+//! the tasks that serve each app with a service port ([`config`], plain
+//! functions), and a task of its own renders, writes, checks and reloads
+//! the configuration ([`reload`]) through HAProxy's master CLI
 //! ([`master_cli`]: master-worker mode, which reloads without refusing
-//! connections).
+//! connections). A service port that cannot be bound is left out of it,
+//! so that it does not fail the reload of every other app.
 //!
 //! One ordering matters: a task 5K kills leaves the backends *before* its
 //! KILL goes out. Otherwise HAProxy keeps sending it connections while
@@ -22,14 +23,14 @@ mod reload;
 
 use std::{net::IpAddr, path::PathBuf, sync::Arc};
 
-pub use config::{render, services};
+pub use config::{Service, render, services};
 use mesos::v1::scheduler::{Call, call};
 use tokio::sync::watch;
 
 use crate::scheduler::Scheduler;
 
-/// A configuration to put into effect, with its generation number.
-type Rendered = (u64, Arc<String>);
+/// The services to put into effect, with their generation number.
+type Wanted = (u64, Arc<Vec<Service>>);
 
 /// Where HAProxy is and how to reach it (flags `--haproxy-*`).
 #[derive(Clone, Debug)]
@@ -44,14 +45,13 @@ pub struct Settings {
     pub binary: PathBuf,
 }
 
-/// The core loop's side of HAProxy: what was rendered last, and the KILL
-/// calls waiting for the reload that drops their tasks.
+/// The core loop's side of HAProxy: the services computed last, and the
+/// KILL calls waiting for the reload that drops their tasks.
 pub struct Backends {
-    bind: IpAddr,
-    rendered: Option<Arc<String>>,
+    rendered: Option<Arc<Vec<Service>>>,
     /// Each new configuration's number; `applied` says which is in effect.
     generation: u64,
-    wanted: watch::Sender<Rendered>,
+    wanted: watch::Sender<Wanted>,
     applied: watch::Receiver<u64>,
     held: Vec<(u64, Call)>,
 }
@@ -59,12 +59,10 @@ pub struct Backends {
 impl Backends {
     /// Starts the reloading task. Must run inside the tokio runtime.
     pub fn start(settings: Settings) -> Backends {
-        let (wanted, wanted_receiver) = watch::channel((0, Arc::new(String::new())));
+        let (wanted, wanted_receiver) = watch::channel((0, Arc::new(Vec::new())));
         let (applied_sender, applied) = watch::channel(0);
-        let bind = settings.bind;
         tokio::spawn(reload::run(settings, wanted_receiver, applied_sender));
         Backends {
-            bind,
             rendered: None,
             generation: 0,
             wanted,
@@ -81,25 +79,24 @@ impl Backends {
         self.held.clear();
     }
 
-    /// After a batch is saved: renders the configuration if tasks or apps
-    /// changed (`touched`) and hands it to the reloading task if it
-    /// differs; then keeps back the KILL calls until that reload is done.
-    /// Returns the calls to send now.
-    pub fn hold_kills(
-        &mut self,
-        scheduler: &Scheduler,
-        touched: bool,
-        calls: Vec<Call>,
-    ) -> Vec<Call> {
+    /// After a batch is saved: computes the services if tasks or apps
+    /// changed (`touched`), and hands them to the reloading task, which
+    /// renders them, if they differ from the last ones.
+    pub fn refresh(&mut self, scheduler: &Scheduler, touched: bool) {
         if touched || self.rendered.is_none() {
-            let text = render(self.bind, &services(scheduler));
-            if self.rendered.as_deref() != Some(&text) {
-                let text = Arc::new(text);
+            let services = services(scheduler);
+            if self.rendered.as_deref() != Some(&services) {
+                let services = Arc::new(services);
                 self.generation += 1;
-                self.rendered = Some(text.clone());
-                self.wanted.send_replace((self.generation, text));
+                self.rendered = Some(services.clone());
+                self.wanted.send_replace((self.generation, services));
             }
         }
+    }
+
+    /// Keeps back the batch's KILL calls until the reload of the last
+    /// [`Backends::refresh`] is done. Returns the calls to send now.
+    pub fn hold_kills(&mut self, calls: Vec<Call>) -> Vec<Call> {
         if *self.applied.borrow() >= self.generation {
             return calls;
         }
@@ -154,11 +151,10 @@ mod tests {
     };
 
     /// Backends whose reloads the test completes by hand.
-    fn backends() -> (Backends, watch::Receiver<Rendered>, watch::Sender<u64>) {
-        let (wanted, wanted_receiver) = watch::channel((0, Arc::new(String::new())));
+    fn backends() -> (Backends, watch::Receiver<Wanted>, watch::Sender<u64>) {
+        let (wanted, wanted_receiver) = watch::channel((0, Arc::new(Vec::new())));
         let (applied_sender, applied) = watch::channel(0);
         let backends = Backends {
-            bind: IpAddr::from([127, 0, 0, 1]),
             rendered: None,
             generation: 0,
             wanted,
@@ -207,15 +203,16 @@ mod tests {
     fn a_kill_waits_for_the_reload_that_drops_its_task() {
         let (mut backends, wanted, applied) = backends();
         // In the backend at first: that configuration is reloaded.
-        backends.hold_kills(&scheduler(false), true, vec![]);
+        backends.refresh(&scheduler(false), true);
         applied.send_replace(wanted.borrow().0);
 
         // The task is being killed: the KILL waits, other calls go out.
         let revive = mesos::calls::revive(vec![]);
-        let now = backends.hold_kills(&scheduler(true), true, vec![kill(), revive.clone()]);
+        backends.refresh(&scheduler(true), true);
+        let now = backends.hold_kills(vec![kill(), revive.clone()]);
         assert_eq!(now, vec![revive]);
-        let (generation, text) = wanted.borrow().clone();
-        assert!(!text.contains("web.1"), "{text}");
+        let (generation, services) = wanted.borrow().clone();
+        assert_eq!(services[0].servers, vec![], "{services:?}");
         assert_eq!(backends.released().now_or_never(), None);
 
         // Until HAProxy runs the configuration without it.
@@ -226,11 +223,12 @@ mod tests {
     #[test]
     fn an_unchanged_configuration_is_not_reloaded_and_holds_nothing() {
         let (mut backends, wanted, applied) = backends();
-        backends.hold_kills(&scheduler(true), true, vec![]);
+        backends.refresh(&scheduler(true), true);
         let generation = wanted.borrow().0;
         applied.send_replace(generation);
         // A KILL sent again (the retry after 15 s): same backends.
-        let now = backends.hold_kills(&scheduler(true), true, vec![kill()]);
+        backends.refresh(&scheduler(true), true);
+        let now = backends.hold_kills(vec![kill()]);
         assert_eq!(now, vec![kill()]);
         assert_eq!(wanted.borrow().0, generation);
     }
