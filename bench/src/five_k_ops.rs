@@ -232,7 +232,10 @@ fn rolling_restart(
         polls += 1;
         fewest_healthy = fewest_healthy.min(healthy);
         most_tasks = most_tasks.max(tasks);
-        if timeline.last().is_none_or(|&(_, t, h)| (t, h) != (tasks, healthy)) {
+        if timeline
+            .last()
+            .is_none_or(|&(_, t, h)| (t, h) != (tasks, healthy))
+        {
             timeline.push((started.elapsed().as_secs_f64(), tasks, healthy));
         }
         if deployments == 0 {
@@ -276,7 +279,8 @@ fn check_cpu(server: &CheckServer, tasks: usize, window: Duration) -> Result<Val
     let mut cpu = [0.0; 2];
     let mut checks = 0;
     for (i, checked) in [true, false].into_iter().enumerate() {
-        let (_master, master_port) = procs::start_master(tasks.div_ceil(10), AGENT_RESOURCES, true)?;
+        let (_master, master_port) =
+            procs::start_master(tasks.div_ceil(10), AGENT_RESOURCES, true)?;
         let five_k = FiveK::start_with(master_port, &[], None)?;
         subscribed(master_port)?;
         let id = "/checked";
@@ -481,8 +485,7 @@ impl ReloadLog {
                     .find_map(|f| f.strip_prefix("elapsed_ms="))
                     .and_then(|v| v.parse().ok())
                     .context("a reload line with elapsed_ms")?;
-                self.seen
-                    .push((since.elapsed().as_secs_f64(), elapsed_ms));
+                self.seen.push((since.elapsed().as_secs_f64(), elapsed_ms));
             } else if line.contains("HAProxy not reloaded") {
                 bail!("5K: {}", line.trim());
             }
@@ -525,11 +528,7 @@ fn haproxy(apps: usize, instances: usize) -> Result<Value> {
     let tasks = apps * instances;
     // Room for every app twice over, as the restarts overlap.
     let (_master, master_port) = procs::start_master(tasks.div_ceil(5), AGENT_RESOURCES, true)?;
-    let five_k = FiveK::start_with(
-        master_port,
-        &flags,
-        Some(std::fs::File::create(&log_path)?),
-    )?;
+    let five_k = FiveK::start_with(master_port, &flags, Some(std::fs::File::create(&log_path)?))?;
     subscribed(master_port)?;
     let mut log = ReloadLog::open(&log_path)?;
     // 5K's first configuration (no apps) is no part of what is measured.
