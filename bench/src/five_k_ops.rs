@@ -460,6 +460,8 @@ struct ReloadLog {
     reader: BufReader<std::fs::File>,
     partial: String,
     seen: Vec<(f64, u64)>,
+    /// The first "HAProxy not reloaded" line: the run is void.
+    failed: Option<String>,
 }
 
 impl ReloadLog {
@@ -468,6 +470,7 @@ impl ReloadLog {
             reader: BufReader::new(std::fs::File::open(path)?),
             partial: String::new(),
             seen: Vec::new(),
+            failed: None,
         })
     }
 
@@ -487,9 +490,33 @@ impl ReloadLog {
                     .context("a reload line with elapsed_ms")?;
                 self.seen.push((since.elapsed().as_secs_f64(), elapsed_ms));
             } else if line.contains("HAProxy not reloaded") {
-                bail!("5K: {}", line.trim());
+                self.failed.get_or_insert(line.trim().to_string());
             }
         }
+    }
+
+    /// Fails if 5K could not reload HAProxy.
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            Some(line) => bail!("5K: {line}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Skips the reloads of 5K's start (a configuration without apps),
+    /// which are no part of what is measured: waits for the first, and
+    /// for any other within half a second.
+    fn skip_start(&mut self) -> Result<()> {
+        let since = Instant::now();
+        // No reload at all is possible too (nothing to render yet).
+        let _ = procs::poll_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            self.read(since)?;
+            Ok(!self.seen.is_empty())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        self.read(since)?;
+        self.take();
+        self.check()
     }
 
     /// The reloads seen, as JSON, and forgets them.
@@ -531,15 +558,7 @@ fn haproxy(apps: usize, instances: usize) -> Result<Value> {
     let five_k = FiveK::start_with(master_port, &flags, Some(std::fs::File::create(&log_path)?))?;
     subscribed(master_port)?;
     let mut log = ReloadLog::open(&log_path)?;
-    // 5K's first configuration (no apps) is no part of what is measured.
-    let quiet = Instant::now();
-    let _ = procs::poll_until(Duration::from_secs(5), Duration::from_millis(20), || {
-        log.read(quiet)?;
-        Ok(!log.seen.is_empty())
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    log.read(quiet)?;
-    log.take();
+    log.skip_start()?;
 
     let ids: Vec<String> = (0..apps).map(|n| format!("/lb/app-{n:03}")).collect();
     let started = Instant::now();
@@ -598,7 +617,7 @@ fn served_when(
     let mut timeline: Vec<Value> = Vec::new();
     let mut last = (usize::MAX, usize::MAX);
     let timeout = Duration::from_secs(120);
-    procs::poll_until(timeout, Duration::from_millis(20), || {
+    let waited = procs::poll_until(timeout, Duration::from_millis(20), || {
         log.read(started)?;
         if served.is_none() {
             let servers = haproxy.servers()?;
@@ -617,11 +636,14 @@ fn served_when(
         }
         let (status, body) = request(five_k.port, "GET", "/v2/deployments", None)?;
         Ok(status == 200 && body.trim() == "[]")
-    })
-    .with_context(|| format!("HAProxy does not serve the {tasks} tasks within {timeout:?}"))?;
+    });
+    log.check()?;
+    waited
+        .with_context(|| format!("HAProxy does not serve the {tasks} tasks within {timeout:?}"))?;
     // Reloads 5K may still do once all is served (none expected).
     std::thread::sleep(Duration::from_secs(1));
     log.read(started)?;
+    log.check()?;
     let (at, servers) = served.expect("set before the condition holds");
     Ok((at, servers, timeline))
 }
