@@ -160,25 +160,33 @@ fn print_deploy(d: &Value) {
 }
 
 /// A running 5K and the port of its API.
-struct FiveK {
+pub(crate) struct FiveK {
     process: Process,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl FiveK {
     fn start(master_port: u16, zk: Option<&str>) -> Result<FiveK> {
+        let zk = zk.map(|zk| vec!["--zk".to_string(), zk.to_string()]);
+        FiveK::start_with(master_port, &zk.unwrap_or_default(), None)
+    }
+
+    /// 5K with more flags, logging to `log` if given (else nowhere).
+    pub(crate) fn start_with(
+        master_port: u16,
+        flags: &[String],
+        log: Option<std::fs::File>,
+    ) -> Result<FiveK> {
         let port = procs::free_port()?;
         let mut command = Command::new(procs::binary("five-k")?);
         command
             .args(["--master", &format!("127.0.0.1:{master_port}")])
             .args(["--http-address", &format!("127.0.0.1:{port}")])
-            // As a user runs it: logging at info, here to nowhere.
+            .args(flags)
+            // As a user runs it: logging at info.
             .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
+            .stdout(log.map_or_else(Stdio::null, Stdio::from))
             .stderr(Stdio::null());
-        if let Some(zk) = zk {
-            command.args(["--zk", zk]);
-        }
         let process = Process::spawn("five-k", &mut command)?;
         procs::poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
             Ok(request(port, "GET", "/ping", None)?.0 == 200)
@@ -187,13 +195,13 @@ impl FiveK {
         Ok(FiveK { process, port })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.process.pid()
     }
 }
 
 /// Waits until the master has a framework subscribed (5K, leading).
-fn subscribed(master_port: u16) -> Result<()> {
+pub(crate) fn subscribed(master_port: u16) -> Result<()> {
     procs::poll_until(Duration::from_secs(30), Duration::from_millis(20), || {
         let state: Value = serde_json::from_str(&procs::http_get(master_port, "/master/state")?)?;
         Ok(state["frameworks"]
@@ -204,7 +212,12 @@ fn subscribed(master_port: u16) -> Result<()> {
 }
 
 /// One request on a connection of its own: the status and the body.
-fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, String)> {
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.map(Value::to_string).unwrap_or_default();
@@ -387,7 +400,7 @@ fn reads(port: u16, stop: &AtomicBool) -> Result<Value> {
 }
 
 /// The value below which `q` of the sorted `values` fall.
-fn percentile(values: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }

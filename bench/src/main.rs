@@ -12,6 +12,7 @@
 //! | `failover.rs` | step 04: kill -9 of the leader to the new leader's SUBSCRIBE |
 //! | `executors.rs` | tasks on our executor against the command executor: latency, CPU, RSS |
 //! | `five_k.rs` | 5K deploying apps through Marathon's API: wall, CPU, RSS, reads, failover |
+//! | `five_k_ops.rs` | 5K in operation: rolling restart with health checks, check CPU, HAProxy reloads |
 //! | `idle.rs` | a scheduler's resident memory when idle |
 //! | `pymesos.rs` | the peer (full run only) |
 //!
@@ -21,6 +22,7 @@ mod decoding;
 mod executors;
 mod failover;
 mod five_k;
+mod five_k_ops;
 mod floor;
 mod idle;
 mod offer_cycle;
@@ -49,7 +51,7 @@ struct Args {
     #[arg(long)]
     huge: bool,
     /// Only this benchmark: offer-cycle, decoding, zookeeper, recovery,
-    /// failover, executors, idle or five-k.
+    /// failover, executors, idle, five-k or five-k-ops.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the results as JSON.
@@ -160,6 +162,10 @@ fn main() -> Result<()> {
     if wanted("five-k") {
         let five_k = five_k::run(&five_k::Sizes::new(args.quick))?;
         results.insert("five_k".into(), five_k);
+    }
+    if wanted("five-k-ops") {
+        let ops = five_k_ops::run(&five_k_ops::Sizes::new(args.quick))?;
+        results.insert("five_k_ops".into(), ops);
     }
     if wanted("idle") {
         let idle = idle::run()?;
