@@ -260,3 +260,28 @@ async fn an_invalid_check_is_task_error_with_mesos_message() {
         Some("Task uses invalid health check: Expecting 'interval_seconds' to be non-negative")
     );
 }
+
+#[tokio::test]
+async fn reconciliation_carries_the_tasks_last_healthy() {
+    // Mesos sends `healthy` only when it changes: a framework that failed
+    // over learns it from reconciliation (`getTaskHealth`, master.cpp).
+    let master = start(config()).await;
+    let framework = Framework::subscribe(&master, framework_info("rec", &[], 0.0)).await;
+    launch_checked(&framework, "web", command_check("true", 10.0, 3)).await;
+    assert_health_update(&next_health(&framework, "web").await, true);
+
+    framework.call(mesos::calls::reconcile_all()).await;
+    let implicit = framework.update("web").await;
+    assert_eq!(implicit.reason(), Reason::Reconciliation);
+    assert_eq!(implicit.healthy, Some(true), "{implicit:?}");
+
+    let task_id = mesos::v1::TaskId {
+        value: "web".into(),
+    };
+    framework
+        .call(mesos::calls::reconcile(vec![(task_id, None)]))
+        .await;
+    let explicit = framework.update("web").await;
+    assert_eq!(explicit.reason(), Reason::Reconciliation);
+    assert_eq!(explicit.healthy, Some(true), "{explicit:?}");
+}

@@ -10,14 +10,27 @@ use serde::{Deserialize, Serialize};
 
 /// A constraint as sent: two or three strings. Kept as sent (Marathon
 /// shows them back unchanged); [`Constraint::check`] says what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Constraint {
     pub parts: Vec<String>,
+    /// LIKE and UNLIKE's regex, compiled once: placement matches it
+    /// against every offer, for every task waiting.
+    pattern: Option<regex::Regex>,
 }
 
 impl Constraint {
     pub fn from_parts(parts: Vec<String>) -> Constraint {
-        Constraint { parts }
+        let operator = parts.get(1).map(|op| op.to_uppercase());
+        let pattern = match (operator.as_deref(), parts.get(2)) {
+            (Some("LIKE" | "UNLIKE"), Some(pattern)) => full_match(pattern).ok(),
+            _ => None,
+        };
+        Constraint { parts, pattern }
+    }
+
+    /// LIKE and UNLIKE's regex, if valid (`check` refuses it otherwise).
+    pub fn pattern(&self) -> Option<&regex::Regex> {
+        self.pattern.as_ref()
     }
 
     pub fn field(&self) -> &str {
@@ -59,10 +72,8 @@ impl Constraint {
             "LIKE" | "UNLIKE" => match value {
                 None => Err("LIKE and UNLIKE require a non-empty, regular expression value".into()),
                 // Anchored, as Java's `String.matches` applies it.
-                Some(pattern) => match regex::Regex::new(&format!("^(?:{pattern})$")) {
-                    Ok(_) => Ok(()),
-                    Err(_) => Err("is not a valid regular expression".into()),
-                },
+                Some(_) if self.pattern.is_some() => Ok(()),
+                Some(_) => Err("is not a valid regular expression".into()),
             },
             "IS" if !value.unwrap_or("").bytes().all(is_mesos_text_byte) => {
                 Err("IS only supports Mesos text and float values \
@@ -78,6 +89,21 @@ impl Constraint {
     }
 }
 
+/// LIKE's regex as Java's `String.matches` applies it: a full match,
+/// covering the whole value, not just a part of it.
+fn full_match(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// Constraints are equal when sent the same (the regex follows).
+impl PartialEq for Constraint {
+    fn eq(&self, other: &Constraint) -> bool {
+        self.parts == other.parts
+    }
+}
+
+impl Eq for Constraint {}
+
 /// `^[a-zA-Z0-9_/.-]*$`, Marathon's `MesosLiteralOrFloatValue`.
 fn is_mesos_text_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'/' | b'.' | b'-')
@@ -91,9 +117,7 @@ impl Serialize for Constraint {
 
 impl<'de> Deserialize<'de> for Constraint {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Constraint {
-            parts: Vec::deserialize(deserializer)?,
-        })
+        Ok(Constraint::from_parts(Vec::deserialize(deserializer)?))
     }
 }
 

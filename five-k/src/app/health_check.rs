@@ -8,6 +8,11 @@
 //! this module reads and checks them. 5K runs HTTP, HTTPS and TCP checks
 //! itself (`health/`); the others go to the agent in the task's
 //! `TaskInfo.health_check` (`scheduler/launch.rs`).
+//!
+//! One difference between the two, as in Marathon: `delaySeconds` is
+//! Mesos' (`MesosHealthCheck`), the wait before the agent's first check.
+//! The checks 5K runs have none: the first comes after min(interval, 5 s)
+//! (`scheduler/health.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -98,10 +103,25 @@ impl HealthCheck {
                 ));
             }
         }
-        if self.timeout_seconds >= self.interval_seconds {
-            return Err("timeoutSeconds must be smaller than intervalSeconds".into());
-        }
+        // No rule ties timeoutSeconds to intervalSeconds: Marathon has
+        // one for readiness checks and pods only (`AppValidation.scala`,
+        // `PodsValidation.scala`), and its default timeout (20 s) is
+        // above a 10 s interval. A check waits for the last to end.
         Ok(())
+    }
+
+    /// The field (`/port` or `/portIndex`) beyond 65535, if any: no port
+    /// is (`healthCheck.raml`: AnyPort), and such a check would never
+    /// run, the task never be healthy, its deployment never end.
+    pub fn port_out_of_range(&self) -> Option<&'static str> {
+        const ANY_PORT: u32 = 65535;
+        if self.port.is_some_and(|port| port > ANY_PORT) {
+            Some("/port")
+        } else if self.port_index.is_some_and(|index| index > ANY_PORT) {
+            Some("/portIndex")
+        } else {
+            None
+        }
     }
 
     /// Whether it runs on the agent, as a Mesos health check.
@@ -171,10 +191,7 @@ mod tests {
                 .unwrap_err()
                 .contains("not both")
         );
-        assert!(
-            check(r#"{"intervalSeconds": 5}"#, 1)
-                .unwrap_err()
-                .starts_with("timeoutSeconds")
-        );
+        // The default timeout (20 s) above the interval: Marathon accepts it.
+        assert_eq!(check(r#"{"intervalSeconds": 5}"#, 1), Ok(()));
     }
 }

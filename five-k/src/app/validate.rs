@@ -119,6 +119,10 @@ fn semantic_violations(app: &App) -> Vec<Violation> {
         if let Err(error) = check.check(port_count) {
             violations.push(Violation::new(format!("/healthChecks({index})"), error));
         }
+        if let Some(field) = check.port_out_of_range() {
+            let path = format!("/healthChecks({index}){field}");
+            violations.push(Violation::new(path, "error.max"));
+        }
     }
     if app
         .health_checks

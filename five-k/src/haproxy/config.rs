@@ -211,6 +211,7 @@ mod tests {
             config_version: "v1".into(),
             killing: false,
             healthy: None,
+            failed_by_checks: false,
             agent_info: Default::default(),
         }
     }

@@ -182,6 +182,7 @@ mod tests {
             config_version: "v1".into(),
             killing,
             healthy: None,
+            failed_by_checks: false,
             agent_info: Default::default(),
         };
         let entry = AppEntry {

@@ -46,7 +46,7 @@ impl Scheduler {
         let to_kill = match self.apps.get(app_id) {
             // Tasks that failed their health checks go their own way
             // (`health.rs`): killed once replaced.
-            Some(entry) => replace::plan(&entry.app, &tasks, |t| self.is_failed_by_checks(t)).kill,
+            Some(entry) => replace::plan(&entry.app, &tasks, self).kill,
             // A deleted app: all of them.
             None => tasks.into_iter().filter(|t| t.is_active()).collect(),
         };

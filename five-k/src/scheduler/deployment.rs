@@ -162,9 +162,8 @@ pub struct Capacity {
 /// when the deployment starts (with fewer, a new task fits without it);
 /// [`restart_strategy`] does so too. This is the bound whatever the app
 /// runs: the one a check of "never above the maximum" must use.
-// Read by the property tests, and by whoever kills tasks outside a
-// deployment (unhealthy ones) and must keep the app within the bounds.
-#[cfg_attr(not(test), allow(dead_code))]
+// Read by the property tests, and by `health.rs`, which kills unhealthy
+// tasks outside a deployment and must keep the app within the bounds.
 pub fn capacity(app: &App) -> Capacity {
     let (min_serving, max_running) = bounds(app);
     Capacity {

@@ -14,13 +14,14 @@
 //! was killed together: the app was gone, and came back only as fast as
 //! offers allowed (mesosphere/marathon#3317, #3318). Here a failed task
 //! is killed only while the app keeps ⌈instances × minimumHealthCapacity⌉
-//! tasks up ([`unhealthy_kills`]); replacements start first, within
-//! `maximumOverCapacity`. Agent-side checks are not held back: the agent
-//! kills the task itself.
+//! tasks up ([`unhealthy_kills`], with `deployment::capacity`'s minimum);
+//! replacements start first, within `maximumOverCapacity`. Agent-side
+//! checks are not held back: the agent kills the task itself.
 //!
 //! Health records are not stored in ZooKeeper (Marathon keeps them in
-//! memory too): a new leader checks again, and `Task::healthy`, which is
-//! stored, says meanwhile what the last leader knew.
+//! memory too): a new leader checks again. What must survive a failover
+//! is on the stored task: `Task::healthy` says meanwhile what the last
+//! leader knew, and `Task::failed_by_checks` that the task is to go.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -29,7 +30,7 @@ use std::{
 
 use mesos::v1::TaskStatus;
 
-use super::{AppEntry, Scheduler, task::Task};
+use super::{AppEntry, Scheduler, deployment, replace, task::Task};
 use crate::{
     app::{HealthCheck, PathId},
     events::Event,
@@ -195,19 +196,24 @@ impl Scheduler {
         if new.is_failed(check.max_consecutive_failures) && !check.runs_on_the_agent() {
             tracing::info!(app = %task.app_id, task = %task.id, "task failed its health check: replacing it");
             // Its app launches a replacement and kills it (`converge.rs`).
+            // Once failed, the task goes even if it passes again: its
+            // replacement is on its way (Marathon kills it at once).
+            if let Some(task) = self.tasks.get_mut(&task.id) {
+                task.failed_by_checks = true;
+            }
             self.dirty.insert(task.app_id.clone());
         }
-        let check_count = self.check_count(task);
+        let checks = self.checks_of_task(task);
         let records = self.health.by_task.entry(task.id.clone()).or_default();
         records.insert(index, new);
-        let healthy = overall(records, check_count);
+        let healthy = overall(records, &checks, task.healthy);
         self.set_healthy(&task.id, healthy);
     }
 
-    fn check_count(&self, task: &Task) -> usize {
+    fn checks_of_task(&self, task: &Task) -> Vec<HealthCheck> {
         self.apps
             .get(&task.app_id)
-            .map_or(0, |entry| checks_of(entry, task).len())
+            .map_or_else(Vec::new, |entry| checks_of(entry, task).to_vec())
     }
 
     fn set_healthy(&mut self, task_id: &str, healthy: Option<bool>) {
@@ -225,18 +231,23 @@ impl Scheduler {
     }
 
     /// Whether 5K's checks failed the task: it is to be replaced, and
-    /// no longer counts toward its app's instances.
+    /// no longer counts toward its app's instances. Read from the stored
+    /// task: after a failover, the new leader has no health records, and
+    /// taking the sick task for a current instance would make it kill the
+    /// replacement (the younger) and keep the sick one.
     pub(super) fn is_failed_by_checks(&self, task: &Task) -> bool {
-        let (Some(records), Some(entry)) = (self.health.of(&task.id), self.apps.get(&task.app_id))
-        else {
-            return false;
-        };
-        let checks = checks_of(entry, task);
-        records.iter().any(|(index, health)| {
-            checks.get(*index).is_some_and(|check| {
-                !check.runs_on_the_agent() && health.is_failed(check.max_consecutive_failures)
-            })
-        })
+        task.failed_by_checks
+    }
+
+    /// Whether `task` serves, judged by the checks of its own version:
+    /// an old task of a version without checks serves while running,
+    /// though the new version has some (it was never checked).
+    pub(crate) fn serves(&self, task: &Task) -> bool {
+        let has_checks = self
+            .apps
+            .get(&task.app_id)
+            .is_some_and(|entry| !checks_of(entry, task).is_empty());
+        task.is_serving(has_checks) && !task.failed_by_checks
     }
 
     /// Kills the tasks of `app_id` that failed their checks, as many as
@@ -245,9 +256,8 @@ impl Scheduler {
         let Some(entry) = self.apps.get(app_id) else {
             return; // a deleted app's tasks are all killed anyway
         };
-        let has_checks = !entry.app.health_checks.is_empty();
-        let minimum = entry.app.upgrade_strategy.minimum_health_capacity;
-        let instances = entry.app.instances;
+        // The one minimum a deployment keeps too.
+        let min_serving = deployment::capacity(&entry.app).min_serving;
         let active: Vec<&Task> = self
             .tasks
             .of_app(app_id)
@@ -258,11 +268,8 @@ impl Scheduler {
             .filter(|t| self.is_failed_by_checks(t))
             .map(|t| (*t).clone())
             .collect();
-        let serving = active
-            .iter()
-            .filter(|t| t.is_serving(has_checks) && !self.is_failed_by_checks(t))
-            .count();
-        let count = unhealthy_kills(instances, minimum, serving, failed.len());
+        let serving = active.iter().filter(|t| self.serves(t)).count();
+        let count = unhealthy_kills(min_serving, serving, failed.len());
         failed.sort_by_key(|t| self.last_failure(&t.id));
         for task in failed.into_iter().take(count) {
             let now = self.timestamp();
@@ -298,33 +305,58 @@ impl Scheduler {
     }
 }
 
+/// The scheduler judges tasks for the rolling rule (`replace.rs`).
+impl replace::Judge for Scheduler {
+    fn failed(&self, task: &Task) -> bool {
+        self.is_failed_by_checks(task)
+    }
+
+    fn serves(&self, task: &Task) -> bool {
+        Scheduler::serves(self, task)
+    }
+}
+
 /// How many of an app's failed tasks may be killed now: as many as leave
-/// ⌈instances × minimumHealthCapacity⌉ tasks up, counting the serving ones
-/// and the failed ones not yet killed. A failed task still up may serve
-/// some requests; killing it before a replacement serves would leave the
-/// app with fewer tasks than its upgrade strategy promises (the mass kill
-/// of mesosphere/marathon#3317).
-pub fn unhealthy_kills(
-    instances: u32,
-    minimum_health_capacity: f64,
-    serving: usize,
-    failed: usize,
-) -> usize {
-    let keep = (f64::from(instances) * minimum_health_capacity).ceil() as usize;
-    (serving + failed).saturating_sub(keep).min(failed)
+/// `min_serving` (⌈instances × minimumHealthCapacity⌉) tasks up, counting
+/// the serving ones and the failed ones not yet killed. A failed task
+/// still up may serve some requests; killing it before a replacement
+/// serves would leave the app with fewer tasks than its upgrade strategy
+/// promises (the mass kill of mesosphere/marathon#3317).
+pub fn unhealthy_kills(min_serving: usize, serving: usize, failed: usize) -> usize {
+    (serving + failed).saturating_sub(min_serving).min(failed)
 }
 
 /// A task is healthy when every check of its app passed (last), unhealthy
 /// when one failed (last), and unknown until each has a result (Marathon's
 /// `tasksHealthy` and `tasksUnhealthy` count the first two).
-fn overall(records: &BTreeMap<usize, Health>, check_count: usize) -> Option<bool> {
+///
+/// The agent's check is the exception: Mesos reports `healthy` only when
+/// it changes, so a new leader may wait for ever for a first word on a
+/// task that stays healthy. Until it hears, the stored `was` stands for
+/// it: if the task was healthy, every check passed then, the agent's too.
+fn overall(
+    records: &BTreeMap<usize, Health>,
+    checks: &[HealthCheck],
+    was: Option<bool>,
+) -> Option<bool> {
     if records.values().any(|h| !h.alive()) {
-        Some(false)
-    } else if records.len() >= check_count && check_count > 0 {
-        Some(true)
-    } else {
-        None
+        return Some(false);
     }
+    let passed = |(index, check): (usize, &HealthCheck)| match records.get(&index) {
+        Some(_) => true,
+        None => check.runs_on_the_agent() && was == Some(true),
+    };
+    let all_passed = checks.iter().enumerate().all(passed);
+    (all_passed && !checks.is_empty()).then_some(true)
+}
+
+/// When 5K first checks a task: Marathon's checks start after
+/// min(interval, 5 s) (`HealthCheckActor.scala`'s `startAfter`,
+/// `HealthCheck.DefaultFirstHealthCheckAfter`). `delaySeconds` belongs to
+/// Mesos' checks only (`MesosHealthCheck`), sent to the agent
+/// (`launch.rs`).
+fn first_check_delay(check: &HealthCheck) -> Duration {
+    Duration::from_secs(check.interval_seconds.min(5).into())
 }
 
 /// The health checks of the app version a task runs: during an upgrade,
@@ -369,8 +401,9 @@ fn target(task: &Task, index: usize, check: &HealthCheck) -> Option<Target> {
         check_index: index,
         probe,
         host: task.host.clone(),
+        // Refused above 65535 when the app was posted (`health_check.rs`).
         port: u16::try_from(port).ok()?,
-        delay: Duration::from_secs(check.delay_seconds.into()),
+        delay: first_check_delay(check),
         interval: Duration::from_secs(check.interval_seconds.into()),
         timeout: Duration::from_secs(check.timeout_seconds.into()),
     })

@@ -254,16 +254,17 @@ fn zero_max_consecutive_failures_never_replaces_a_task() {
 
 #[test]
 fn the_kill_rule_keeps_the_minimum_health_capacity_up() {
+    // The minimum is `deployment::capacity`'s: ⌈instances × minimumHealthCapacity⌉.
     // 3 instances, all failed, nothing serving: keep all 3.
-    assert_eq!(unhealthy_kills(3, 1.0, 0, 3), 0);
+    assert_eq!(unhealthy_kills(3, 0, 3), 0);
     // One replacement serves: one failed task may go.
-    assert_eq!(unhealthy_kills(3, 1.0, 1, 3), 1);
+    assert_eq!(unhealthy_kills(3, 1, 3), 1);
     // Half the capacity is enough: 2 of 4 may go at once.
-    assert_eq!(unhealthy_kills(4, 0.5, 0, 4), 2);
+    assert_eq!(unhealthy_kills(2, 0, 4), 2);
     // Never more than the failed ones.
-    assert_eq!(unhealthy_kills(3, 0.0, 5, 1), 1);
+    assert_eq!(unhealthy_kills(0, 5, 1), 1);
     // ⌈3 × 0.5⌉ = 2 kept.
-    assert_eq!(unhealthy_kills(3, 0.5, 0, 3), 1);
+    assert_eq!(unhealthy_kills(2, 0, 3), 1);
 }
 
 #[test]
@@ -295,11 +296,12 @@ fn five_k_checks_http_https_and_tcp_on_the_tasks_host_port() {
     assert_eq!(u64::from(targets[0].port), task.ports[1]);
     assert_eq!(targets[0].host, task.host);
     assert_eq!((&targets[1].probe, targets[1].port), (&Probe::Tcp, 9000));
-    // Marathon's defaults: first after 15 s, every 60 s, 20 s to answer.
+    // Marathon's defaults: every 60 s, 20 s to answer, the first after
+    // min(interval, 5 s): delaySeconds is for the agent's checks only.
     assert_eq!(
         (targets[0].delay, targets[0].interval, targets[0].timeout),
         (
-            Duration::from_secs(15),
+            Duration::from_secs(5),
             Duration::from_secs(60),
             Duration::from_secs(20)
         )
@@ -412,6 +414,197 @@ fn the_task_info_carries_the_one_agent_side_check() {
     let info = launch::task_info(&app, "web.1", &agent_id, "h", allocation);
     let check = info.health_check.unwrap();
     assert_eq!(check.http.unwrap().port, 31007);
+}
+
+#[test]
+fn failover_keeps_the_sick_task_and_kills_its_replacement() {
+    let mut scheduler = scheduler();
+    let ids = checked_app(
+        &mut scheduler,
+        1,
+        r#""gracePeriodSeconds": 0, "maxConsecutiveFailures": 1"#,
+    );
+    feed(&mut scheduler, vec![result(&ids[0], Outcome::Healthy)]);
+    feed(&mut scheduler, vec![failed(&ids[0])]);
+    scheduler.now += Duration::from_secs(5); // the replacement is younger
+    let replacement = offer(&mut scheduler, "offer-2");
+    assert_eq!(replacement.len(), 1);
+    run(&mut scheduler, &replacement);
+    // A new leader: what was stored.
+    let apps: Vec<_> = scheduler.apps().cloned().collect();
+    let deployments: Vec<_> = scheduler.deployments().cloned().collect();
+    let tasks: Vec<_> = scheduler.tasks().all().cloned().collect();
+    let mut leader =
+        Scheduler::restore(scheduler.framework_id().cloned(), apps, deployments, tasks);
+    leader.on_event(&subscribed("framework-1"));
+    leader.converge();
+    let calls_ = leader.take_effects().calls;
+    assert!(
+        !killed(&calls_).contains(&replacement[0]),
+        "the replacement is killed, the sick task kept"
+    );
+}
+
+#[test]
+fn a_restart_kills_the_healthy_old_task_and_keeps_the_unhealthy_one() {
+    let mut scheduler = scheduler();
+    let json = r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2,
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0},
+        "healthChecks": [{"protocol": "HTTP", "intervalSeconds": 2, "timeoutSeconds": 1,
+        "delaySeconds": 0, "gracePeriodSeconds": 0, "maxConsecutiveFailures": 0}]}"#;
+    scheduler
+        .create_app(serde_json::from_str(json).unwrap(), false)
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let mut ids = offer(&mut scheduler, "offer-1");
+    run(&mut scheduler, &ids);
+    ids.sort();
+    feed(
+        &mut scheduler,
+        ids.iter().map(|id| result(id, Outcome::Healthy)).collect(),
+    );
+    // The task YoungestFirst keeps (the smaller id) turns unhealthy.
+    feed(&mut scheduler, vec![failed(&ids[0])]);
+    scheduler
+        .restart_app(&PathId::parse("/web"), false)
+        .unwrap();
+    scheduler.converge();
+    let calls_ = scheduler.take_effects().calls;
+    let serving = scheduler
+        .tasks()
+        .of_app(&PathId::parse("/web"))
+        .filter(|t| t.is_serving(true))
+        .count();
+    assert!(serving >= 1, "below ceil(2 x 0.5) = 1 serving");
+    assert_eq!(
+        killed(&calls_),
+        vec![ids[0].clone()],
+        "the unhealthy one goes"
+    );
+}
+
+#[test]
+fn a_task_the_agent_killed_delays_the_app() {
+    let mut scheduler = scheduler();
+    let ids = checked_app(&mut scheduler, 1, r#""gracePeriodSeconds": 0"#);
+    scheduler.on_event(&update(&ids[0], TaskState::TaskKilled).on("agent-1").event());
+    scheduler.converge();
+    scheduler.take_effects();
+    let relaunched = offer(&mut scheduler, "offer-2");
+    assert_eq!(
+        relaunched.len(),
+        1,
+        "Marathon's limitWorthy leaves out Killed"
+    );
+}
+
+#[test]
+fn a_health_check_port_beyond_65535_is_refused() {
+    // It could never be checked: the task would never become healthy,
+    // and its deployment never end (`healthCheck.raml`: AnyPort).
+    let mut scheduler = scheduler();
+    let json = r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 1,
+        "healthChecks": [{"protocol": "TCP", "port": 70000}]}"#;
+    let created = scheduler.create_app(serde_json::from_str(json).unwrap(), false);
+    let error = format!("{:?}", created.expect_err("port 70000 accepted"));
+    assert!(
+        error.contains("/healthChecks(0)/port") && error.contains("error.max"),
+        "{error}"
+    );
+    assert_eq!(scheduler.apps().count(), 0, "nothing stored");
+}
+
+#[test]
+fn old_tasks_serve_by_their_own_versions_checks_when_a_failed_task_is_killed() {
+    // Version 1 has no checks: its tasks serve when running. Version 2
+    // adds one; while its tasks come up, the two old ones keep the
+    // minimum, so a new task failing its check may go at once.
+    let mut scheduler = scheduler();
+    let json = r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2}"#;
+    scheduler
+        .create_app(serde_json::from_str(json).unwrap(), false)
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let old = offer(&mut scheduler, "offer-1");
+    run(&mut scheduler, &old);
+    let update: AppRequest = serde_json::from_str(
+        r#"{"healthChecks": [{"protocol": "HTTP", "intervalSeconds": 2, "timeoutSeconds": 1,
+            "gracePeriodSeconds": 0, "maxConsecutiveFailures": 1}]}"#,
+    )
+    .unwrap();
+    scheduler
+        .update_app(&PathId::parse("/web"), update, false)
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let new = offer(&mut scheduler, "offer-2");
+    assert_eq!(new.len(), 2, "minimum 2 kept, at most 4 up");
+    run(&mut scheduler, &new);
+    let (calls_, _) = feed(&mut scheduler, vec![failed(&new[0])]);
+    assert_eq!(killed(&calls_), vec![new[0].clone()], "the old tasks serve");
+}
+
+#[test]
+fn zero_max_consecutive_failures_never_kills_on_the_agent_either() {
+    // Mesos kills at `consecutive_failures` failures (health_checker.cpp),
+    // so 0 would kill at the first; Marathon documents 0 as "never".
+    let never = launch::mesos_health_check(
+        &check(
+            r#"{"protocol": "COMMAND", "command": {"value": "true"}, "maxConsecutiveFailures": 0}"#,
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(never.consecutive_failures, Some(u32::MAX));
+}
+
+#[test]
+fn marathon_accepts_interval_below_the_default_timeout() {
+    let mut scheduler = scheduler();
+    let json = r#"{"id": "web", "cmd": "serve", "instances": 1,
+        "healthChecks": [{"protocol": "HTTP", "intervalSeconds": 10}]}"#;
+    let created = scheduler.create_app(serde_json::from_str(json).unwrap(), false);
+    assert!(created.is_ok(), "{created:?}");
+}
+
+#[test]
+fn after_failover_a_mixed_app_loses_its_healthy_tasks() {
+    let mut scheduler = scheduler();
+    let json = r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 1,
+        "healthChecks": [{"protocol": "HTTP", "intervalSeconds": 2, "timeoutSeconds": 1,
+        "delaySeconds": 0, "gracePeriodSeconds": 0},
+        {"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 2, "timeoutSeconds": 1}]}"#;
+    scheduler
+        .create_app(serde_json::from_str(json).unwrap(), false)
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let ids = offer(&mut scheduler, "offer-1");
+    run(&mut scheduler, &ids);
+    // The agent's first (and, while healthy, only) health update.
+    let mut status = update(&ids[0], TaskState::TaskRunning)
+        .on("agent-1")
+        .event();
+    if let mesos::DriverEvent::Event(e) = &mut status {
+        e.update.as_mut().unwrap().status.healthy = Some(true);
+    }
+    scheduler.on_event(&status);
+    feed(&mut scheduler, vec![result(&ids[0], Outcome::Healthy)]);
+    assert_eq!(healthy(&scheduler, &ids[0]), Some(true));
+    let apps: Vec<_> = scheduler.apps().cloned().collect();
+    let tasks: Vec<_> = scheduler.tasks().all().cloned().collect();
+    let mut leader = Scheduler::restore(scheduler.framework_id().cloned(), apps, vec![], tasks);
+    leader.on_event(&subscribed("framework-1"));
+    // The new leader's own HTTP check passes (the simulated master's
+    // reconciliation carries no `healthy`, and the agent repeats nothing).
+    feed(&mut leader, vec![result(&ids[0], Outcome::Healthy)]);
+    assert_eq!(
+        healthy(&leader, &ids[0]),
+        Some(true),
+        "healthy and passing, yet no longer serving"
+    );
 }
 
 #[test]

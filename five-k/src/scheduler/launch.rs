@@ -91,6 +91,19 @@ pub fn task_info(
     info
 }
 
+/// Mesos kills once `consecutiveFailures >= consecutive_failures`
+/// (`health_checker.cpp`), so 0 would kill at the first failure; Marathon
+/// passes 0 through unchanged, yet documents it as "never kill", which is
+/// what 5K's own checks do (`health/state.rs`). The largest count is never
+/// reached.
+fn consecutive_failures(max_consecutive_failures: u32) -> u32 {
+    if max_consecutive_failures == 0 {
+        u32::MAX
+    } else {
+        max_consecutive_failures
+    }
+}
+
 /// A COMMAND or MESOS_ check as Mesos runs it next to the task
 /// (Marathon's `MesosCommandHealthCheck`, `MesosHttpHealthCheck` and
 /// `MesosTcpHealthCheck.toMesos`); `None` for the checks 5K runs itself,
@@ -102,7 +115,7 @@ pub fn mesos_health_check(check: &HealthCheck, ports: &[u64]) -> Option<MesosHea
         delay_seconds: Some(check.delay_seconds.into()),
         interval_seconds: Some(check.interval_seconds.into()),
         timeout_seconds: Some(check.timeout_seconds.into()),
-        consecutive_failures: Some(check.max_consecutive_failures),
+        consecutive_failures: Some(consecutive_failures(check.max_consecutive_failures)),
         grace_period_seconds: Some(check.grace_period_seconds.into()),
         ..Default::default()
     };

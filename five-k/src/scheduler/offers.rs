@@ -229,6 +229,7 @@ impl Scheduler {
             config_version: app.config_version().to_string(),
             killing: false,
             healthy: None,
+            failed_by_checks: false,
             agent_info: agent.clone(),
         };
         self.tasks.insert(task);

@@ -82,16 +82,23 @@ pub fn meets(constraint: &Constraint, placed: &[Placed], offer: Placed) -> bool 
     };
     let values = || placed.iter().map(|p| p.value(field));
     match operator.as_str() {
-        "LIKE" => !wanted.is_empty() && full_match(wanted, value),
-        "UNLIKE" => !wanted.is_empty() && !full_match(wanted, value),
+        // The regex is compiled once, with the constraint.
+        "LIKE" => !wanted.is_empty() && constraint.pattern().is_some_and(|re| re.is_match(value)),
+        "UNLIKE" => {
+            !wanted.is_empty() && constraint.pattern().is_some_and(|re| !re.is_match(value))
+        }
         "UNIQUE" => values().all(|v| v != Some(value)),
         // Without a value: wherever the first task went, the others follow.
         "CLUSTER" if wanted.is_empty() => values().next().is_none_or(|v| v == Some(value)),
         "CLUSTER" => value == wanted,
         "GROUP_BY" => group_by(wanted, value, values()),
         "MAX_PER" => {
-            let max = wanted.parse::<usize>().unwrap_or(0);
-            values().filter(|v| *v == Some(value)).count() < max
+            // `checkMaxPer`: `find(value).forall(_ < max)`, which holds
+            // for a value no task has yet, whatever the max (0 or less
+            // too: one task per value).
+            let max = wanted.parse::<i64>().unwrap_or(0);
+            let count = values().filter(|v| *v == Some(value)).count();
+            count == 0 || i64::try_from(count).is_ok_and(|count| count < max)
         }
         "IS" => value == is_value(wanted),
         // Refused when the app was posted (`constraint.rs`).
@@ -118,13 +125,6 @@ fn group_by<'a>(minimum: &str, value: &str, values: impl Iterator<Item = Option<
         None => true,
         Some(count) => groups.len() >= minimum && *count == smallest,
     }
-}
-
-/// A full match of `pattern`, as Java's `String.matches`: the regex must
-/// cover the whole value, not just a part of it. (Valid: `constraint.rs`
-/// refused the app otherwise.)
-fn full_match(pattern: &str, value: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(value))
 }
 
 /// IS compares a scalar by its formatted value, so "1.0" is "1".

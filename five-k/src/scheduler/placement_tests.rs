@@ -267,3 +267,17 @@ mod whatever_the_offers {
         }
     }
 }
+
+#[test]
+fn max_per_zero_places_one_task_per_value_as_marathon_does() {
+    // `checkMaxPer`: `find(value).forall(_ < max)` holds for a value
+    // with no task yet, whatever the max.
+    let mut scheduler = with_app(
+        r#"{"id": "web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 3,
+        "constraints": [["hostname", "MAX_PER", "0"]]}"#,
+    );
+    let calls_ = offer(&mut scheduler, vec![roomy("agent-1", "o1")]);
+    assert_eq!(launched_on(&calls_), ["agent-1"]);
+    let calls_ = offer(&mut scheduler, vec![roomy("agent-1", "o2")]);
+    assert!(launched_on(&calls_).is_empty());
+}

@@ -14,6 +14,7 @@
 //! actor recomputes them after a failover too, `instancesAlreadyStarted`).
 //! - old tasks kept: `min_serving` minus the new tasks serving (an old
 //!   task counts whatever its state, as in Marathon);
+//! - the old tasks killed first are those that do not serve;
 //! - new tasks launched: as many as are missing, within `max_running`
 //!   counting every task still alive, killed ones too until Mesos says
 //!   they ended (a KILL takes a grace period; the agent has them until
@@ -32,27 +33,37 @@ pub struct Replacement {
     pub launch: usize,
 }
 
+/// How `plan` judges a task, which only the scheduler knows: whether it
+/// failed its health checks, and whether it serves by the checks of its
+/// own version (an old task of a version without checks serves while
+/// running, though the new one has checks).
+pub trait Judge {
+    /// Failed its health checks: replaced as if gone, but it takes room
+    /// until killed, and `health.rs` decides when it goes.
+    fn failed(&self, task: &Task) -> bool;
+    /// Serves its app (`Task::is_serving` with its version's checks).
+    fn serves(&self, task: &Task) -> bool;
+}
+
 /// The rolling rule for `app` with `tasks`: every task 5K knows of the
-/// app, being killed or not. `failed` says which failed their health
-/// checks: those are replaced as if gone but still take room until
-/// killed, and `health.rs` decides when they go.
-pub fn plan(app: &App, tasks: &[Task], failed: impl Fn(&Task) -> bool + Copy) -> Replacement {
-    let has_health_checks = !app.health_checks.is_empty();
+/// app, being killed or not, judged by `judge`.
+pub fn plan(app: &App, tasks: &[Task], judge: &impl Judge) -> Replacement {
     let config = app.config_version();
     let wanted = app.instances as usize;
     let selection = app.kill_selection;
-    let alive: Vec<Task> = tasks
+    let counted: Vec<Task> = tasks
         .iter()
-        .filter(|t| !t.killing && !failed(t))
+        .filter(|t| !t.killing && !judge.failed(t))
         .cloned()
         .collect();
-    let (current, old): (Vec<Task>, Vec<Task>) =
-        alive.into_iter().partition(|t| t.config_version == config);
+    let (current, old): (Vec<Task>, Vec<Task>) = counted
+        .into_iter()
+        .partition(|t| t.config_version == config);
     // Extras of the current configuration: the app was scaled down.
-    let mut kill = beyond(current.clone(), wanted, selection);
+    let mut kill = beyond(current.clone(), wanted, selection, judge);
     let serving = current
         .iter()
-        .filter(|t| t.is_serving(has_health_checks) && !kill.contains(t))
+        .filter(|t| judge.serves(t) && !kill.contains(t))
         .count();
     let capacity = deployment::restart_strategy(app, tasks.len());
     let kept = current.len().min(wanted);
@@ -63,10 +74,10 @@ pub fn plan(app: &App, tasks: &[Task], failed: impl Fn(&Task) -> bool + Copy) ->
         .min_serving
         .saturating_sub(serving)
         .min(capacity.max_running.saturating_sub(kept));
-    kill.extend(beyond(old, keep_old, selection));
+    kill.extend(beyond(old, keep_old, selection, judge));
     Replacement {
         kill,
-        launch: launch_count(app, tasks.iter(), failed),
+        launch: launch_count(app, tasks.iter(), |t| judge.failed(t)),
     }
 }
 
@@ -80,27 +91,38 @@ pub fn launch_count<'a>(
     failed: impl Fn(&Task) -> bool,
 ) -> usize {
     let config = app.config_version();
-    let (mut current, mut alive) = (0, 0);
+    // Every task takes room until Mesos says it ended, killed or not.
+    let (mut current, mut all_known) = (0, 0);
     for task in tasks {
-        alive += 1;
+        all_known += 1;
         if !task.killing && task.config_version == config && !failed(task) {
             current += 1;
         }
     }
     let missing = (app.instances as usize).saturating_sub(current);
-    let room = deployment::restart_strategy(app, alive)
+    let room = deployment::restart_strategy(app, all_known)
         .max_running
-        .saturating_sub(alive);
+        .saturating_sub(all_known);
     missing.min(room)
 }
 
-/// The tasks beyond the first `keep` to spare, in kill order: tasks not
-/// yet running first (killing them loses no work), then by `selection`.
-pub fn beyond(mut tasks: Vec<Task>, keep: usize, selection: KillSelection) -> Vec<Task> {
+/// The tasks beyond the first `keep` to spare, in kill order: tasks that
+/// do not serve first, then those not yet running (killing them loses no
+/// work), then by `selection`. Marathon orders by running and age only
+/// (`TaskReplaceActor.scala`), and could kill a healthy old task while
+/// keeping an unhealthy one, leaving fewer serving than the minimum.
+pub fn beyond(
+    mut tasks: Vec<Task>,
+    keep: usize,
+    selection: KillSelection,
+    judge: &impl Judge,
+) -> Vec<Task> {
     let count = tasks.len().saturating_sub(keep);
     tasks.sort_by(|a, b| {
         let by_age = a.staged_at.cmp(&b.staged_at).then_with(|| a.id.cmp(&b.id));
-        a.is_running().cmp(&b.is_running()).then(match selection {
+        let by_serving = judge.serves(a).cmp(&judge.serves(b));
+        let by_running = a.is_running().cmp(&b.is_running());
+        by_serving.then(by_running).then(match selection {
             KillSelection::YoungestFirst => by_age.reverse(),
             KillSelection::OldestFirst => by_age,
         })
@@ -118,6 +140,23 @@ mod tests {
 
     use super::*;
     use crate::app::{AppRequest, PathId};
+
+    /// No task failed; each serves by the app's checks (the tests' old
+    /// and new versions have the same).
+    struct ByTheApp(bool);
+
+    impl Judge for ByTheApp {
+        fn failed(&self, _: &Task) -> bool {
+            false
+        }
+        fn serves(&self, task: &Task) -> bool {
+            task.is_serving(self.0)
+        }
+    }
+
+    fn plan(app: &App, tasks: &[Task]) -> Replacement {
+        super::plan(app, tasks, &ByTheApp(!app.health_checks.is_empty()))
+    }
 
     struct Cluster {
         app: App,
@@ -177,6 +216,7 @@ mod tests {
                 config_version: config.into(),
                 killing: false,
                 healthy,
+                failed_by_checks: false,
                 agent_info: Default::default(),
             });
         }
@@ -184,7 +224,7 @@ mod tests {
         /// Applies the rule until it asks for nothing more.
         fn settle(&mut self) {
             loop {
-                let replacement = plan(&self.app, &self.tasks, |_| false);
+                let replacement = plan(&self.app, &self.tasks);
                 let bound = deployment::capacity(&self.app).max_running;
                 if replacement.kill.is_empty() && replacement.launch == 0 {
                     return;
@@ -241,10 +281,7 @@ mod tests {
         for _ in 0..5 {
             cluster.serve_next();
         }
-        assert_eq!(
-            plan(&cluster.app, &cluster.tasks, |_| false),
-            Replacement::default()
-        );
+        assert_eq!(plan(&cluster.app, &cluster.tasks), Replacement::default());
     }
 
     #[test]
@@ -353,10 +390,7 @@ mod tests {
         let config = cluster.app.config_version().to_string();
         cluster.add(&config, TaskState::TaskRunning, None);
         cluster.add(&config, TaskState::TaskRunning, None);
-        assert_eq!(
-            plan(&cluster.app, &cluster.tasks, |_| false),
-            Replacement::default()
-        );
+        assert_eq!(plan(&cluster.app, &cluster.tasks), Replacement::default());
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub struct Task {
     /// HTTPS, TCP) or by the agent's (`TaskStatus.healthy`).
     #[serde(default)]
     pub healthy: Option<bool>,
+    /// 5K's own checks failed it `maxConsecutiveFailures` times: it is
+    /// replaced, and killed once the app can spare it (`health.rs`).
+    /// Stored, unlike the health records: a new leader must not take the
+    /// sick task for a current instance and kill its replacement instead.
+    #[serde(default)]
+    pub failed_by_checks: bool,
     /// The agent's region, zone and attributes, which placement
     /// constraints compare (`placement.rs`).
     #[serde(default)]

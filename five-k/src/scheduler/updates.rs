@@ -142,10 +142,15 @@ fn is_failure(state: TaskState) -> bool {
 /// TASK_FINISHED (a long-running app must not exit), but those that say
 /// the agent or the network failed, not the app (Marathon's
 /// `limitWorthy` leaves out Unreachable and Unknown, which TASK_LOST
-/// mostly is).
+/// mostly is), and TASK_KILLED, which is not in `limitWorthy` either
+/// (`NotifyRateLimiterStepImpl.scala`): 5K did not ask for it, so the
+/// agent killed the task, for failing its COMMAND or MESOS_ check.
 fn is_limit_worthy(state: TaskState) -> bool {
     !matches!(
         state,
-        TaskState::TaskLost | TaskState::TaskUnreachable | TaskState::TaskUnknown
+        TaskState::TaskLost
+            | TaskState::TaskUnreachable
+            | TaskState::TaskUnknown
+            | TaskState::TaskKilled
     )
 }

@@ -69,6 +69,10 @@ impl Probe {
                     url: format!("{scheme}://{domain}:{}{path}", http.port),
                 }
             }
+            // Truncated, as Mesos does: its validation lets any uint32
+            // through, and the checker casts it (`static_cast<uint16_t>`
+            // in checker_process.cpp's tcpCheck), so 70000 probes 4464.
+            // 5K refuses such a port before it gets here.
             Type::Tcp => Probe::Tcp {
                 port: check.tcp.map_or(0, |t| t.port as u16),
             },

@@ -6,7 +6,8 @@
 //! from memory, with updates that have no `uuid` (they are not delivered
 //! reliably and must not be acknowledged), reason REASON_RECONCILIATION:
 //!
-//! * a task it knows: its latest state, "Reconciliation: Latest task state";
+//! * a task it knows: its latest state, "Reconciliation: Latest task state",
+//!   with the `healthy` of its last status;
 //! * a task it does not know, on an agent that has not re-registered since
 //!   a master failover (or with no agent given, while any agent has not):
 //!   *nothing*. The task may well run there; the framework must ask again
@@ -35,14 +36,19 @@ impl Master {
             return;
         };
         let latest = |task: &Task| {
-            master_status(
+            let mut status = master_status(
                 &task.info.task_id.value,
                 task.reported_state(),
                 Reason::Reconciliation,
                 "Reconciliation: Latest task state",
                 Some(&self.agents[task.agent].id),
                 task.visible_executor_id(),
-            )
+            );
+            // The agent says `healthy` only when it changes: a framework
+            // that failed over learns it here (master.cpp passes
+            // `protobuf::getTaskHealth(*task)`: the last status' own).
+            status.healthy = task.statuses.last().and_then(|last| last.healthy);
+            status
         };
         if tasks.is_empty() {
             tracing::info!(
