@@ -19,7 +19,7 @@ mod store;
 mod time;
 mod web;
 
-use std::{io::IsTerminal, net::SocketAddr, sync::Arc};
+use std::{io::IsTerminal, net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::Parser;
 use mesos::{
@@ -63,6 +63,13 @@ struct Args {
     /// memory only and this instance runs alone.
     #[arg(long, env = "FIVE_K_ZK")]
     zk: Option<ZkUrl>,
+
+    /// The ZooKeeper session's timeout, in seconds: how long a leader
+    /// that stopped answering (crashed, frozen, cut off) keeps its place
+    /// before a standby takes over. ZooKeeper grants between 2 and 20
+    /// ticks (4 s to 40 s with its default tickTime of 2 s).
+    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6", value_parser = mesos::flags::seconds)]
+    zk_session_timeout: u64,
 
     /// Where to serve the REST API. Only this machine can reach the
     /// default; give 0.0.0.0:8080 to serve the room (and guard it with
@@ -133,7 +140,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let election = args
         .zk
         .as_ref()
-        .map(|url| Election::join(url, &me, mesos::leader::DEFAULT_SESSION_TIMEOUT));
+        .map(|url| Election::join(url, &me, Duration::from_secs(args.zk_session_timeout)));
     let (mut core_loop, mut resignations) = serve_api(&args, listener, hostname, me, &election);
 
     let mut ctrl_c = watch_ctrl_c();
