@@ -78,6 +78,8 @@ pub struct Chaos {
     pub injected: BTreeMap<Fault, usize>,
     /// Checks of every app against the client's knowledge, passed.
     pub checks: usize,
+    /// Leader faults that came while a deployment was open.
+    pub mid_deployment: usize,
 }
 
 impl Chaos {
@@ -93,6 +95,7 @@ impl Chaos {
             seed,
             injected: BTreeMap::new(),
             checks: 0,
+            mid_deployment: 0,
         };
         for _ in 0..INSTANCES {
             let instance = chaos.launch().await;
@@ -182,6 +185,7 @@ impl Chaos {
         match fault {
             Fault::KillLeader => {
                 let leader = self.leader().await;
+                self.await_a_deployment(leader).await;
                 self.kill(leader);
                 // Another instance takes over: the session of the dead
                 // one must expire first.
@@ -221,6 +225,29 @@ impl Chaos {
         }
     }
 
+    /// Waits a little for the leader to have a deployment open, so that
+    /// the fault lands in the middle of one (the clients change apps
+    /// every few hundred milliseconds; a deployment of `sleep` tasks
+    /// lasts about as long).
+    async fn await_a_deployment(&mut self, leader: usize) {
+        let url = format!(
+            "{}/v2/deployments",
+            self.instances[leader].as_ref().expect("running").url
+        );
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(answer) = http::send("GET", &url, None, Duration::from_secs(2)).await
+                && answer
+                    .json()
+                    .is_some_and(|d| d.as_array().is_some_and(|d| !d.is_empty()))
+            {
+                self.mid_deployment += 1;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn kill(&mut self, index: usize) {
         let mut instance = self.instances[index].take().expect("running");
         self.publish_reachable();
@@ -232,6 +259,7 @@ impl Chaos {
     /// before it does anything (its writes are fenced by the election).
     async fn pause_leader(&mut self) {
         let leader = self.leader().await;
+        self.await_a_deployment(leader).await;
         let instance = self.instances[leader].as_ref().expect("running");
         let stood_by = instance.process.count_output("standing by");
         instance.process.signal("STOP");

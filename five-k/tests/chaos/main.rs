@@ -138,6 +138,13 @@ async fn apps_survive_random_faults_as_accepted() {
     for worker in workers {
         worker.await.expect("a client worker");
     }
+    // What went wrong during the faults, before what did not settle
+    // after them (which it may explain).
+    let violations = watcher.lock().unwrap().violations.clone();
+    assert!(
+        violations.is_empty(),
+        "CHAOS_SEED={seed} replays this run: {violations:#?}"
+    );
     chaos.restore().await;
     chaos.leader().await;
     chaos.check_apps().await;
@@ -150,7 +157,10 @@ async fn apps_survive_random_faults_as_accepted() {
         "{:.1?} in all, {fault_time:.1?} of faults, seed {seed}",
         started.elapsed()
     ));
-    say(format_args!("faults injected: {:?}", chaos.injected));
+    say(format_args!(
+        "faults injected: {:?}; {} of the leader's in the middle of a deployment",
+        chaos.injected, chaos.mid_deployment
+    ));
     say(format_args!(
         "requests: {} accepted, {} refused, of unknown outcome {:?}; {} checks of every app; \
          at most {} tasks of one app at once",
