@@ -117,7 +117,7 @@ pub async fn worker(id: String, shared: Shared, mut random: Random) {
             (Outcome::Refused, _) => shared.refused.fetch_add(1, Ordering::Relaxed),
             (Outcome::Unknown, answer) => {
                 let why = match answer {
-                    Ok(answer) => format!("{} {}", answer.status, answer.body),
+                    Ok(answer) => format!("{} {}", answer.status, without_ports(&answer.body)),
                     Err(_) => "no answer".into(),
                 };
                 *shared.unknown.lock().unwrap().entry(why).or_default() += 1;
@@ -210,4 +210,19 @@ async fn send(url: &str, id: &str, change: &Change) -> Result<Answer, String> {
             http::send("DELETE", &url, None, REQUEST_TIMEOUT).await
         }
     }
+}
+
+/// `the leader at 127.0.0.1:41069 did not answer` without the port, so
+/// that the account counts such answers together.
+fn without_ports(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(before);
+        out.push('…');
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
 }
