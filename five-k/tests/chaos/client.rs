@@ -73,6 +73,7 @@ impl Shared {
 }
 
 /// A change to send.
+#[derive(Debug)]
 enum Change {
     Create(Definition),
     Put(Definition, bool),
@@ -124,13 +125,20 @@ pub async fn worker(id: String, shared: Shared, mut random: Random) {
                 0
             }
         };
-        shared
-            .models
-            .lock()
-            .unwrap()
-            .get_mut(&id)
-            .expect("a model")
-            .answered(target, outcome, Instant::now());
+        let said = match &answer {
+            Ok(answer) => format!(
+                "{} {}",
+                answer.status,
+                answer.body.chars().take(120).collect::<String>()
+            ),
+            Err(why) => why.clone(),
+        };
+        {
+            let mut models = shared.models.lock().unwrap();
+            let model = models.get_mut(&id).expect("a model");
+            model.note(format!("{change:?} via {url}: {said}"));
+            model.answered(target, outcome, Instant::now());
+        }
         drop(gate);
         // Deployments take a moment: some changes come before the last
         // one ended, some after.

@@ -132,8 +132,9 @@ pub fn check_apps(models: &Models, listed: &Value) -> Vec<String> {
             .map(|(_, definition)| definition.clone());
         if !model.allows(&state) {
             violations.push(format!(
-                "{id} is {state:?}, but the client knows it as one of {:?}",
-                model.possible
+                "{id} is {state:?}, but the client knows it as one of {:?}; its latest requests:\n{}",
+                model.possible,
+                Vec::from(model.log.clone()).join("\n")
             ));
         }
     }

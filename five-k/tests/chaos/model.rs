@@ -10,7 +10,7 @@
 //! leader that had been replaced, which the election must fence.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -87,6 +87,9 @@ pub struct AppModel {
     /// app), then every target sent since with an unknown outcome.
     pub possible: Vec<Target>,
     spans: Vec<Span>,
+    /// The latest requests and their answers, to tell what happened when
+    /// a check fails (with the time of day, as in 5K's logs).
+    pub log: VecDeque<String>,
 }
 
 impl Default for AppModel {
@@ -94,6 +97,7 @@ impl Default for AppModel {
         AppModel {
             possible: vec![None],
             spans: Vec::new(),
+            log: VecDeque::new(),
         }
     }
 }
@@ -102,6 +106,14 @@ impl AppModel {
     /// Whether `state` (what 5K shows) is one the app may be in.
     pub fn allows(&self, state: &Target) -> bool {
         self.possible.contains(state)
+    }
+
+    /// Notes a request and its answer in the app's log.
+    pub fn note(&mut self, line: String) {
+        if self.log.len() == 20 {
+            self.log.pop_front();
+        }
+        self.log.push_back(format!("{} {line}", time_of_day()));
     }
 
     /// A change is about to be sent.
@@ -166,3 +178,18 @@ impl AppModel {
 
 /// Every app the client works on, by id.
 pub type Models = BTreeMap<String, AppModel>;
+
+/// Now as `hh:mm:ss.mmm` UTC, the time 5K's log lines show.
+fn time_of_day() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let millis = now.as_millis() % 86_400_000;
+    let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    format!(
+        "{hours:02}:{minutes:02}:{:02}.{:03}",
+        rest / 1000,
+        rest % 1000
+    )
+}
