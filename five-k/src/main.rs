@@ -145,14 +145,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut ctrl_c = watch_ctrl_c();
     let outcome = loop {
-        let (node, scheduler, store) = match next_term(&args, &election, &mut ctrl_c).await {
-            Ok(start) => start,
-            Err(end) => break end,
-        };
+        let (elected_at, node, scheduler, store) =
+            match next_term(&args, &election, &mut ctrl_c).await {
+                Ok(start) => start,
+                Err(end) => break end,
+            };
         let roles = election.as_ref().map(Election::roles);
         let term = lead(
             &args,
             &mut core_loop,
+            elected_at,
             scheduler,
             store,
             node,
@@ -250,23 +252,33 @@ fn serve_api(
     (core_loop, resignations)
 }
 
-/// What the next term starts from: with `--zk`, once elected, the state
-/// read from ZooKeeper and the election node that fences its writes;
-/// alone, an empty scheduler. `Err` when there is no next term.
+/// When this instance was elected (`None` alone), its election node, and
+/// the scheduler and store it starts from.
+type NextTerm = (
+    Option<std::time::Instant>,
+    Option<String>,
+    Scheduler,
+    Option<Store>,
+);
+
+/// What the next term starts from: with `--zk`, once elected, when, the
+/// state read from ZooKeeper and the election node that fences its
+/// writes; alone, an empty scheduler. `Err` when there is no next term.
 async fn next_term(
     args: &Args,
     election: &Option<Election>,
     ctrl_c: &mut watch::Receiver<bool>,
-) -> Result<(Option<String>, Scheduler, Option<Store>), Term> {
+) -> Result<NextTerm, Term> {
     let (Some(election), Some(url)) = (election, &args.zk) else {
-        return Ok((None, Scheduler::new(), None));
+        return Ok((None, None, Scheduler::new(), None));
     };
     let Some(node) = elected(election, ctrl_c).await else {
         return Err(Term::Shutdown);
     };
+    let elected_at = std::time::Instant::now();
     tracing::info!("elected: this instance leads, reading the state");
     match Store::open(url, node.clone()).await {
-        Ok((store, scheduler)) => Ok((Some(node), scheduler, Some(store))),
+        Ok((store, scheduler)) => Ok((Some(elected_at), Some(node), scheduler, Some(store))),
         Err(error) => Err(Term::Failed(format!("cannot read 5K's state: {error}"))),
     }
 }
@@ -277,6 +289,7 @@ async fn next_term(
 async fn lead(
     args: &Args,
     core_loop: &mut CoreLoop,
+    elected_at: Option<std::time::Instant>,
     scheduler: Scheduler,
     store: Option<Store>,
     node: Option<String>,
@@ -309,10 +322,17 @@ async fn lead(
     };
     let mut why = None;
     let failure = core_loop
-        .run(scheduler, store, &driver, &mut mesos_events, async {
-            why = Some(ended.await);
-            None
-        })
+        .run(
+            elected_at,
+            scheduler,
+            store,
+            &driver,
+            &mut mesos_events,
+            async {
+                why = Some(ended.await);
+                None
+            },
+        )
         .await;
     driver.stop().await;
     match (failure, why) {
