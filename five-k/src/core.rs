@@ -15,6 +15,9 @@
 //! task is not on record, and no client hears "created" for an app that
 //! is not stored (it gets 503 and may try again). The changes stay pending
 //! and are saved with the next batch, or on a retry a moment later.
+//!
+//! With HAProxy (`haproxy/`), the KILL calls of a batch wait, off the
+//! scheduler's path, until HAProxy no longer sends their tasks traffic.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     events::EventBus,
+    haproxy::Backends,
     scheduler::{Changes, Scheduler},
     store::Store,
 };
@@ -90,6 +94,8 @@ impl Core {
 pub struct CoreLoop {
     jobs: mpsc::Receiver<Job>,
     bus: EventBus,
+    /// HAProxy's backends, with `--haproxy-config`.
+    pub haproxy: Option<Backends>,
 }
 
 impl CoreLoop {
@@ -97,7 +103,14 @@ impl CoreLoop {
     /// until [`CoreLoop::run`] starts (a new leader reading its state).
     pub fn new(bus: EventBus) -> (CoreLoop, Core) {
         let (sender, jobs) = mpsc::channel(BATCH);
-        (CoreLoop { jobs, bus }, Core { jobs: sender })
+        (
+            CoreLoop {
+                jobs,
+                bus,
+                haproxy: None,
+            },
+            Core { jobs: sender },
+        )
     }
 
     /// Runs until `shutdown` completes (`Some(reason)` for a failure) or
@@ -129,6 +142,9 @@ impl CoreLoop {
         };
         let mut received = Vec::new();
         let mut jobs = Vec::new();
+        if let Some(backends) = self.haproxy.as_mut() {
+            backends.new_term();
+        }
         loop {
             let scheduler = &mut term.scheduler;
             let timer = scheduler.next_timer();
@@ -163,9 +179,10 @@ impl CoreLoop {
                     scheduler.on_timer();
                 }
                 () = sleep_until(term.retry_save) => {}
+                kills = released(self.haproxy.as_mut()) => send(driver, kills).await,
                 reason = &mut shutdown => return reason,
             }
-            if let Err(reason) = term.act(driver, &self.bus).await {
+            if let Err(reason) = term.act(driver, &self.bus, self.haproxy.as_mut()).await {
                 return Some(reason);
             }
         }
@@ -187,10 +204,17 @@ struct Term {
 impl Term {
     /// After a batch of decisions: converge, save, then answer, publish
     /// and call. `Err` when this instance must stop leading.
-    async fn act(&mut self, driver: &Driver, bus: &EventBus) -> Result<(), String> {
+    async fn act(
+        &mut self,
+        driver: &Driver,
+        bus: &EventBus,
+        haproxy: Option<&mut Backends>,
+    ) -> Result<(), String> {
         self.scheduler.converge();
         let effects = self.scheduler.take_effects();
-        self.unsaved.merge(self.scheduler.take_changes());
+        let changes = self.scheduler.take_changes();
+        let touched = !changes.is_empty();
+        self.unsaved.merge(changes);
         if let (Some(store), false) = (self.store.as_mut(), self.unsaved.is_empty()) {
             match store.save(&self.scheduler, &self.unsaved).await {
                 Ok(()) => {
@@ -223,8 +247,21 @@ impl Term {
         for event in effects.events {
             bus.publish(event);
         }
-        send(driver, effects.calls).await;
+        let calls = match haproxy {
+            // A task killed must first leave HAProxy's backends.
+            Some(backends) => backends.hold_kills(&self.scheduler, touched, effects.calls),
+            None => effects.calls,
+        };
+        send(driver, calls).await;
         Ok(())
+    }
+}
+
+/// The KILLs held back until HAProxy's reload dropped their tasks.
+async fn released(haproxy: Option<&mut Backends>) -> Vec<Call> {
+    match haproxy {
+        Some(backends) => backends.released().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -16,7 +16,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::{app::App, scheduler::deployment::Deployment};
+use crate::{
+    app::{App, HealthCheck},
+    scheduler::{deployment::Deployment, task::Task},
+};
 
 /// How many events a subscriber may fall behind before it is dropped.
 pub const SUBSCRIBER_BUFFER: usize = 4096;
@@ -110,6 +113,55 @@ impl Event {
             "deployment_failed",
             timestamp,
             json!({"id": deployment.id, "plan": deployment.plan_json()}),
+        )
+    }
+
+    /// A health check of 5K (or the agent) failed (Marathon's
+    /// `FailedHealthCheck`; its `taskId` is the instance's id, here the
+    /// task's: 5K's instances are single tasks).
+    pub fn failed_health_check(timestamp: &str, task: &Task, check: &HealthCheck) -> Event {
+        Event::new(
+            "failed_health_check_event",
+            timestamp,
+            json!({
+                "appId": task.app_id.to_string(),
+                "taskId": task.id,
+                "instanceId": task.id,
+                "healthCheck": check,
+            }),
+        )
+    }
+
+    /// A task became healthy, or stopped being (`HealthStatusChanged`).
+    pub fn health_status_changed(timestamp: &str, task: &Task, alive: bool) -> Event {
+        Event::new(
+            "health_status_changed_event",
+            timestamp,
+            json!({
+                "appId": task.app_id.to_string(),
+                "taskId": task.id,
+                "instanceId": task.id,
+                "version": task.version,
+                "alive": alive,
+            }),
+        )
+    }
+
+    /// A task that failed its health checks is killed
+    /// (`UnhealthyInstanceKillEvent`).
+    pub fn unhealthy_instance_kill(timestamp: &str, task: &Task, reason: &str) -> Event {
+        Event::new(
+            "unhealthy_instance_kill_event",
+            timestamp,
+            json!({
+                "appId": task.app_id.to_string(),
+                "taskId": task.id,
+                "instanceId": task.id,
+                "version": task.version,
+                "reason": reason,
+                "host": task.host,
+                "slaveId": task.agent_id,
+            }),
         )
     }
 

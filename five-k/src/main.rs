@@ -14,12 +14,20 @@ mod app;
 mod core;
 mod events;
 mod ha;
+mod haproxy;
+mod health;
 mod scheduler;
 mod store;
 mod time;
 mod web;
 
-use std::{io::IsTerminal, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io::IsTerminal,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
 
 use clap::Parser;
 use mesos::{
@@ -98,6 +106,39 @@ struct Args {
     /// Without it, anyone who can reach --http-address can use both.
     #[arg(long, env = "FIVE_K_WEB_CREDENTIAL", value_parser = mesos::flags::credential_file)]
     web_credential: Option<Credentials>,
+
+    /// Service discovery: the configuration file of an HAProxy that 5K
+    /// keeps in step with the tasks serving each app's service ports.
+    /// HAProxy runs in master-worker mode on this file with a master CLI
+    /// (`haproxy -W -S <socket> -f <file>`), see --haproxy-socket. Off
+    /// without it.
+    #[arg(long, env = "FIVE_K_HAPROXY_CONFIG", requires = "haproxy_socket")]
+    haproxy_config: Option<PathBuf>,
+
+    /// HAProxy's master CLI socket (its -S), through which 5K reloads it.
+    #[arg(long, env = "FIVE_K_HAPROXY_SOCKET", requires = "haproxy_config")]
+    haproxy_socket: Option<PathBuf>,
+
+    /// The address HAProxy binds the service ports on.
+    #[arg(long, env = "FIVE_K_HAPROXY_BIND_ADDRESS", default_value = "0.0.0.0")]
+    haproxy_bind_address: IpAddr,
+
+    /// The haproxy program, which checks each configuration (haproxy -c)
+    /// before HAProxy reloads it.
+    #[arg(long, env = "FIVE_K_HAPROXY_BINARY", default_value = "haproxy")]
+    haproxy_binary: PathBuf,
+}
+
+impl Args {
+    /// HAProxy's settings, if 5K keeps one.
+    fn haproxy(&self) -> Option<haproxy::Settings> {
+        Some(haproxy::Settings {
+            config: self.haproxy_config.clone()?,
+            master_socket: self.haproxy_socket.clone()?,
+            bind: self.haproxy_bind_address,
+            binary: self.haproxy_binary.clone(),
+        })
+    }
 }
 
 /// How a term as the leader ended.
@@ -142,6 +183,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .as_ref()
         .map(|url| Election::join(url, &me, Duration::from_secs(args.zk_session_timeout)));
     let (mut core_loop, mut resignations) = serve_api(&args, listener, hostname, me, &election);
+    core_loop.haproxy = args.haproxy().map(haproxy::Backends::start);
 
     let mut ctrl_c = watch_ctrl_c();
     let outcome = loop {
@@ -218,6 +260,9 @@ fn serve_api(
     let (core_loop, core) = CoreLoop::new(bus.clone());
     let (resign, resignations) = tokio::sync::mpsc::unbounded_channel::<()>();
     let address = listener.local_addr().ok();
+    // 5K's own health checks run whoever leads; they check only while
+    // this instance does.
+    tokio::spawn(health::checker::run(core.clone(), leadership.clone()));
     let api = Api {
         core,
         bus,

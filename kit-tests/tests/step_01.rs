@@ -155,3 +155,117 @@ async fn tasks_run_on_the_frameworks_own_executor_and_one_killed_is_replaced() {
     assert_eq!(last.message(), "Executor terminated");
     framework.wait_for_output("Executor terminated").await;
 }
+
+/// The framework's own executor runs a task's `health_check` as Mesos'
+/// command executor does (with the library's `mesos::health`): a task
+/// passing its check is reported healthy, one failing it is killed and
+/// ends TASK_KILLED with `healthy: false`. The scheduler here is the
+/// test's: step 01's does not send health checks.
+#[tokio::test]
+async fn the_own_executor_reports_a_tasks_health_and_kills_an_unhealthy_task() {
+    use mesos::{
+        calls,
+        client::{Client, ClientOptions},
+        offers,
+        resources::Resources,
+        v1::{
+            FrameworkInfo, HealthCheck, TaskId, TaskInfo, TaskState, health_check::Type,
+            scheduler::event, task_status::Reason,
+        },
+    };
+
+    let binary = build_step_01();
+    let master = LocalMaster::start(config()).await.unwrap();
+    let client = Client::new(ClientOptions::default());
+    client.set_master(master.addr());
+    let info = FrameworkInfo {
+        user: "tester".into(),
+        name: "health".into(),
+        ..Default::default()
+    };
+    let mut subscription = client.subscribe(calls::subscribe(info)).await.unwrap();
+    // A task on our executor whose health check runs `check` every 100 ms,
+    // killing it at the second failure in a row.
+    let task = |id: &str, check: &str, agent_id| TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        agent_id,
+        resources: Resources::parse("cpus:0.1;mem:32").unwrap().into_vec(),
+        executor: Some(Box::new(offers::executor_info(
+            id,
+            "our executor",
+            Resources::parse("cpus:0.05;mem:32").unwrap(),
+            offers::command_info_shell(format!("'{}' executor", binary.display())),
+        ))),
+        data: Some("sleep 60".into()),
+        health_check: Some(Box::new(HealthCheck {
+            r#type: Some(Type::Command as i32),
+            command: Some(offers::command_info_shell(check)),
+            delay_seconds: Some(0.0),
+            interval_seconds: Some(0.1),
+            grace_period_seconds: Some(0.0),
+            consecutive_failures: Some(2),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+
+    let (mut launched, mut healthy, mut killed) = (false, None, None);
+    tokio::time::timeout(2 * WAIT, async {
+        while healthy.is_none() || killed.is_none() {
+            let event = subscription
+                .next_event()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            match event.r#type() {
+                event::Type::Subscribed => {
+                    client.set_framework_id(Some(event.subscribed.unwrap().framework_id))
+                }
+                event::Type::Offers if !launched => {
+                    let offer = event.offers.unwrap().offers.remove(0);
+                    let tasks = vec![
+                        task("well", "true", offer.agent_id.clone()),
+                        task("sick", "false", offer.agent_id.clone()),
+                    ];
+                    client
+                        .call(calls::accept(
+                            vec![offer.id],
+                            vec![calls::launch(tasks)],
+                            None,
+                        ))
+                        .await
+                        .unwrap();
+                    launched = true;
+                }
+                event::Type::Update => {
+                    let status = event.update.unwrap().status;
+                    if let Some(ack) = calls::acknowledge_update(&status) {
+                        client.call(ack).await.unwrap();
+                    }
+                    let health_news = status.reason() == Reason::TaskHealthCheckStatusUpdated;
+                    match status.task_id.value.as_str() {
+                        "well" if health_news => healthy = Some(status),
+                        "sick" if status.state() == TaskState::TaskKilled => killed = Some(status),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("one task reported healthy, the other killed");
+
+    let healthy = healthy.unwrap();
+    assert_eq!(
+        (healthy.state(), healthy.healthy),
+        (TaskState::TaskRunning, Some(true))
+    );
+    let killed = killed.unwrap();
+    assert_eq!(killed.healthy, Some(false), "{killed:?}");
+    assert_eq!(
+        killed.message(),
+        "Command terminated with signal Terminated"
+    );
+}

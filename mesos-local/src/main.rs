@@ -85,6 +85,11 @@ struct Args {
     )]
     resources: String,
 
+    /// An agent's attributes, in Mesos' syntax (`rack:r1;zone:b`): the
+    /// first given goes to the first agent, the second to the second….
+    #[arg(long = "attributes", value_parser = parse_attributes)]
+    attributes: Vec<String>,
+
     /// Where task sandboxes go (default: a new temporary directory).
     #[arg(long = "work_dir", alias = "work-dir", env = "MESOS_WORK_DIR")]
     work_dir: Option<PathBuf>,
@@ -257,6 +262,13 @@ impl Args {
     }
 }
 
+/// Checks `--attributes` up front, as `--resources`.
+fn parse_attributes(value: &str) -> Result<String, String> {
+    mesos::attributes::parse(value)
+        .map(|_| value.to_string())
+        .map_err(|reason| format!("invalid attributes {value:?}: {reason}"))
+}
+
 /// Checks `--resources` up front, so a typo is reported as a usage error.
 fn parse_resources(value: &str) -> Result<String, String> {
     mesos::local::agent_resources(value)
@@ -326,6 +338,9 @@ async fn main() -> ExitCode {
         hostname: args.hostname,
         agents: args.agents,
         agent_resources: args.resources,
+        agent_attributes: args.attributes,
+        domain: None,
+        agent_domains: Vec::new(),
         heartbeat_interval: args.heartbeat_interval,
         allocation_interval: args.allocation_interval,
         status_update_retry: args.status_update_retry_interval,

@@ -31,6 +31,7 @@
 //! | [`leader`] | leader election in ZooKeeper: one scheduler acts, the others stand by |
 //! | [`teardown`] | ending a framework for good (TEARDOWN) |
 //! | [`executor`] | the executor side: the agent's executor API, a driver, status updates |
+//! | [`health`] | `TaskInfo.health_check` run next to the task, as Mesos' executors run it |
 //! | [`local`] | a simulated master with agents, for `--master local` and tests |
 //! | `tls` | a CA bundle for `https` masters; TLS for the simulated master (feature `tls`) |
 //! | `testing` | the test kit: real ZooKeeper, simulated master, the framework's binary (feature `testing`) |
@@ -44,6 +45,7 @@
 //! See `examples/hello.rs` for a whole framework in one file.
 
 pub mod artifacts;
+pub mod attributes;
 pub mod backoff;
 pub mod calls;
 pub mod client;
@@ -57,6 +59,7 @@ pub mod flags;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod leader;
 pub mod local;
 pub mod master;

@@ -223,3 +223,88 @@ async fn reconcile_known_and_unknown_tasks() {
 async fn reconcile_known_and_unknown_tasks_partition_aware() {
     reconcile(true).await;
 }
+
+#[tokio::test]
+async fn offers_carry_their_agents_attributes() {
+    let master = start(LocalMasterConfig {
+        agent_attributes: vec!["rack:r1;cores:4".into()],
+        ..config()
+    })
+    .await;
+    let framework = Framework::subscribe(&master, framework_info("placer", &[], 0.0)).await;
+    let first = framework.offer_for("-S0", |_| true).await;
+    let names: Vec<&str> = first.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["rack", "cores"]);
+    assert_eq!(first.attributes[0].text.as_ref().unwrap().value, "r1");
+    // The second agent was given none.
+    let second = framework.offer_for("-S1", |_| true).await;
+    assert!(second.attributes.is_empty(), "{:?}", second.attributes);
+}
+
+#[tokio::test]
+async fn attributes_mesos_would_refuse_stop_the_master_from_starting() {
+    for (attributes, agents) in [(vec!["gpus:{0,1}".into()], 2), (vec![String::new(); 3], 2)] {
+        let started = mesos::local::LocalMaster::start(LocalMasterConfig {
+            agent_attributes: attributes,
+            agents,
+            ..config()
+        })
+        .await;
+        assert!(started.is_err());
+    }
+}
+
+#[tokio::test]
+async fn agents_of_another_region_are_offered_only_to_region_aware_frameworks() {
+    let domain = |region: &str, zone: &str| (region.to_string(), zone.to_string());
+    let master = start(LocalMasterConfig {
+        domain: Some(domain("eu", "a")),
+        agent_domains: vec![domain("eu", "b"), domain("us", "c")],
+        ..config()
+    })
+    .await;
+    assert_eq!(
+        master
+            .master_info()
+            .domain
+            .unwrap()
+            .fault_domain
+            .unwrap()
+            .zone
+            .name,
+        "a"
+    );
+    // One OFFERS event per cycle holds every agent it may have: only the
+    // local region's.
+    let local = Framework::subscribe(&master, framework_info("local", &[], 0.0)).await;
+    let offers = local.offers().await;
+    let agents: Vec<&str> = offers.iter().map(|o| o.agent_id.value.as_str()).collect();
+    assert!(agents.iter().all(|a| a.ends_with("-S0")), "{agents:?}");
+    let zone = &offers[0]
+        .domain
+        .as_ref()
+        .unwrap()
+        .fault_domain
+        .as_ref()
+        .unwrap()
+        .zone;
+    assert_eq!(zone.name, "b");
+    let aware = Framework::subscribe(
+        &master,
+        framework_info("aware", &[Capability::RegionAware], 0.0),
+    )
+    .await;
+    let remote = aware.offer_for("-S1", |_| true).await;
+    let region = &remote.domain.unwrap().fault_domain.unwrap().region;
+    assert_eq!(region.name, "us");
+}
+
+#[tokio::test]
+async fn agents_with_a_domain_need_a_master_with_one() {
+    let started = mesos::local::LocalMaster::start(LocalMasterConfig {
+        agent_domains: vec![("eu".into(), "a".into())],
+        ..config()
+    })
+    .await;
+    assert!(started.is_err());
+}

@@ -47,11 +47,12 @@ pub async fn list(
     let tasks = api
         .core
         .run(move |scheduler| {
+            let scheduler = &*scheduler;
             scheduler
                 .tasks()
                 .all()
                 .filter(|task| wanted(task))
-                .map(views::task)
+                .map(|task| views::checked_task(scheduler, task))
                 .collect::<Vec<_>>()
         })
         .await?;
@@ -63,7 +64,12 @@ pub async fn of_app(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
     api.core
         .run(move |scheduler| {
             scheduler.app(&id).ok_or_else(|| unknown_app(&id))?;
-            let tasks: Vec<Value> = scheduler.tasks().of_app(&id).map(views::task).collect();
+            let scheduler = &*scheduler;
+            let tasks: Vec<Value> = scheduler
+                .tasks()
+                .of_app(&id)
+                .map(|task| views::checked_task(scheduler, task))
+                .collect();
             Ok(Json(json!({ "tasks": tasks })))
         })
         .await?
@@ -74,11 +80,12 @@ pub async fn of_app(api: Api, id: PathId) -> Result<Json<Value>, ApiError> {
 pub async fn of_group(api: Api, group: PathId) -> Result<Json<Value>, ApiError> {
     api.core
         .run(move |scheduler| {
+            let scheduler = &*scheduler;
             let apps = super::apps::in_group(scheduler, &group)?;
             let tasks: Vec<Value> = apps
                 .into_iter()
                 .flat_map(|entry| scheduler.tasks().of_app(&entry.app.id))
-                .map(views::task)
+                .map(|task| views::checked_task(scheduler, task))
                 .collect();
             Ok(Json(json!({ "tasks": tasks })))
         })

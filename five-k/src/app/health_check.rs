@@ -5,8 +5,9 @@
 //! `maxConsecutiveFailures` failed answers the task is killed and
 //! replaced. `gracePeriodSeconds` leaves a starting task time to come up.
 //! The fields and defaults are Marathon's (`core/health/HealthCheck.scala`);
-//! this module reads and checks them. Running them is the next stage of
-//! 5K (see the README).
+//! this module reads and checks them. 5K runs HTTP, HTTPS and TCP checks
+//! itself (`health/`); the others go to the agent in the task's
+//! `TaskInfo.health_check` (`scheduler/launch.rs`).
 
 use serde::{Deserialize, Serialize};
 

@@ -232,6 +232,13 @@ impl Scheduler {
         });
         let deployment = Deployment::new(original.clone(), target.clone(), &version);
         let app_id = deployment.app_id.clone();
+        // A new configuration, a restart or a deletion forgives the app's
+        // failures (`TaskReplaceActor.preStart`, `DeploymentActor`'s
+        // stop): a scale keeps them.
+        let config = |app: &Option<App>| app.as_ref().map(|a| a.config_version().to_string());
+        if config(&original) != config(&target) {
+            self.backoff.reset(&app_id);
+        }
         match target {
             Some(app) => match self.apps.get_mut(&app_id) {
                 Some(entry) => {

@@ -6,16 +6,12 @@
 //! its definition. Doing this once per batch, not once per event, keeps
 //! a burst of 1,000 status updates from re-examining an app 1,000 times.
 //!
-//! Replacing tasks (a restart, a new configuration) starts the new ones
-//! first: an old task is killed only once a new one runs in its place,
-//! so the app never has fewer running tasks than it had (Marathon's
-//! default `upgradeStrategy`, minimumHealthCapacity 1).
+//! Replacing tasks (a restart, a new configuration) follows the app's
+//! `upgradeStrategy` (`replace.rs`): old tasks go as new ones come to
+//! serve, the app never below its minimum serving nor above its maximum.
 
-use super::{Scheduler, task::Task};
-use crate::{
-    app::{KillSelection, PathId},
-    events::Event,
-};
+use super::{Scheduler, replace, task::Task};
+use crate::{app::PathId, events::Event};
 
 impl Scheduler {
     /// Acts on every app touched since the last call.
@@ -23,6 +19,7 @@ impl Scheduler {
         let dirty = std::mem::take(&mut self.dirty);
         for app_id in &dirty {
             self.kill_unwanted(app_id);
+            self.kill_failed(app_id);
         }
         // Kills may have marked apps again; that is done with.
         self.dirty.clear();
@@ -34,42 +31,25 @@ impl Scheduler {
         // REVIVE also clears the filters of offers declined for the apps
         // that waited before: the new one may fit where they did not
         // (Marathon revives when an app joins its launch queue).
-        let waiting = !self.waiting_since.is_empty();
-        if newly_waiting || (waiting && self.suppressed) {
+        // An app whose launches are delayed wants no offers until the
+        // delay ends (`on_timer` revives then).
+        let waiting = self.waiting_since.keys().any(|id| !self.is_delayed(id));
+        if waiting && (newly_waiting || self.suppressed) {
             self.revive();
         }
     }
 
-    /// Kills the tasks `app_id` has beyond what it wants.
+    /// Kills the tasks `app_id` has beyond what it wants, within its
+    /// upgrade strategy.
     fn kill_unwanted(&mut self, app_id: &PathId) {
-        let active: Vec<Task> = self
-            .tasks
-            .of_app(app_id)
-            .filter(|t| t.is_active())
-            .cloned()
-            .collect();
-        let Some(entry) = self.apps.get(app_id) else {
+        let tasks: Vec<Task> = self.tasks.of_app(app_id).cloned().collect();
+        let to_kill = match self.apps.get(app_id) {
+            // Tasks that failed their health checks go their own way
+            // (`health.rs`): killed once replaced.
+            Some(entry) => replace::plan(&entry.app, &tasks, |t| self.is_failed_by_checks(t)).kill,
             // A deleted app: all of them.
-            for task in active {
-                self.kill(&task.id);
-            }
-            return;
+            None => tasks.into_iter().filter(|t| t.is_active()).collect(),
         };
-        let app = &entry.app;
-        let config = app.config_version().to_string();
-        let wanted = app.instances as usize;
-        let selection = app.kill_selection;
-        let (current, outdated): (Vec<Task>, Vec<Task>) =
-            active.into_iter().partition(|t| t.config_version == config);
-        let running_current = current.iter().filter(|t| t.is_running()).count();
-        // Extras of the current configuration: the app was scaled down.
-        let mut to_kill = beyond(current, wanted, selection);
-        // Outdated tasks, once new ones run in their place.
-        to_kill.extend(beyond(
-            outdated,
-            wanted.saturating_sub(running_current),
-            selection,
-        ));
         for task in to_kill {
             self.kill(&task.id);
         }
@@ -98,36 +78,23 @@ impl Scheduler {
     }
 
     /// Whether the cluster runs exactly what the app asks for: its
-    /// instances, all running its current configuration, and nothing else
-    /// alive (a deleted app: nothing at all).
+    /// instances, all serving its current configuration (healthy, if it
+    /// has health checks), and nothing else alive (a deleted app:
+    /// nothing at all).
     fn app_matches_its_definition(&self, app_id: &PathId) -> bool {
         let mut tasks = self.tasks.of_app(app_id);
         let Some(entry) = self.apps.get(app_id) else {
             return tasks.next().is_none();
         };
         let config = entry.app.config_version();
+        let has_health_checks = !entry.app.health_checks.is_empty();
         let mut running = 0;
         for task in tasks {
-            if task.killing || task.config_version != config || !task.is_running() {
+            if task.config_version != config || !task.is_serving(has_health_checks) {
                 return false;
             }
             running += 1;
         }
         running == entry.app.instances
     }
-}
-
-/// The tasks beyond the first `keep` to spare, in kill order: tasks not
-/// yet running first (killing them loses no work), then by `selection`.
-fn beyond(mut tasks: Vec<Task>, keep: usize, selection: KillSelection) -> Vec<Task> {
-    let count = tasks.len().saturating_sub(keep);
-    tasks.sort_by(|a, b| {
-        let by_age = a.staged_at.cmp(&b.staged_at).then_with(|| a.id.cmp(&b.id));
-        a.is_running().cmp(&b.is_running()).then(match selection {
-            KillSelection::YoungestFirst => by_age.reverse(),
-            KillSelection::OldestFirst => by_age,
-        })
-    });
-    tasks.truncate(count);
-    tasks
 }

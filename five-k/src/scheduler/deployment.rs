@@ -141,3 +141,118 @@ impl Deployment {
         json!({"actions": [{"action": self.current_action().name(), "app": self.app_id.to_string()}]})
     }
 }
+
+/// The bounds a deployment keeps an app within while it replaces tasks:
+/// at least `min_serving` tasks serving (`Task::is_serving`), at most
+/// `max_running` tasks alive. Health checks killing unhealthy tasks
+/// obey the same bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    pub min_serving: usize,
+    pub max_running: usize,
+}
+
+/// The app's bounds, from its `upgradeStrategy`
+/// (`TaskReplaceActor.computeRestartStrategy`): ⌈instances ×
+/// minimumHealthCapacity⌉ serving, ⌊instances × (1 +
+/// maximumOverCapacity)⌋ alive, plus one when the two are equal, or no
+/// task could ever be replaced without going below the minimum.
+///
+/// Marathon adds that one only if the app already runs that many tasks
+/// when the deployment starts (with fewer, a new task fits without it);
+/// [`restart_strategy`] does so too. This is the bound whatever the app
+/// runs: the one a check of "never above the maximum" must use.
+// Read by the property tests, and by whoever kills tasks outside a
+// deployment (unhealthy ones) and must keep the app within the bounds.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn capacity(app: &App) -> Capacity {
+    let (min_serving, max_running) = bounds(app);
+    Capacity {
+        min_serving,
+        max_running: max_running + usize::from(min_serving == max_running),
+    }
+}
+
+/// The bounds for an app that has `alive` tasks now, exactly as
+/// `computeRestartStrategy` computes its `maxCapacity` (the one over
+/// only when needed). Its `nrToKillImmediately` is what `replace.rs`
+/// derives from the serving count.
+pub fn restart_strategy(app: &App, alive: usize) -> Capacity {
+    let (min_serving, mut max_running) = bounds(app);
+    if min_serving == max_running && max_running <= alive {
+        max_running += 1;
+    }
+    Capacity {
+        min_serving,
+        max_running,
+    }
+}
+
+/// ⌈instances × minimumHealthCapacity⌉ and ⌊instances × (1 +
+/// maximumOverCapacity)⌋, as Scala's `.ceil.toInt` and `.toInt`.
+fn bounds(app: &App) -> (usize, usize) {
+    let instances = f64::from(app.instances);
+    let strategy = app.upgrade_strategy;
+    let min_serving = (instances * strategy.minimum_health_capacity).ceil() as usize;
+    let max_running = (instances * (1.0 + strategy.maximum_over_capacity)) as usize;
+    (min_serving, max_running)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `RestartStrategyTest.scala`'s cases for apps (5K has no resident
+    //! tasks, whose rule differs).
+    use super::*;
+    use crate::app::AppRequest;
+
+    fn app(instances: u32, min: f64, over: f64) -> App {
+        let json = format!(
+            r#"{{"cmd": "x", "instances": {instances}, "upgradeStrategy": {{"minimumHealthCapacity": {min}, "maximumOverCapacity": {over}}}}}"#
+        );
+        let request: AppRequest = serde_json::from_str(&json).unwrap();
+        App::create(PathId::parse("/app"), request, "2026-12-06T00:00:00.000Z")
+    }
+
+    fn strategy(app: &App, alive: usize) -> (usize, usize) {
+        let capacity = restart_strategy(app, alive);
+        (capacity.min_serving, capacity.max_running)
+    }
+
+    #[test]
+    fn one_instance_may_go_one_over_to_be_replaced() {
+        // "strategy for normal app with 1 instance": 0 killed at once.
+        assert_eq!(strategy(&app(1, 0.5, 0.0), 1), (1, 2));
+        // "... and no tasks running": a new task fits as it is.
+        assert_eq!(strategy(&app(1, 0.5, 0.0), 0), (1, 1));
+    }
+
+    #[test]
+    fn no_over_capacity_when_a_task_can_be_killed_first() {
+        // "maxCapacity strategy for normal app is not exceeded when a
+        // task can be killed immediately": 2 - ⌈1⌉ = 1 killed at once.
+        assert_eq!(strategy(&app(2, 0.5, 0.0), 2), (1, 2));
+        // "less running tasks than actual instance count and less than
+        // min health capacity".
+        assert_eq!(strategy(&app(10, 0.1, 0.0), 1), (1, 10));
+    }
+
+    #[test]
+    fn over_capacity_scales_the_maximum() {
+        // "max over capacity 1" and the replace tests' strategies.
+        assert_eq!(strategy(&app(10, 0.1, 1.0), 10), (1, 20));
+        // "maxOverCapacity 1 and minHealth 1".
+        assert_eq!(strategy(&app(10, 1.0, 1.0), 10), (10, 20));
+        assert_eq!(strategy(&app(3, 1.0, 0.7), 3), (3, 5));
+        assert_eq!(strategy(&app(3, 1.0, 0.3), 4), (3, 4));
+        assert_eq!(strategy(&app(3, 0.5, 0.0), 3), (2, 3));
+        assert_eq!(strategy(&app(4, 0.5, 1.0), 4), (2, 8));
+    }
+
+    #[test]
+    fn the_bound_for_checks_adds_the_one_whatever_runs() {
+        let bound = capacity(&app(1, 0.5, 0.0));
+        assert_eq!((bound.min_serving, bound.max_running), (1, 2));
+        let default = capacity(&app(4, 1.0, 1.0));
+        assert_eq!((default.min_serving, default.max_running), (4, 8));
+    }
+}

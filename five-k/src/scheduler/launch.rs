@@ -11,12 +11,12 @@ use mesos::{
     offers::{Allocation, TaskRequirements},
     resources::{self, Resources},
     v1::{
-        AgentId, CommandInfo, DurationInfo, Environment, KillPolicy, TaskInfo, command_info::Uri,
-        environment::Variable,
+        AgentId, CommandInfo, DurationInfo, Environment, HealthCheck as MesosHealthCheck,
+        KillPolicy, TaskInfo, command_info::Uri, environment::Variable, health_check,
     },
 };
 
-use crate::app::App;
+use crate::app::{App, HealthCheck};
 
 /// What one instance of `app` takes from an offer.
 pub fn requirements(app: &App) -> TaskRequirements {
@@ -82,7 +82,71 @@ pub fn task_info(
     if let Some(grace) = app.task_kill_grace_period_seconds {
         info.kill_policy = Some(kill_policy(grace));
     }
+    // At most one check runs on the agent (validation makes sure).
+    info.health_check = app
+        .health_checks
+        .iter()
+        .find_map(|check| mesos_health_check(check, &ports))
+        .map(Box::new);
     info
+}
+
+/// A COMMAND or MESOS_ check as Mesos runs it next to the task
+/// (Marathon's `MesosCommandHealthCheck`, `MesosHttpHealthCheck` and
+/// `MesosTcpHealthCheck.toMesos`); `None` for the checks 5K runs itself,
+/// and for a port the task does not have. Mesos' checker then reports
+/// `healthy` in the task's status updates and kills the task after
+/// `consecutive_failures`.
+pub fn mesos_health_check(check: &HealthCheck, ports: &[u64]) -> Option<MesosHealthCheck> {
+    let mut mesos = MesosHealthCheck {
+        delay_seconds: Some(check.delay_seconds.into()),
+        interval_seconds: Some(check.interval_seconds.into()),
+        timeout_seconds: Some(check.timeout_seconds.into()),
+        consecutive_failures: Some(check.max_consecutive_failures),
+        grace_period_seconds: Some(check.grace_period_seconds.into()),
+        ..Default::default()
+    };
+    // Marathon gives the host port: `port`, or the one at `portIndex`.
+    let port = || -> Option<u32> {
+        match check.port {
+            Some(port) => Some(port),
+            None => ports
+                .get(check.port_index.unwrap_or(0) as usize)
+                .and_then(|p| u32::try_from(*p).ok()),
+        }
+    };
+    match check.protocol.as_str() {
+        "COMMAND" => {
+            mesos.set_type(health_check::Type::Command);
+            let value = check.command.as_ref()?.value.clone();
+            mesos.command = Some(mesos::offers::command_info_shell(value));
+        }
+        "MESOS_HTTP" | "MESOS_HTTPS" => {
+            mesos.set_type(health_check::Type::Http);
+            mesos.http = Some(health_check::HttpCheckInfo {
+                scheme: Some(
+                    if check.protocol == "MESOS_HTTP" {
+                        "http"
+                    } else {
+                        "https"
+                    }
+                    .into(),
+                ),
+                port: port()?,
+                path: check.path.clone(),
+                ..Default::default()
+            });
+        }
+        "MESOS_TCP" => {
+            mesos.set_type(health_check::Type::Tcp);
+            mesos.tcp = Some(health_check::TcpCheckInfo {
+                port: port()?,
+                ..Default::default()
+            });
+        }
+        _ => return None,
+    }
+    Some(mesos)
 }
 
 /// How long a KILL lets the task shut down cleanly (SIGTERM, then SIGKILL).

@@ -10,21 +10,37 @@
 //!
 //! The file layout follows the questions a reader asks:
 //! - `commands.rs`: what each API request changes;
-//! - `offers.rs`: which app gets which offer;
+//! - `offers.rs`: which app gets which offer; `placement.rs`: the
+//!   constraints it must meet there; `offer_match.rs`, `offer_stats.rs`:
+//!   why an offer went unused, counted per waiting app;
 //! - `updates.rs`: what a status update means;
 //! - `converge.rs`: what each app still needs (kills, finished deployments);
+//! - `health.rs`: what health check results mean (and which tasks to replace);
+//! - `replace.rs`: the rolling rule, replacing tasks within the app's
+//!   upgrade strategy; `backoff.rs`: delaying the launches of an app
+//!   whose tasks keep failing;
 //! - `task.rs`, `deployment.rs`, `launch.rs`: the records and the TaskInfo.
 
+mod backoff;
 mod commands;
 mod converge;
 pub mod deployment;
+pub mod health;
 pub mod launch;
+pub mod offer_match;
+pub mod offer_stats;
 mod offers;
+pub mod placement;
 mod queue;
+pub mod replace;
 pub mod service_ports;
 pub mod task;
 mod updates;
 
+#[cfg(test)]
+mod health_tests;
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -144,6 +160,9 @@ pub struct Scheduler {
     next_app: usize,
     /// Since when each app waits for launches (`queue.rs`).
     waiting_since: BTreeMap<PathId, String>,
+    /// What became of the offers each waiting app was given
+    /// (`offer_stats.rs`).
+    offer_stats: BTreeMap<PathId, offer_stats::OfferStats>,
     effects: Effects,
     /// Apps, deployments and the framework ID changed since the last save
     /// (tasks note their own changes).
@@ -154,6 +173,10 @@ pub struct Scheduler {
     revive_due: Option<Instant>,
     /// When each task being killed was last sent a KILL.
     kills_sent: std::collections::HashMap<String, Instant>,
+    /// What the health checks found, per task (`health.rs`).
+    health: health::HealthRecords,
+    /// Launch delays of apps whose tasks keep failing (memory only).
+    backoff: backoff::Backoff,
     /// The wall clock for versions and timestamps, set by the edge (or a
     /// test) before each decision.
     pub now: SystemTime,
@@ -182,9 +205,12 @@ impl Scheduler {
             dirty: BTreeSet::new(),
             next_app: 0,
             waiting_since: BTreeMap::new(),
+            offer_stats: BTreeMap::new(),
             effects: Effects::default(),
             changes: Changes::default(),
             kills_sent: Default::default(),
+            health: Default::default(),
+            backoff: backoff::Backoff::default(),
             last_revive: None,
             revive_due: None,
             now: SystemTime::now(),
@@ -207,6 +233,8 @@ impl Scheduler {
     /// A scheduler that carries on from a stored state: a restarted or
     /// newly elected 5K. Tasks being killed are killed again once
     /// subscribed; reconciliation then tells what became of the others.
+    /// Launch delays are not stored: every app starts with none
+    /// (`backoff.rs`).
     pub fn restore(
         framework_id: Option<FrameworkId>,
         apps: Vec<AppEntry>,
@@ -299,16 +327,24 @@ impl Scheduler {
         self.dirty.extend(self.apps.keys().cloned());
     }
 
-    /// What is due at [`Scheduler::instant`]: reconciliation, and kills
-    /// that went unanswered.
+    /// What is due at [`Scheduler::instant`]: reconciliation, kills
+    /// that went unanswered, and apps whose launch delay ended.
     pub fn on_timer(&mut self) {
         let calls = self.reconciler.on_timer(self.instant);
         self.effects.calls.extend(calls);
         self.retry_kills();
+        let ended = self.backoff.wake(self.instant);
+        if ended.iter().any(|id| self.waiting_since.contains_key(id)) {
+            // Its offers were declined while it waited, and offers may be
+            // suppressed: ask for them again.
+            self.revive();
+        }
+        self.dirty.extend(ended);
         if self.revive_due.is_some_and(|due| self.instant >= due) {
             self.revive_due = None;
-            // Only if an app still waits: it may have got its tasks since.
-            if !self.waiting_since.is_empty() {
+            // Only if an app still waits, and may launch: it may have got
+            // its tasks since, or be held back by its launch delay.
+            if self.waiting_since.keys().any(|id| !self.is_delayed(id)) {
                 self.revive();
             }
         }
@@ -337,10 +373,15 @@ impl Scheduler {
             .values()
             .map(|sent| *sent + KILL_RETRY)
             .min();
-        [self.reconciler.next_attempt(), kill, self.revive_due]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.reconciler.next_attempt(),
+            kill,
+            self.revive_due,
+            self.backoff.next_wakeup(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Sends a KILL again to each task being killed whose last KILL (if

@@ -5,7 +5,9 @@
 //! instances take every offer while an app of one instance starves, so
 //! each offer is dealt out one task at a time, app after app, starting
 //! each round where the last one stopped. An app whose task does not fit
-//! this offer is skipped, not waited for.
+//! this offer is skipped, not waited for, and so is an app whose
+//! placement constraints the offer's agent breaks (`placement.rs`); each
+//! such unused offer is counted for the app with why (`offer_stats.rs`).
 //!
 //! Offers nobody can use are declined with a filter, so the master offers
 //! them to other frameworks for a while; when no app waits at all, 5K
@@ -16,10 +18,17 @@
 use mesos::{
     calls,
     offers::{OfferPacker, TaskRequirements},
+    resources::Resources,
     v1::{Offer, TaskInfo, TaskState},
 };
 
-use super::{REFUSE_WHEN_IDLE, REFUSE_WHILE_WAITING, Scheduler, launch, task::Task};
+use super::{
+    REFUSE_WHEN_IDLE, REFUSE_WHILE_WAITING, Scheduler, launch, offer_match,
+    offer_stats::NoMatch,
+    placement::{AgentInfo, Placed},
+    replace,
+    task::Task,
+};
 use crate::app::PathId;
 
 /// An app waiting for room, in one round of offers.
@@ -73,6 +82,9 @@ impl Scheduler {
         let mut waiting: Vec<Waiting> = self
             .apps
             .values()
+            // A delayed app declines its offers (`TaskLauncherActor`'s
+            // backOffUntil): its tasks keep failing.
+            .filter(|entry| !self.backoff.is_delayed(&entry.app, self.instant))
             .filter_map(|entry| {
                 let count = self.missing_instances(&entry.app.id);
                 (count > 0).then(|| Waiting {
@@ -91,27 +103,103 @@ impl Scheduler {
     }
 
     /// Deals one offer out to the waiting apps, one task per app per turn.
+    ///
+    /// Constraints are checked before every task, against the app's tasks
+    /// including those launched a moment ago from this very offer or an
+    /// earlier one of the round: Marathon once put two `hostname:UNIQUE`
+    /// tasks on one agent because it checked an offer once for all the
+    /// tasks it took from it (mesosphere/marathon#3867).
     fn fill(&mut self, offer: &Offer, waiting: &mut Vec<Waiting>) -> Vec<TaskInfo> {
+        let agent = AgentInfo::of_offer(offer);
+        let now = self.timestamp();
         let mut packer = OfferPacker::new(offer);
         let mut launches = Vec::new();
+        // Whether the app may still take from this offer, and whether it did.
         let mut fits: Vec<bool> = vec![true; waiting.len()];
+        let mut used: Vec<bool> = vec![false; waiting.len()];
         while fits.iter().any(|f| *f) {
             for (index, app) in waiting.iter_mut().enumerate() {
                 if !fits[index] || app.count == 0 {
                     fits[index] = false;
                     continue;
                 }
-                match packer.take(&app.needs) {
+                let unmet = self.unmet_constraints(&app.app_id, offer, &agent);
+                // Constraints first: a task that may not go here must not
+                // take resources that other apps could use.
+                let allocation = if unmet.is_empty() {
+                    packer.take(&app.needs)
+                } else {
+                    None
+                };
+                match allocation {
                     Some(allocation) => {
-                        launches.push(self.launch(&app.app_id, offer, allocation));
+                        launches.push(self.launch(&app.app_id, offer, &agent, allocation));
                         app.count -= 1;
+                        used[index] = true;
                     }
-                    None => fits[index] = false,
+                    None => {
+                        fits[index] = false;
+                        if !used[index] {
+                            self.note_unused(app, offer, packer.remaining(), unmet, &now);
+                        }
+                    }
                 }
             }
         }
+        for (app, _) in waiting.iter().zip(&used).filter(|(_, used)| **used) {
+            let stats = self.offer_stats.entry(app.app_id.clone()).or_default();
+            stats.used(&now);
+        }
         waiting.retain(|app| app.count > 0);
         launches
+    }
+
+    /// The constraints of `app_id` that one more task on the offer's agent
+    /// would break, given the tasks of its current configuration (older
+    /// ones are on their way out, as Marathon ignores them).
+    fn unmet_constraints(&self, app_id: &PathId, offer: &Offer, agent: &AgentInfo) -> Vec<String> {
+        let app = &self.apps[app_id].app;
+        if app.constraints.is_empty() {
+            return Vec::new();
+        }
+        let config = app.config_version();
+        let placed: Vec<Placed> = (self.tasks.of_app(app_id))
+            .filter(|task| task.config_version == config)
+            .map(|task| Placed {
+                hostname: &task.host,
+                agent: &task.agent_info,
+            })
+            .collect();
+        let here = Placed {
+            hostname: &offer.hostname,
+            agent,
+        };
+        offer_match::unmet_constraints(app, &placed, here)
+    }
+
+    /// Counts an offer `app` could not use, with why (`offer_stats.rs`).
+    fn note_unused(
+        &mut self,
+        app: &Waiting,
+        offer: &Offer,
+        remaining: &Resources,
+        unmet: Vec<String>,
+        now: &str,
+    ) {
+        let reasons =
+            offer_match::reasons(&self.apps[&app.app_id].app, &app.needs, remaining, &unmet);
+        let no_match = NoMatch {
+            offer_id: offer.id.value.clone(),
+            agent_id: offer.agent_id.value.clone(),
+            hostname: offer.hostname.clone(),
+            resources: remaining.clone(),
+            attributes: offer.attributes.clone(),
+            reasons,
+            unmet,
+            timestamp: now.to_string(),
+        };
+        let stats = self.offer_stats.entry(app.app_id.clone()).or_default();
+        stats.unused(no_match);
     }
 
     /// Records a new task of `app_id` and returns its TaskInfo.
@@ -119,6 +207,7 @@ impl Scheduler {
         &mut self,
         app_id: &PathId,
         offer: &Offer,
+        agent: &AgentInfo,
         allocation: mesos::offers::Allocation,
     ) -> TaskInfo {
         let app = &self.apps[app_id].app;
@@ -140,6 +229,7 @@ impl Scheduler {
             config_version: app.config_version().to_string(),
             killing: false,
             healthy: None,
+            agent_info: agent.clone(),
         };
         self.tasks.insert(task);
         // Its count of tasks changed: look at it again (`converge.rs`).
@@ -149,17 +239,22 @@ impl Scheduler {
         info
     }
 
-    /// How many more tasks of the app's current configuration it needs.
+    /// How many tasks of the app's current configuration it may launch
+    /// now: those missing, within its upgrade strategy's maximum
+    /// (`replace.rs`).
     pub(super) fn missing_instances(&self, app_id: &PathId) -> u32 {
         let Some(entry) = self.apps.get(app_id) else {
             return 0;
         };
-        let config = entry.app.config_version();
-        let current = self
-            .tasks
-            .of_app(app_id)
-            .filter(|task| task.is_active() && task.config_version == config)
-            .count() as u32;
-        entry.app.instances.saturating_sub(current)
+        // A task that failed its health checks is to be replaced.
+        let failed = |task: &Task| self.is_failed_by_checks(task);
+        replace::launch_count(&entry.app, self.tasks.of_app(app_id), failed) as u32
+    }
+
+    /// Whether `app_id`'s launches wait for its crash-loop delay.
+    pub(super) fn is_delayed(&self, app_id: &PathId) -> bool {
+        self.apps
+            .get(app_id)
+            .is_some_and(|entry| self.backoff.is_delayed(&entry.app, self.instant))
     }
 }

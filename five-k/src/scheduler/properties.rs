@@ -10,14 +10,16 @@
 //!
 //! The promises, after every step:
 //! 1. no app runs more tasks of its current configuration than its
-//!    instances, and no more than twice its instances in all (new ones
-//!    start before old ones go, never more);
+//!    instances, nor more tasks in all than its upgrade strategy's
+//!    maximum (`deployment::capacity`), whatever its strategy;
 //! 2. every offer is answered once, accepted or declined;
 //! 3. every status update with a uuid is acknowledged once;
 //! 4. no task id is launched twice;
 //! 5. every task of a deleted app is being killed;
 //! 6. every deployment is about an app that exists or is being deleted,
-//!    and at most one runs per app.
+//!    and at most one runs per app;
+//! 7. no task is launched for an app whose launch delay holds
+//!    (`backoff.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +40,8 @@ enum Step {
         app: usize,
         instances: u32,
         cpus_tenths: u32,
+        /// Indexes into [`STRATEGIES`].
+        strategy: usize,
     },
     Scale {
         app: usize,
@@ -72,7 +76,15 @@ enum Step {
         state: TaskState,
     },
     Resubscribe,
+    /// Time passes: launch delays end, timers fire.
+    Wait {
+        seconds: u64,
+    },
 }
+
+/// `upgradeStrategy`s (minimumHealthCapacity, maximumOverCapacity): the
+/// default, none over, the minimum equal to the maximum, and fractions.
+const STRATEGIES: [(f64, f64); 5] = [(1.0, 1.0), (0.5, 0.0), (1.0, 0.0), (0.0, 0.3), (0.7, 0.5)];
 
 fn states() -> impl Strategy<Value = TaskState> {
     prop_oneof![
@@ -89,11 +101,14 @@ fn states() -> impl Strategy<Value = TaskState> {
 
 fn steps() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..3usize, 0..6u32, 1..10u32).prop_map(|(app, instances, cpus_tenths)| Step::Create {
-            app,
-            instances,
-            cpus_tenths
-        }),
+        (0..3usize, 0..6u32, 1..10u32, 0..STRATEGIES.len()).prop_map(
+            |(app, instances, cpus_tenths, strategy)| Step::Create {
+                app,
+                instances,
+                cpus_tenths,
+                strategy,
+            }
+        ),
         (0..3usize, 0..6u32, any::<bool>()).prop_map(|(app, instances, force)| Step::Scale {
             app,
             instances,
@@ -107,6 +122,7 @@ fn steps() -> impl Strategy<Value = Step> {
         (0..10usize, states()).prop_map(|(nth, state)| Step::Update { nth, state }),
         (0..10usize, states()).prop_map(|(nth, state)| Step::Update { nth, state }),
         Just(Step::Resubscribe),
+        (0..5u64).prop_map(|seconds| Step::Wait { seconds }),
     ]
 }
 
@@ -128,6 +144,11 @@ fn apply(
         .all()
         .map(|task| task.id.clone())
         .collect();
+    let delayed: BTreeSet<PathId> = APPS
+        .map(PathId::parse)
+        .into_iter()
+        .filter(|app| scheduler.is_delayed(app))
+        .collect();
     let mut expected_acks = 0;
     let mut offer_id = None;
     match step {
@@ -135,9 +156,12 @@ fn apply(
             app,
             instances,
             cpus_tenths,
+            strategy,
         } => {
+            let (min, over) = STRATEGIES[*strategy];
             let json = format!(
-                r#"{{"id": "{}", "cmd": "x", "cpus": {}, "mem": 16, "instances": {instances}}}"#,
+                r#"{{"id": "{}", "cmd": "x", "cpus": {}, "mem": 16, "instances": {instances},
+                    "upgradeStrategy": {{"minimumHealthCapacity": {min}, "maximumOverCapacity": {over}}}}}"#,
                 APPS[*app],
                 f64::from(*cpus_tenths) / 10.0
             );
@@ -198,6 +222,10 @@ fn apply(
             scheduler.on_event(&events::disconnected());
             scheduler.on_event(&events::subscribed("framework-1"));
         }
+        Step::Wait { seconds } => {
+            scheduler.instant += std::time::Duration::from_secs(*seconds);
+            scheduler.on_timer();
+        }
     }
     scheduler.converge();
     let effects = scheduler.take_effects();
@@ -218,6 +246,11 @@ fn apply(
             seen.launched.insert(task.task_id.value.clone()),
             "promise 4: {} twice",
             task.task_id.value
+        );
+        let app = &scheduler.tasks().get(&task.task_id.value).unwrap().app_id;
+        assert!(
+            !delayed.contains(app),
+            "promise 7: {app} launched while delayed"
         );
     }
     effects.calls
@@ -254,9 +287,10 @@ fn check_counts(scheduler: &Scheduler) {
                     current <= instances,
                     "promise 1: {current} current tasks of {app} for {instances}"
                 );
+                let max = super::deployment::capacity(&entry.app).max_running;
                 assert!(
-                    active.len() <= 2 * instances,
-                    "promise 1: {} tasks of {app} for {instances}",
+                    active.len() <= max,
+                    "promise 1: {} tasks of {app}, at most {max}",
                     active.len()
                 );
             }

@@ -38,6 +38,10 @@ pub struct Task {
     /// HTTPS, TCP) or by the agent's (`TaskStatus.healthy`).
     #[serde(default)]
     pub healthy: Option<bool>,
+    /// The agent's region, zone and attributes, which placement
+    /// constraints compare (`placement.rs`).
+    #[serde(default)]
+    pub agent_info: super::placement::AgentInfo,
 }
 
 impl Task {

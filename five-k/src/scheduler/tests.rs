@@ -144,7 +144,7 @@ fn the_deployment_ends_when_every_instance_runs() {
 }
 
 #[test]
-fn a_failed_task_is_replaced_and_recorded_as_the_apps_last_failure() {
+fn a_failed_task_is_recorded_and_replaced_once_its_launch_delay_ends() {
     let mut scheduler = scheduler();
     let ids = running_app(&mut scheduler, 2);
     // Later than the interval between two revives.
@@ -156,8 +156,9 @@ fn a_failed_task_is_replaced_and_recorded_as_the_apps_last_failure() {
             .event(),
     );
     scheduler.converge();
+    // Delayed by backoffSeconds (1 s): no offers wanted until then.
     let calls_ = scheduler.take_effects().calls;
-    assert_eq!(calls::kinds(&calls_), vec![call::Type::Revive]);
+    assert_eq!(calls::kinds(&calls_), vec![]);
     let failure = scheduler
         .app(&id("/web"))
         .unwrap()
@@ -168,12 +169,124 @@ fn a_failed_task_is_replaced_and_recorded_as_the_apps_last_failure() {
         (failure.task_id.as_str(), failure.message.as_str()),
         (ids[0].as_str(), "boom")
     );
+    let entry = scheduler.app(&id("/web")).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry), (1, false));
+    let during = offer(&mut scheduler, vec![agent1().offer("offer-2").build()]);
+    assert!(launched_ids(&during).is_empty(), "declined while delayed");
+
+    let deadline = scheduler.instant + std::time::Duration::from_secs(1);
+    assert_eq!(scheduler.next_timer(), Some(deadline));
+    scheduler.instant = deadline;
+    scheduler.on_timer();
+    scheduler.converge();
+    let calls_ = scheduler.take_effects().calls;
+    assert_eq!(calls::kinds(&calls_), vec![call::Type::Revive]);
     let replacement = launched_ids(&offer(
         &mut scheduler,
-        vec![agent1().offer("offer-2").build()],
+        vec![agent1().offer("offer-3").build()],
     ));
     assert_eq!(replacement.len(), 1);
     assert!(!ids.contains(&replacement[0]));
+}
+
+#[test]
+fn each_failure_delays_the_next_launch_longer_until_reset() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(
+            request(
+                r#"{"id": "crash", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 2, "backoffFactor": 3}"#,
+            ),
+            false,
+        )
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let app_id = id("/crash");
+    let mut delays = Vec::new();
+    for n in 0..3 {
+        let launched = launched_ids(&offer(
+            &mut scheduler,
+            vec![agent1().offer(&format!("offer-{n}")).build()],
+        ));
+        assert_eq!(launched.len(), 1, "launch {n}");
+        update_all(&mut scheduler, &launched, TaskState::TaskRunning);
+        // TASK_FINISHED counts: a long-running app must not exit.
+        update_all(&mut scheduler, &launched, TaskState::TaskFinished);
+        let entry = scheduler.app(&app_id).unwrap().clone();
+        delays.push(scheduler.launch_delay(&entry).0);
+        scheduler.instant = scheduler.next_timer().unwrap();
+        scheduler.on_timer();
+        scheduler.converge();
+        scheduler.take_effects();
+    }
+    assert_eq!(delays, vec![2, 6, 18]);
+
+    // A kill 5K asked for is no failure.
+    let launched = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-k").build()],
+    ));
+    scheduler.kill_tasks(&launched, false, false).unwrap();
+    update_all(&mut scheduler, &launched, TaskState::TaskKilled);
+    let entry = scheduler.app(&app_id).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry), (0, false));
+
+    // A failure, then DELETE /v2/queue/crash/delay: launches at once.
+    let launched = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-r").build()],
+    ));
+    update_all(&mut scheduler, &launched, TaskState::TaskFailed);
+    assert_eq!(scheduler.launch_delay(&entry).0, 54);
+    assert!(scheduler.reset_delay(&app_id));
+    assert_eq!(scheduler.launch_delay(&entry), (0, false));
+    let relaunched = offer(&mut scheduler, vec![agent1().offer("offer-x").build()]);
+    assert_eq!(launched_ids(&relaunched).len(), 1);
+    assert!(!scheduler.reset_delay(&id("/nothing")));
+}
+
+#[test]
+fn a_start_moves_the_delay_on_but_a_repeated_state_does_not() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(
+            request(
+                r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 3, "backoffSeconds": 10}"#,
+            ),
+            false,
+        )
+        .unwrap();
+    scheduler.converge();
+    let ids = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-1").build()],
+    ));
+    update_all(&mut scheduler, &ids[..2], TaskState::TaskRunning);
+    update_all(&mut scheduler, &ids[..1], TaskState::TaskFailed);
+    let entry = scheduler.app(&id("/web")).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry).0, 10);
+    scheduler.instant += std::time::Duration::from_secs(5);
+    // An agent reporting health repeats TASK_RUNNING: nothing started.
+    update_all(&mut scheduler, &ids[1..2], TaskState::TaskRunning);
+    assert_eq!(scheduler.launch_delay(&entry).0, 5);
+    // A task that starts moves the delay's reference to now.
+    update_all(&mut scheduler, &ids[2..], TaskState::TaskRunning);
+    assert_eq!(scheduler.launch_delay(&entry).0, 10);
+}
+
+#[test]
+fn a_restart_forgives_the_failures() {
+    let mut scheduler = scheduler();
+    let ids = running_app(&mut scheduler, 1);
+    update_all(&mut scheduler, &ids, TaskState::TaskFailed);
+    let entry = scheduler.app(&id("/web")).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry).0, 1);
+    scheduler.restart_app(&id("/web"), false).unwrap();
+    let entry = scheduler.app(&id("/web")).unwrap().clone();
+    assert_eq!(scheduler.launch_delay(&entry), (0, false));
+    let calls_ = offer(&mut scheduler, vec![agent1().offer("offer-2").build()]);
+    assert_eq!(launched_ids(&calls_).len(), 1);
 }
 
 #[test]
@@ -287,6 +400,78 @@ fn a_restart_starts_new_tasks_before_it_kills_the_old_ones() {
         0,
         "done once the old ones are gone"
     );
+}
+
+#[test]
+fn an_upgrade_with_health_checks_replaces_a_task_only_once_a_new_one_is_healthy() {
+    let mut scheduler = scheduler();
+    scheduler
+        .create_app(
+            request(
+                r#"{"id": "web", "cmd": "serve", "cpus": 0.1, "mem": 16, "instances": 2,
+                    "healthChecks": [{"protocol": "HTTP"}],
+                    "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}}"#,
+            ),
+            false,
+        )
+        .unwrap();
+    scheduler.converge();
+    scheduler.take_effects();
+    let old = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-1").build()],
+    ));
+    update_all(&mut scheduler, &old, TaskState::TaskRunning);
+    for task_id in &old {
+        scheduler.tasks.get_mut(task_id).unwrap().healthy = Some(true);
+    }
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    scheduler.take_effects();
+    assert_eq!(scheduler.deployments().count(), 0, "deployed once healthy");
+
+    scheduler
+        .update_app(&id("/web"), request(r#"{"cmd": "serve --v2"}"#), false)
+        .unwrap();
+    scheduler.converge();
+    // ⌈2 × 0.5⌉ = 1 must serve, at most 2 alive: one old goes at once,
+    // and only once it ended is there room for a new one.
+    let calls_ = scheduler.take_effects().calls;
+    assert_eq!(calls::killed(&calls_).len(), 1);
+    assert_eq!(scheduler.missing_instances(&id("/web")), 0);
+    let first_gone = calls::killed(&calls_);
+    update_all(&mut scheduler, &first_gone, TaskState::TaskKilled);
+    scheduler.instant += super::MIN_REVIVE_INTERVAL;
+    let new = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-2").build()],
+    ));
+    assert_eq!(new.len(), 1);
+    // Running is not serving: the last old task stays.
+    let calls_ = update_all(&mut scheduler, &new, TaskState::TaskRunning);
+    assert!(calls::killed(&calls_).is_empty());
+    scheduler.tasks.get_mut(&new[0]).unwrap().healthy = Some(true);
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    let last_old = calls::killed(&scheduler.take_effects().calls);
+    assert_eq!(last_old.len(), 1);
+    assert!(old.contains(&last_old[0]));
+    update_all(&mut scheduler, &last_old, TaskState::TaskKilled);
+    let second = launched_ids(&offer(
+        &mut scheduler,
+        vec![agent1().offer("offer-3").build()],
+    ));
+    assert_eq!(second.len(), 1);
+    update_all(&mut scheduler, &second, TaskState::TaskRunning);
+    assert_eq!(
+        scheduler.deployments().count(),
+        1,
+        "not before it is healthy"
+    );
+    scheduler.tasks.get_mut(&second[0]).unwrap().healthy = Some(true);
+    scheduler.dirty.insert(id("/web"));
+    scheduler.converge();
+    assert_eq!(scheduler.deployments().count(), 0);
 }
 
 #[test]

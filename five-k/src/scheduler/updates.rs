@@ -40,11 +40,19 @@ impl Scheduler {
             }
             return;
         };
+        // Agents repeat a state to report a task's health: only a change
+        // of state means something to its launch delay
+        // (`update.stateUpdated`).
+        let changed = task.state != state;
         task.state = state;
         if state == TaskState::TaskRunning && task.started_at.is_none() {
             task.started_at = Some(timestamp.clone());
         }
         let task = task.clone();
+        self.on_agent_health(status);
+        if changed {
+            self.note_for_backoff(&task, state);
+        }
         let message = status.message.clone().unwrap_or_default();
         self.publish(Event::status_update(
             &timestamp,
@@ -66,6 +74,7 @@ impl Scheduler {
         tracing::info!(app = %task.app_id, task = task_id, "task ended: {}", state.as_str_name());
         self.tasks.remove(task_id);
         self.kills_sent.remove(task_id);
+        self.health.remove(task_id);
         if is_failure(state) {
             if let Some(entry) = self.apps.get_mut(&task.app_id) {
                 self.changes.apps.insert(task.app_id.clone());
@@ -83,12 +92,32 @@ impl Scheduler {
         }
     }
 
+    /// What a task's new state means for its app's launch delay
+    /// (`NotifyRateLimiterStepImpl.scala`): an end 5K did not ask for
+    /// delays the next launch, a start moves the delay on. Only tasks of
+    /// the app's current configuration count: an old one failing says
+    /// nothing of the new.
+    fn note_for_backoff(&mut self, task: &super::task::Task, state: TaskState) {
+        let Some(entry) = self.apps.get(&task.app_id) else {
+            return;
+        };
+        if task.config_version != entry.app.config_version() {
+            return;
+        }
+        if is_terminal(state) && !task.killing && is_limit_worthy(state) {
+            self.backoff.failed(&entry.app, self.instant);
+        } else if matches!(state, TaskState::TaskStarting | TaskState::TaskRunning) {
+            self.backoff.started(&entry.app, self.instant);
+        }
+    }
+
     /// Forgets every task, for when the master says they are all gone.
     pub(super) fn forget_all_tasks(&mut self, why: &str) {
         let ids: Vec<String> = self.tasks.all().map(|task| task.id.clone()).collect();
         tracing::warn!(tasks = ids.len(), "{why}: forgetting our tasks");
         for id in ids {
             self.tasks.remove(&id);
+            self.health.remove(&id);
         }
         self.dirty.extend(self.apps.keys().cloned());
     }
@@ -107,4 +136,16 @@ pub fn is_terminal(state: TaskState) -> bool {
 /// (a kill asked for, or a task that finished, is no failure).
 fn is_failure(state: TaskState) -> bool {
     is_terminal(state) && !matches!(state, TaskState::TaskKilled | TaskState::TaskFinished)
+}
+
+/// Whether an end not asked for counts as the app failing: any, even
+/// TASK_FINISHED (a long-running app must not exit), but those that say
+/// the agent or the network failed, not the app (Marathon's
+/// `limitWorthy` leaves out Unreachable and Unknown, which TASK_LOST
+/// mostly is).
+fn is_limit_worthy(state: TaskState) -> bool {
+    !matches!(
+        state,
+        TaskState::TaskLost | TaskState::TaskUnreachable | TaskState::TaskUnknown
+    )
 }

@@ -11,7 +11,7 @@ use mesos::v1::TaskState;
 
 use crate::{
     app::App,
-    scheduler::{AppEntry, Scheduler, deployment::Deployment, task::Task},
+    scheduler::{AppEntry, Scheduler, deployment::Deployment, offer_stats::OfferStats, task::Task},
 };
 
 /// The most tasks an app's page lists: an app of 10,000 instances would
@@ -28,9 +28,12 @@ pub struct AppRow {
     /// Launched and not running yet (or being killed), as Marathon's
     /// `tasksStaged` counts them.
     pub staged: usize,
-    pub health: &'static str,
+    pub health: String,
     /// The ids of the deployments changing it.
     pub deployments: Vec<String>,
+    /// Why it waits for tasks, in a sentence, if it does: "waiting: the
+    /// last 12 offers had too little memory (…)".
+    pub waiting: Option<String>,
 }
 
 impl AppRow {
@@ -48,21 +51,45 @@ impl AppRow {
             instances: app.instances,
             running,
             staged,
-            health: health(app),
+            health: health(scheduler, app),
             deployments: scheduler
                 .deployments_of(&app.id)
                 .map(|d| d.id.clone())
                 .collect(),
+            waiting: waiting(scheduler, app),
         }
     }
 }
 
-/// 5K does not run health checks yet: no task is known healthy or not.
-fn health(app: &App) -> &'static str {
+/// Why `app` waits for tasks, if it does (`scheduler/offer_stats.rs`).
+fn waiting(scheduler: &Scheduler, app: &App) -> Option<String> {
+    if !scheduler.is_queued(&app.id) {
+        return None;
+    }
+    Some(match scheduler.offer_stats(&app.id) {
+        Some(stats) => stats.explain(app),
+        None => OfferStats::default().explain(app),
+    })
+}
+
+/// What the health checks found: "2 healthy, 1 unhealthy" (tasks not
+/// checked yet count as neither).
+fn health(scheduler: &Scheduler, app: &App) -> String {
     if app.health_checks.is_empty() {
-        "no health checks"
-    } else {
-        "not checked"
+        return "no health checks".into();
+    }
+    let (mut healthy, mut unhealthy) = (0, 0);
+    for task in scheduler.tasks().of_app(&app.id) {
+        match task.healthy {
+            Some(true) => healthy += 1,
+            Some(false) => unhealthy += 1,
+            None => {}
+        }
+    }
+    match (healthy, unhealthy) {
+        (0, 0) => "not checked yet".into(),
+        (healthy, 0) => format!("{healthy} healthy"),
+        (healthy, unhealthy) => format!("{healthy} healthy, {unhealthy} unhealthy"),
     }
 }
 
@@ -214,8 +241,10 @@ mod tests {
             instances: 1,
             running: 0,
             staged: 1,
-            health: "not checked",
+            health: "not checked yet".into(),
             deployments: vec![hostile.into()],
+            // It quotes constraints, which are the client's text.
+            waiting: Some(hostile.into()),
         }
     }
 

@@ -62,6 +62,10 @@ pub(crate) struct Agent {
     pub pid: String,
     pub hostname: String,
     pub total: Resources,
+    /// Its `--attributes`, sent with each offer of its resources.
+    pub attributes: Vec<crate::v1::Attribute>,
+    /// Its fault domain (`--domain`), sent with each offer too.
+    pub domain: Option<crate::v1::DomainInfo>,
     /// Resources of running tasks and executors, as the agent knows them
     /// (the master only knows them while the agent is registered).
     pub used: Resources,
@@ -127,6 +131,8 @@ impl Agent {
             id,
             hostname: settings.hostname.clone(),
             total,
+            attributes: Vec::new(),
+            domain: None,
             used: Resources::default(),
             state: AgentState::Registered,
             registered_time: now,

@@ -79,12 +79,14 @@ impl Master {
             if !allocatable(&available) {
                 continue;
             }
+            let remote = self.is_remote(agent);
             let chosen = candidates.iter().find(|id| {
                 let framework = &self.frameworks[*id];
-                !framework
-                    .filters
-                    .iter()
-                    .any(|f| f.agent == agent && f.resources.contains(&available))
+                (!remote || framework.has(Capability::RegionAware))
+                    && !framework
+                        .filters
+                        .iter()
+                        .any(|f| f.agent == agent && f.resources.contains(&available))
             });
             let Some(framework_id) = chosen.cloned() else {
                 continue;
@@ -104,6 +106,24 @@ impl Master {
                 tracing::debug!(%framework_id, offers = ?ids, "sending offers");
                 self.frameworks[&framework_id].send(&stream::offers(offers));
             }
+        }
+    }
+
+    /// Whether an agent is in another region than the master: only
+    /// frameworks that are REGION_AWARE are offered it (the hierarchical
+    /// allocator's `isRemoteSlave`).
+    fn is_remote(&self, agent: usize) -> bool {
+        let region = |domain: &Option<v1::DomainInfo>| {
+            (domain.as_ref())
+                .and_then(|d| d.fault_domain.as_ref())
+                .map(|f| f.region.name.clone())
+        };
+        match (
+            region(&self.agents[agent].domain),
+            region(&self.settings.domain),
+        ) {
+            (Some(agent), Some(master)) => agent != master,
+            _ => false,
         }
     }
 
@@ -146,6 +166,8 @@ impl Master {
             }),
             resources: offered_resources(&resources, allocation.as_deref(), refined),
             executor_ids,
+            attributes: agent_info.attributes.clone(),
+            domain: agent_info.domain.clone(),
             allocation_info: allocation
                 .map(|role| v1::resource::AllocationInfo { role: Some(role) }),
             ..Default::default()

@@ -254,6 +254,8 @@ impl Master {
             command: info.command.clone().unwrap_or_default(),
             environment: self.executor_environment(agent, &info, &sandbox, checkpoint),
             sandbox: sandbox.clone(),
+            // A custom executor runs its task's checks itself.
+            health_check: None,
         };
         let commands = self.commands.clone();
         let report = {

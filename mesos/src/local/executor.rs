@@ -37,7 +37,8 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{fetcher, files::Files, master::Command, session};
 use crate::executor::process::describe_exit;
-use crate::v1::CommandInfo;
+use crate::health::{CommandContext, HealthChecker, TaskHealth};
+use crate::v1::{CommandInfo, HealthCheck};
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
 pub(crate) const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
@@ -57,6 +58,8 @@ pub(crate) struct LaunchSpec {
     pub sandbox: PathBuf,
     /// `MESOS_*` variables; the command's own environment overrides them.
     pub environment: Vec<(String, String)>,
+    /// The task's health check, run by its command executor (`health.rs`).
+    pub health_check: Option<HealthCheck>,
 }
 
 /// What the supervisor tells the master about a task.
@@ -66,6 +69,9 @@ pub(crate) enum Report {
     Starting,
     /// The process runs: TASK_RUNNING.
     Running { pid: u32 },
+    /// The task's health check says something new: TASK_RUNNING with
+    /// `healthy`, and a kill if the check failed too often.
+    Health(TaskHealth),
     /// The process ended.
     Exited {
         /// "Command exited with status 1", as the command executor says.
@@ -73,6 +79,9 @@ pub(crate) enum Report {
         success: bool,
         /// It ended because it was killed (a KILL or SHUTDOWN).
         killed: bool,
+        /// It was killed because its health check failed too often: the
+        /// terminal update says `healthy: false`.
+        unhealthy: bool,
     },
     /// The task never ran: the container could not be launched.
     LaunchFailed { message: String },
@@ -443,13 +452,36 @@ async fn supervise(
     );
     report(Report::Running { pid });
 
+    // Checks start once the task runs, as the command executor starts its
+    // `HealthChecker` right after forking the task.
+    let (health_reports, mut healths) = mpsc::unbounded_channel();
+    let mut checker = spec
+        .health_check
+        .as_ref()
+        .and_then(|check| start_health_checker(check, &spec, health_reports));
+    let mut killed_by_health_check = false;
     let mut killed = false;
     let mut escalate_at: Option<Instant> = None;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
+            // None once the checker is stopped: the branch is disabled.
+            Some(health) = healths.recv() => {
+                // `taskHealthUpdated`: no health news once a kill began.
+                if !killed && !killed_by_health_check {
+                    report(Report::Health(health));
+                    if health.kill_task {
+                        // The master turns this into TASK_KILLING and a
+                        // kill, which reaches us below; checks stop now.
+                        killed_by_health_check = true;
+                        checker = None;
+                    }
+                }
+            }
             grace = kills.recv() => match grace {
                 Some(grace) => {
+                    // A task being killed is checked no more.
+                    checker = None;
                     if !killed {
                         killed = true;
                         signal_group(pid, "TERM").await;
@@ -472,18 +504,58 @@ async fn supervise(
             }
         }
     };
+    // `reaped`: checking stops before the terminal update.
+    drop(checker);
     // Like Mesos destroying the container: whatever the command left
     // running in its process group goes with it.
     signal_group(pid, "KILL").await;
     processes.remove(pid);
+    let unhealthy = killed && killed_by_health_check;
     match status {
-        Ok(status) => report(exited(status, killed)),
+        Ok(status) => report(exited_unhealthy(status, killed, unhealthy)),
         Err(error) => report(Report::Exited {
             message: format!("Failed to get exit status for Command: {error}"),
             success: false,
             killed,
+            unhealthy,
         }),
     }
+}
+
+/// Starts the task's health checker, reporting to `reports`. The check
+/// runs as the command executor runs it: in the task's sandbox, with the
+/// environment the executor got (the `MESOS_*` variables and the task
+/// command's own), its output in the sandbox's `stderr`.
+fn start_health_checker(
+    check: &HealthCheck,
+    spec: &LaunchSpec,
+    reports: mpsc::UnboundedSender<TaskHealth>,
+) -> Option<HealthChecker> {
+    let task_variables = spec
+        .command
+        .environment
+        .iter()
+        .flat_map(|e| &e.variables)
+        .filter_map(|v| Some((v.name.clone(), v.value.clone()?)));
+    let context = CommandContext {
+        directory: Some(spec.sandbox.clone()),
+        environment: spec
+            .environment
+            .iter()
+            .cloned()
+            .chain(task_variables)
+            .collect(),
+        output: Some(spec.sandbox.join("stderr")),
+    };
+    HealthChecker::start(check, context, move |health| {
+        let _ = reports.send(health);
+    })
+    // The master refused invalid checks already; Mesos' executor logs a
+    // checker it cannot create and runs the task unchecked.
+    .inspect_err(
+        |error| tracing::error!(task_id = %spec.task_id, %error, "Failed to create health checker"),
+    )
+    .ok()
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -494,10 +566,15 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 fn exited(status: ExitStatus, killed: bool) -> Report {
+    exited_unhealthy(status, killed, false)
+}
+
+fn exited_unhealthy(status: ExitStatus, killed: bool, unhealthy: bool) -> Report {
     Report::Exited {
         message: format!("Command {}", describe_exit(status)),
         success: status.success(),
         killed,
+        unhealthy,
     }
 }
 

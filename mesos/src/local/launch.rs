@@ -395,6 +395,7 @@ impl Master {
         tracing::info!(framework_id, %task_id, %agent_id, %resources, "launching task");
         let problem = unsupported(&info);
         let command = info.command.clone();
+        let health_check = info.health_check.as_deref().cloned();
         let task = Task {
             info,
             framework_id: framework_id.to_string(),
@@ -464,6 +465,7 @@ impl Master {
             command: command.unwrap_or_default(),
             sandbox,
             environment,
+            health_check,
         };
         let process = executor::launch(
             agent,

@@ -188,6 +188,8 @@ pub(crate) struct Settings {
     pub authenticator: Option<super::auth::Authenticator>,
     /// Tasks are virtual: no process (`executor::launch_virtual`).
     pub virtual_tasks: bool,
+    /// The master's fault domain, if it has one.
+    pub domain: Option<crate::v1::DomainInfo>,
 }
 
 impl Settings {
@@ -222,6 +224,7 @@ impl Settings {
                 ip: Some(self.ip.to_string()),
                 port: i32::from(self.port),
             }),
+            domain: self.domain.clone(),
             ..Default::default()
         }
     }

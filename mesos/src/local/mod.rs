@@ -16,6 +16,9 @@
 //!   them, by `/files/read` and `/files/browse`), reporting
 //!   TASK_STARTING/RUNNING/FINISHED… through reliable, acknowledged
 //!   status updates;
+//! * a command task's `health_check` run next to it as Mesos' command
+//!   executor runs it ([`crate::health`]): `healthy` in TASK_RUNNING
+//!   updates, an unhealthy task killed;
 //! * framework failover, reconciliation, heartbeats, `/master/state`;
 //! * [`Faults`] to inject the failures a framework must survive, among
 //!   them a partitioned agent and a master failover.
@@ -100,6 +103,7 @@ use tokio::{
     task::JoinHandle,
 };
 
+// Mesos' common validation, which health checks share with executors.
 pub use agent::AgentState;
 pub use call_log::CallRecord;
 pub use faults::{AgentReregistration, Faults};
@@ -107,6 +111,7 @@ pub use master::MESOS_VERSION;
 pub use snapshot::{
     AgentSnapshot, ExecutorSnapshot, FrameworkSnapshot, OfferSnapshot, Snapshot, TaskSnapshot,
 };
+pub(crate) use validation::validate_environment;
 
 use crate::{
     credentials::Credentials,
@@ -149,6 +154,20 @@ pub struct LocalMasterConfig {
     /// Each agent's resources, in Mesos' syntax, e.g.
     /// `cpus:2;mem:2048;disk:4096;ports:[31000-32000]`.
     pub agent_resources: String,
+    /// Agents' attributes, in Mesos' `--attributes` syntax
+    /// (`rack:r1;zone:b`), by agent: agent `i` gets entry `i`, and an
+    /// agent past the end none (as an agent started without the flag).
+    /// Offers carry them, for schedulers' placement constraints.
+    pub agent_attributes: Vec<String>,
+    /// The master's fault domain (`--domain`): its region and zone.
+    /// Frameworks without the REGION_AWARE capability are only offered
+    /// agents of its region.
+    pub domain: Option<(String, String)>,
+    /// Agents' fault domains (`--domain`), by agent as
+    /// [`LocalMasterConfig::agent_attributes`]: (region, zone). Mesos
+    /// ignores an agent with a domain when the master has none; here the
+    /// master does not start.
+    pub agent_domains: Vec<(String, String)>,
     /// How often HEARTBEAT events are sent on each subscription.
     pub heartbeat_interval: Duration,
     /// How often the allocator makes offers.
@@ -192,6 +211,9 @@ impl Default for LocalMasterConfig {
             hostname: None,
             agents: DEFAULT_AGENTS,
             agent_resources: DEFAULT_AGENT_RESOURCES.to_string(),
+            agent_attributes: Vec::new(),
+            domain: None,
+            agent_domains: Vec::new(),
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             status_update_retry: DEFAULT_STATUS_UPDATE_RETRY,
@@ -268,6 +290,31 @@ impl LocalMaster {
                 input: config.agent_resources.clone(),
                 reason,
             })?;
+        if config.agent_attributes.len() > config.agents {
+            return Err(LocalError::Config(format!(
+                "attributes for {} agents, but only {} agents",
+                config.agent_attributes.len(),
+                config.agents
+            )));
+        }
+        if config.agent_domains.len() > config.agents {
+            return Err(LocalError::Config(format!(
+                "domains for {} agents, but only {} agents",
+                config.agent_domains.len(),
+                config.agents
+            )));
+        }
+        if !config.agent_domains.is_empty() && config.domain.is_none() {
+            // `Master::registerSlave`: "Agent … is configured with domain
+            // … but the master has no configured domain".
+            return Err(LocalError::Config(
+                "agents have a domain but the master has none".into(),
+            ));
+        }
+        let agent_attributes = (config.agent_attributes.iter())
+            .map(|text| crate::attributes::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LocalError::Config)?;
         for (name, interval) in [
             ("heartbeat_interval", config.heartbeat_interval),
             ("allocation_interval", config.allocation_interval),
@@ -350,20 +397,24 @@ impl LocalMaster {
                 .as_deref()
                 .map(auth::Authenticator::new),
             virtual_tasks: config.virtual_tasks,
+            domain: config.domain.as_ref().map(domain_info),
         });
         // One `files` for all agents, as in Mesos' local mode: they share
         // the master's address, so their `/files` endpoints are one.
         let files = Files::default();
         let agents = (0..config.agents)
             .map(|index| {
-                agent::Agent::new(
+                let mut agent = agent::Agent::new(
                     &master_id,
                     index,
                     &settings,
                     agent_resources.clone(),
                     files.clone(),
                     now,
-                )
+                );
+                agent.attributes = agent_attributes.get(index).cloned().unwrap_or_default();
+                agent.domain = config.agent_domains.get(index).map(domain_info);
+                agent
             })
             .collect();
 
@@ -528,6 +579,22 @@ impl LocalMaster {
             let _ = actor.await;
         }
         // Drop removes the temporary work directory.
+    }
+}
+
+/// A `DomainInfo` with this region and zone.
+fn domain_info((region, zone): &(String, String)) -> crate::v1::DomainInfo {
+    use crate::v1::domain_info::{
+        FaultDomain,
+        fault_domain::{RegionInfo, ZoneInfo},
+    };
+    crate::v1::DomainInfo {
+        fault_domain: Some(FaultDomain {
+            region: RegionInfo {
+                name: region.clone(),
+            },
+            zone: ZoneInfo { name: zone.clone() },
+        }),
     }
 }
 

@@ -156,6 +156,8 @@ pub struct TaskSnapshot {
     pub completed: bool,
     /// Lost with its agent (TASK_UNREACHABLE or TASK_LOST).
     pub unreachable: bool,
+    /// The check its executor runs next to it (`crate::health`).
+    pub health_check: Option<crate::v1::HealthCheck>,
 }
 
 /// One outstanding offer.
@@ -347,6 +349,7 @@ impl Master {
             pid: task.pid,
             completed,
             unreachable,
+            health_check: task.info.health_check.as_deref().cloned(),
         }
     }
 }

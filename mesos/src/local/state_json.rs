@@ -211,13 +211,19 @@ fn task(task: &TaskSnapshot) -> Value {
         .statuses
         .iter()
         .map(|s| {
-            json!({
+            let mut status = json!({
                 "state": s.state().as_str_name(),
                 "timestamp": s.timestamp.unwrap_or(0.0),
-            })
+            });
+            // What the task's health check last said (`json(TaskStatus)`
+            // in `src/common/http.cpp`).
+            if let Some(healthy) = s.healthy {
+                status["healthy"] = json!(healthy);
+            }
+            status
         })
         .collect();
-    json!({
+    let mut value = json!({
         "id": task.id,
         "name": task.name,
         "framework_id": task.framework_id,
@@ -227,7 +233,12 @@ fn task(task: &TaskSnapshot) -> Value {
         "resources": resources_json(&task.resources),
         "role": task.role,
         "statuses": statuses,
-    })
+    });
+    if let Some(check) = &task.health_check {
+        value["health_check"] =
+            serde_json::from_str(&codec::to_json(check)).expect("a message's JSON is JSON");
+    }
+    value
 }
 
 /// A framework's custom executors, as the master lists them

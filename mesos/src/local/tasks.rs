@@ -27,6 +27,7 @@ use super::{
     stream,
 };
 use crate::{
+    health::TaskHealth,
     resources::Resources,
     v1::{
         KillPolicy, TaskState, TaskStatus,
@@ -205,16 +206,21 @@ impl Master {
         if task.state.is_terminal() {
             return;
         }
-        let (state, source, reason, message) = match report {
-            Report::Starting => (TaskState::TaskStarting, Source::Executor, None, None),
+        let (state, source, reason, message, healthy) = match report {
+            Report::Starting => (TaskState::TaskStarting, Source::Executor, None, None, None),
             Report::Running { pid } => {
                 task.pid = (pid > 0).then_some(pid);
-                (TaskState::TaskRunning, Source::Executor, None, None)
+                (TaskState::TaskRunning, Source::Executor, None, None, None)
+            }
+            Report::Health(health) => {
+                self.health_report(agent, &framework_id, &task_id, health);
+                return;
             }
             Report::Exited {
                 message,
                 success,
                 killed,
+                unhealthy,
             } => {
                 task.pid = None;
                 task.process = None;
@@ -226,7 +232,10 @@ impl Master {
                 } else {
                     TaskState::TaskFailed
                 };
-                (state, Source::Executor, None, Some(message))
+                // `reaped`: a kill the health check asked for says so, with
+                // no reason of its own (Mesos 1.11 has none yet).
+                let healthy = (killed && unhealthy).then_some(false);
+                (state, Source::Executor, None, Some(message), healthy)
             }
             Report::LaunchFailed { message } => {
                 task.process = None;
@@ -235,10 +244,11 @@ impl Master {
                     Source::Agent,
                     Some(Reason::ContainerLaunchFailed),
                     Some(message),
+                    None,
                 )
             }
         };
-        let status = self.agent_status(
+        let mut status = self.agent_status(
             agent,
             &framework_id,
             &task_id,
@@ -247,7 +257,50 @@ impl Master {
             reason,
             message,
         );
+        status.healthy = healthy;
         self.task_changed(agent, &framework_id, status);
+    }
+
+    /// The command executor's `taskHealthUpdated`: the task's health
+    /// changed, or it failed a check again. A TASK_RUNNING update says so
+    /// (`healthy`, REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, reliably
+    /// delivered like any other), and a check that failed too often kills
+    /// the task as a KILL would: TASK_KILLING for frameworks that
+    /// understand it, then SIGTERM, SIGKILL after the task's grace period.
+    fn health_report(
+        &mut self,
+        agent: usize,
+        framework_id: &str,
+        task_id: &str,
+        health: TaskHealth,
+    ) {
+        // Nothing after a kill began (the framework's KILL may have
+        // crossed the check's result).
+        if self
+            .agent_task(agent, framework_id, task_id)
+            .is_none_or(|task| task.killing)
+        {
+            return;
+        }
+        let mut status = self.agent_status(
+            agent,
+            framework_id,
+            task_id,
+            TaskState::TaskRunning,
+            Source::Executor,
+            Some(Reason::TaskHealthCheckStatusUpdated),
+            None,
+        );
+        status.healthy = Some(health.healthy);
+        self.task_changed(agent, framework_id, status);
+        if health.kill_task {
+            tracing::info!(
+                framework_id,
+                task_id,
+                "killing a task that failed its health check"
+            );
+            self.kill_task(agent, framework_id, task_id, None);
+        }
     }
 
     /// A status update born on the agent (from its executor or itself):

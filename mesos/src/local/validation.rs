@@ -19,6 +19,8 @@
 
 mod executor;
 
+pub(crate) use executor::validate_environment;
+
 use std::sync::OnceLock;
 
 use prost_reflect::{Cardinality, DescriptorPool, DynamicMessage, Kind, ReflectMessage, Value};
@@ -423,6 +425,10 @@ fn validate_task_fields(task: &TaskInfo, context: &TaskContext<'_>) -> Result<Re
         .is_some_and(|g| g.nanoseconds < 0)
     {
         return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
+    }
+    if let Some(check) = &task.health_check {
+        crate::health::validate(check)
+            .map_err(|e| format!("Task uses invalid health check: {e}"))?;
     }
     if task.resources.is_empty() {
         return Err("Task uses no resources".into());

@@ -7,8 +7,11 @@
 //! agent, is given the task (LAUNCH), runs the shell command the scheduler
 //! put in the task's `data`, and reports each step as a status update:
 //! TASK_STARTING, TASK_RUNNING, and at the end TASK_FINISHED, TASK_FAILED
-//! (with the exit status) or TASK_KILLED. What the executor says is all
-//! the scheduler ever learns about the task. An executor can do what the
+//! (with the exit status) or TASK_KILLED. A task with a `health_check` is
+//! checked next to it as Mesos' command executor checks it (the library's
+//! `mesos::health`): TASK_RUNNING again with `healthy` when its health
+//! changes, and a kill when it fails too often. What the executor says is
+//! all the scheduler ever learns about the task. An executor can do what the
 //! command executor cannot: answer the scheduler's framework messages
 //! (here, "how long has the task been running?"), run several tasks in one
 //! process, keep state between them.
@@ -23,7 +26,8 @@ use std::{collections::BTreeMap, time::Duration};
 use bytes::Bytes;
 use mesos::{
     executor::{ExecutorDriverEvent, process::DEFAULT_KILL_GRACE_PERIOD, status},
-    v1::{KillPolicy, TaskInfo, TaskState, executor::event},
+    health::{TaskHealth, health_update},
+    v1::{HealthCheck, KillPolicy, TaskInfo, TaskState, executor::event},
 };
 
 pub mod run;
@@ -49,6 +53,9 @@ pub enum Input {
         success: bool,
         message: String,
     },
+    /// A task's health check has news: its health changed, or it failed
+    /// again.
+    Health { task_id: String, health: TaskHealth },
 }
 
 /// What the executor decides to do.
@@ -60,6 +67,8 @@ pub enum Action {
     Update(mesos::v1::TaskStatus),
     /// Run the task's shell command.
     Start { task_id: String, command: String },
+    /// Start checking a running task's health (and stop at its kill or end).
+    CheckHealth { task_id: String, check: HealthCheck },
     /// SIGTERM the task's command, SIGKILL it after the grace period.
     Kill {
         task_id: String,
@@ -73,11 +82,15 @@ pub enum Action {
 #[derive(Debug)]
 struct Task {
     kill_policy: Option<KillPolicy>,
+    health_check: Option<HealthCheck>,
     /// When its command started (seconds since the epoch).
     started_at: Option<f64>,
     /// We were asked to kill it: its end is TASK_KILLED, whatever the exit
     /// status.
     killing: bool,
+    /// The kill was its health check's doing: the last update says
+    /// `healthy: false`.
+    unhealthy: bool,
 }
 
 /// The executor's state: the tasks it runs.
@@ -108,10 +121,14 @@ impl Executor {
             Input::Started { task_id } => match self.tasks.get_mut(&task_id) {
                 Some(task) => {
                     task.started_at = Some(now);
-                    vec![update(&task_id, TaskState::TaskRunning, None)]
+                    let check = task.health_check.clone();
+                    let mut actions = vec![update(&task_id, TaskState::TaskRunning, None)];
+                    actions.extend(check.map(|check| Action::CheckHealth { task_id, check }));
+                    actions
                 }
                 None => vec![],
             },
+            Input::Health { task_id, health } => self.health(&task_id, health),
             Input::Ended {
                 task_id,
                 success,
@@ -125,7 +142,12 @@ impl Executor {
                     (false, true) => TaskState::TaskFinished,
                     (false, false) => TaskState::TaskFailed,
                 };
-                vec![update(&task_id, state, Some(message))]
+                let mut ended = update(&task_id, state, Some(message));
+                if let (Action::Update(status), true) = (&mut ended, task.killing && task.unhealthy)
+                {
+                    status.healthy = Some(false);
+                }
+                vec![ended]
             }
         }
     }
@@ -189,8 +211,10 @@ impl Executor {
             task_id.clone(),
             Task {
                 kill_policy: task.kill_policy,
+                health_check: task.health_check.map(|check| *check),
                 started_at: None,
                 killing: false,
+                unhealthy: false,
             },
         );
         vec![
@@ -218,6 +242,22 @@ impl Executor {
             task_id: task_id.to_string(),
             grace_period,
         }]
+    }
+
+    /// What a task's health check found, said as Mesos' command executor
+    /// says it (`taskHealthUpdated`): TASK_RUNNING with `healthy`, nothing
+    /// once a kill began; a check that failed too often kills the task.
+    fn health(&mut self, task_id: &str, health: TaskHealth) -> Vec<Action> {
+        let Some(task) = self.tasks.get_mut(task_id).filter(|task| !task.killing) else {
+            return vec![];
+        };
+        task.unhealthy = health.kill_task;
+        let mut actions = vec![Action::Update(health_update(task_id, health))];
+        if health.kill_task {
+            let grace_period = self.grace_period(task_id, None);
+            actions.extend(self.kill(task_id, grace_period));
+        }
+        actions
     }
 
     /// The answer to the scheduler's question: each running task's uptime.

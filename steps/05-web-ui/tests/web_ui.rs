@@ -131,7 +131,10 @@ async fn a_new_count_is_stored_then_acted_on() {
             .iter()
             .filter_map(|task| task["id"].as_str())
             .collect();
-        three.keys().all(|task| seen.contains(task.as_str())).then_some(())
+        three
+            .keys()
+            .all(|task| seen.contains(task.as_str()))
+            .then_some(())
     })
     .await;
     assert!(

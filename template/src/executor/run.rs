@@ -7,9 +7,13 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use mesos::executor::{
-    ExecutorConfig, ExecutorDriver, ExecutorDriverEvent,
-    process::{self, TaskProcess},
+use mesos::{
+    executor::{
+        ExecutorConfig, ExecutorDriver, ExecutorDriverEvent,
+        process::{self, TaskProcess},
+    },
+    health::{CommandContext, HealthChecker},
+    v1::HealthCheck,
 };
 use tokio::sync::mpsc;
 
@@ -26,6 +30,8 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (reports, mut processes) = mpsc::unbounded_channel();
     let mut executor = Executor::default();
     let mut pids = BTreeMap::new();
+    // Dropping a task's checker stops its checks.
+    let mut checkers = BTreeMap::new();
 
     loop {
         let input = tokio::select! {
@@ -53,6 +59,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         if let Input::Ended { task_id, .. } = &input {
             pids.remove(task_id);
+            checkers.remove(task_id);
         }
         for action in executor.on_input(input, now()) {
             match action {
@@ -67,7 +74,13 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 Action::Start { task_id, command } => start(task_id, &command, &mut pids, &reports),
+                Action::CheckHealth { task_id, check } => {
+                    if let Some(checker) = check_health(&task_id, &check, &reports) {
+                        checkers.insert(task_id, checker);
+                    }
+                }
                 Action::Kill { task_id, grace_period } => {
+                    checkers.remove(&task_id);
                     if let Some(&pid) = pids.get(&task_id) {
                         tracing::info!(task = %task_id, ?grace_period, "killing");
                         tokio::spawn(process::kill_group(pid, grace_period));
@@ -101,6 +114,19 @@ fn start(task_id: String, command: &str, pids: &mut BTreeMap<String, u32>, repor
         };
         let _ = reports.send(Input::Ended { task_id, success, message });
     });
+}
+
+/// Starts checking a task's health with the library's checker, as Mesos'
+/// command executor does: in the executor's directory (the sandbox) and
+/// environment. An invalid check is logged and the task runs unchecked.
+fn check_health(task_id: &str, check: &HealthCheck, reports: &mpsc::UnboundedSender<Input>) -> Option<HealthChecker> {
+    let (reports, id) = (reports.clone(), task_id.to_string());
+    let report = move |health| {
+        let _ = reports.send(Input::Health { task_id: id.clone(), health });
+    };
+    HealthChecker::start(check, CommandContext::default(), report)
+        .inspect_err(|error| tracing::error!(task = %task_id, %error, "Failed to create health checker"))
+        .ok()
 }
 
 /// SIGKILLs every task's process group still running.

@@ -113,7 +113,7 @@ fn validate_compatible(
 
 /// `common::validation::validateEnvironment`: each variable holds what its
 /// type says, a value or a secret, never both.
-fn validate_environment(environment: Option<&Environment>) -> Result<(), String> {
+pub(crate) fn validate_environment(environment: Option<&Environment>) -> Result<(), String> {
     for variable in environment.map_or(&[][..], |e| &e.variables) {
         let name = &variable.name;
         // An unset type reads as VALUE, its declared default.

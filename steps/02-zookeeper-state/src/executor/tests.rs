@@ -141,3 +141,91 @@ fn the_scheduler_asking_for_uptime_gets_each_tasks_uptime() {
         [Action::Message("t-1 has been running for 42 s".into())]
     );
 }
+
+/// Task `t-1` running `sleep 600`, whose health check is `test -f ready`.
+fn checked() -> Executor {
+    let mut task = sleeper();
+    task.health_check = Some(Box::new(mesos::v1::HealthCheck {
+        r#type: Some(mesos::v1::health_check::Type::Command as i32),
+        command: Some(mesos::v1::CommandInfo {
+            value: Some("test -f ready".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    let mut executor = Executor::default();
+    executor.on_input(Input::Driver(agent::launch(task)), 99.0);
+    executor
+}
+
+fn health(healthy: bool, kill_task: bool) -> Input {
+    let health = TaskHealth {
+        healthy,
+        consecutive_failures: u32::from(!healthy),
+        kill_task,
+    };
+    Input::Health {
+        task_id: "t-1".into(),
+        health,
+    }
+}
+
+#[test]
+fn a_checked_task_is_checked_once_running_and_its_health_reported_as_mesos_does() {
+    let mut executor = checked();
+    let actions = executor.on_input(
+        Input::Started {
+            task_id: "t-1".into(),
+        },
+        100.0,
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::CheckHealth { task_id, .. } if task_id == "t-1"))
+    );
+
+    let actions = executor.on_input(health(true, false), 101.0);
+    let [Action::Update(status)] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(status.state(), TaskState::TaskRunning);
+    assert_eq!(
+        status.reason(),
+        mesos::v1::task_status::Reason::TaskHealthCheckStatusUpdated
+    );
+    assert_eq!(status.healthy, Some(true));
+}
+
+#[test]
+fn a_task_failing_its_check_too_often_is_killed_and_ends_unhealthy() {
+    let mut executor = checked();
+    executor.on_input(
+        Input::Started {
+            task_id: "t-1".into(),
+        },
+        100.0,
+    );
+    let actions = executor.on_input(health(false, true), 130.0);
+    assert_eq!(states(&actions), [TaskState::TaskRunning]);
+    assert!(actions.contains(&Action::Kill {
+        task_id: "t-1".into(),
+        grace_period: DEFAULT_KILL_GRACE_PERIOD
+    }));
+    // Once the kill began, the check has nothing more to say.
+    assert_eq!(executor.on_input(health(false, true), 131.0), []);
+
+    let ended = Input::Ended {
+        task_id: "t-1".into(),
+        success: false,
+        message: "Command terminated with signal Terminated".into(),
+    };
+    let actions = executor.on_input(ended, 132.0);
+    let [Action::Update(status)] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        (status.state(), status.healthy),
+        (TaskState::TaskKilled, Some(false))
+    );
+}
