@@ -172,6 +172,7 @@ fn next_change(current: &[Target], version: u32, random: &mut Random) -> Change 
                 upgraded.env = BTreeMap::from([("VERSION".into(), version.to_string())]);
             }
             upgraded.minimum_health_capacity = *random.pick(&MINIMUM_HEALTH_CAPACITIES);
+            upgraded.maximum_over_capacity = *random.pick(&MAXIMUM_OVER_CAPACITIES);
             Change::Put(upgraded, force)
         }
         7 => Change::Create(new_definition(version, random)),
@@ -179,11 +180,10 @@ fn next_change(current: &[Target], version: u32, random: &mut Random) -> Change 
     }
 }
 
-/// The strategies tried. `maximumOverCapacity` stays 1 (the default)
-/// until rolling upgrades honour it: 5K today starts every new task
-/// before it kills old ones. Then: `[0.0, 0.5, 1.0]`.
+/// The upgrade strategies tried: none over capacity (old tasks killed
+/// first), some, and Marathon's default (all new tasks started first).
 const MINIMUM_HEALTH_CAPACITIES: [f64; 3] = [0.0, 0.5, 1.0];
-const MAXIMUM_OVER_CAPACITIES: [f64; 1] = [1.0];
+const MAXIMUM_OVER_CAPACITIES: [f64; 3] = [0.0, 0.5, 1.0];
 
 fn new_definition(version: u32, random: &mut Random) -> Definition {
     Definition {

@@ -9,13 +9,14 @@
 //! - at the end (`main.rs`): every deployment ends, and each app runs
 //!   exactly its instances.
 //!
-//! More invariants, once the features are in (each a few lines in
-//! [`Watcher::look`] or [`check_apps`]): no two tasks of a
-//! `hostname:UNIQUE` app on one agent (a check over the active tasks by
-//! agent); no app below ⌈instances × minimumHealthCapacity⌉ serving
-//! tasks during a deployment (`Task::is_serving`, from `/v2/apps`'
-//! tasks); the HAProxy backends equal the serving tasks within a bound
-//! (read the written configuration).
+//! More invariants to add, each a few lines in [`Watcher::look`] or
+//! [`check_apps`] (5K has the features; the test does not use them yet):
+//! no two tasks of a `hostname:UNIQUE` app on one agent (a check over the
+//! alive tasks by agent, for definitions with the constraint); no app
+//! below ⌈instances × minimumHealthCapacity⌉ serving tasks during a
+//! deployment (apps with a health check, from `/v2/apps`' tasks); the
+//! HAProxy backends equal the serving tasks within a bound (read the
+//! written configuration); a fault failing health checks.
 
 use std::{
     collections::BTreeSet,
@@ -38,9 +39,11 @@ const LAUNCH_GRACE: Duration = Duration::from_secs(2);
 /// the least healthy capacity ⌈instances × minimumHealthCapacity⌉ (or no
 /// task could ever be replaced).
 ///
-/// To be replaced by the scheduler's own function once rolling upgrades
-/// are in (the test then checks the scheduler against itself, and this
-/// independent version against both).
+/// Written here, not taken from the scheduler (`deployment::restart_strategy`,
+/// in a binary crate a test cannot link): an independent reading of
+/// Marathon's rule, a little more lenient (the extra task whenever the
+/// two are equal, where Marathon also asks that many be alive), so that
+/// any excess it finds is one Marathon would not allow either.
 pub fn maximum_capacity(definition: &Definition) -> u32 {
     let instances = f64::from(definition.instances);
     let minimum_healthy = (instances * definition.minimum_health_capacity).ceil() as u32;
