@@ -38,8 +38,8 @@ use crate::{
 /// Answers an API request, once its change is saved.
 type Reply = Box<dyn FnOnce() + Send>;
 
-/// Work for the scheduler, from the API.
-type Job = Box<dyn FnOnce(&mut Scheduler) -> Reply + Send>;
+/// Work for the scheduler, from the API, and when it was queued.
+type Job = (Instant, Box<dyn FnOnce(&mut Scheduler) -> Reply + Send>);
 
 /// How many events or jobs are decided before their calls go out.
 const BATCH: usize = 1024;
@@ -71,12 +71,15 @@ impl Core {
         job: impl FnOnce(&mut Scheduler) -> R + Send + 'static,
     ) -> Result<R, Unavailable> {
         let (reply, result) = oneshot::channel();
-        let job: Job = Box::new(move |scheduler| {
-            let answer = job(scheduler);
-            Box::new(move || {
-                let _ = reply.send(answer);
-            })
-        });
+        let job: Job = (
+            Instant::now(),
+            Box::new(move |scheduler| {
+                let answer = job(scheduler);
+                Box::new(move || {
+                    let _ = reply.send(answer);
+                })
+            }),
+        );
         let answer = async {
             self.jobs.send(job).await.map_err(|_| Unavailable)?;
             result.await.map_err(|_| Unavailable)
@@ -112,8 +115,17 @@ impl CoreLoop {
 
     /// Runs until `shutdown` completes (`Some(reason)` for a failure) or
     /// the driver stops. Returns why it failed, if it did.
+    ///
+    /// Requests queued before `elected_at` are refused (503, "look before
+    /// sending it again"): they were taken while this instance wrongly
+    /// believed it led (frozen, or just deposed, or between terms), and
+    /// their clients may have given up and sent other changes since,
+    /// through the real leader. Run now, they would undo those changes
+    /// (found by `tests/chaos`: an app deleted by a request from an
+    /// earlier term, long after the client's later update was accepted).
     pub async fn run(
         &mut self,
+        elected_at: Option<Instant>,
         scheduler: Scheduler,
         store: Option<Store>,
         driver: &Driver,
@@ -154,7 +166,13 @@ impl CoreLoop {
                         return None;
                     }
                     tick(scheduler);
-                    term.replies.extend(jobs.drain(..).map(|job| job(scheduler)));
+                    let current = jobs
+                        .drain(..)
+                        .filter(|(queued_at, _)| elected_at.is_none_or(|at| *queued_at >= at));
+                    // A stale job is dropped with its reply: its request
+                    // gets `Unavailable`.
+                    term.replies
+                        .extend(current.map(|(_, job)| job(scheduler)).collect::<Vec<_>>());
                 }
                 () = sleep_until(timer) => {
                     tick(scheduler);

@@ -26,6 +26,7 @@ use std::{
     net::{IpAddr, SocketAddr},
     path::PathBuf,
     sync::Arc,
+    time::Duration,
 };
 
 use clap::Parser;
@@ -70,6 +71,13 @@ struct Args {
     /// memory only and this instance runs alone.
     #[arg(long, env = "FIVE_K_ZK")]
     zk: Option<ZkUrl>,
+
+    /// The ZooKeeper session's timeout, in seconds: how long a leader
+    /// that stopped answering (crashed, frozen, cut off) keeps its place
+    /// before a standby takes over. ZooKeeper grants between 2 and 20
+    /// ticks (4 s to 40 s with its default tickTime of 2 s).
+    #[arg(long, env = "ZK_SESSION_TIMEOUT", default_value = "6", value_parser = mesos::flags::seconds)]
+    zk_session_timeout: u64,
 
     /// Where to serve the REST API. Only this machine can reach the
     /// default; give 0.0.0.0:8080 to serve the room (and guard it with
@@ -173,20 +181,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let election = args
         .zk
         .as_ref()
-        .map(|url| Election::join(url, &me, mesos::leader::DEFAULT_SESSION_TIMEOUT));
+        .map(|url| Election::join(url, &me, Duration::from_secs(args.zk_session_timeout)));
     let (mut core_loop, mut resignations) = serve_api(&args, listener, hostname, me, &election);
     core_loop.haproxy = args.haproxy().map(haproxy::Backends::start);
 
     let mut ctrl_c = watch_ctrl_c();
     let outcome = loop {
-        let (node, scheduler, store) = match next_term(&args, &election, &mut ctrl_c).await {
-            Ok(start) => start,
-            Err(end) => break end,
-        };
+        let (elected_at, node, scheduler, store) =
+            match next_term(&args, &election, &mut ctrl_c).await {
+                Ok(start) => start,
+                Err(end) => break end,
+            };
         let roles = election.as_ref().map(Election::roles);
         let term = lead(
             &args,
             &mut core_loop,
+            elected_at,
             scheduler,
             store,
             node,
@@ -287,23 +297,33 @@ fn serve_api(
     (core_loop, resignations)
 }
 
-/// What the next term starts from: with `--zk`, once elected, the state
-/// read from ZooKeeper and the election node that fences its writes;
-/// alone, an empty scheduler. `Err` when there is no next term.
+/// When this instance was elected (`None` alone), its election node, and
+/// the scheduler and store it starts from.
+type NextTerm = (
+    Option<std::time::Instant>,
+    Option<String>,
+    Scheduler,
+    Option<Store>,
+);
+
+/// What the next term starts from: with `--zk`, once elected, when, the
+/// state read from ZooKeeper and the election node that fences its
+/// writes; alone, an empty scheduler. `Err` when there is no next term.
 async fn next_term(
     args: &Args,
     election: &Option<Election>,
     ctrl_c: &mut watch::Receiver<bool>,
-) -> Result<(Option<String>, Scheduler, Option<Store>), Term> {
+) -> Result<NextTerm, Term> {
     let (Some(election), Some(url)) = (election, &args.zk) else {
-        return Ok((None, Scheduler::new(), None));
+        return Ok((None, None, Scheduler::new(), None));
     };
     let Some(node) = elected(election, ctrl_c).await else {
         return Err(Term::Shutdown);
     };
+    let elected_at = std::time::Instant::now();
     tracing::info!("elected: this instance leads, reading the state");
     match Store::open(url, node.clone()).await {
-        Ok((store, scheduler)) => Ok((Some(node), scheduler, Some(store))),
+        Ok((store, scheduler)) => Ok((Some(elected_at), Some(node), scheduler, Some(store))),
         Err(error) => Err(Term::Failed(format!("cannot read 5K's state: {error}"))),
     }
 }
@@ -314,6 +334,7 @@ async fn next_term(
 async fn lead(
     args: &Args,
     core_loop: &mut CoreLoop,
+    elected_at: Option<std::time::Instant>,
     scheduler: Scheduler,
     store: Option<Store>,
     node: Option<String>,
@@ -346,10 +367,17 @@ async fn lead(
     };
     let mut why = None;
     let failure = core_loop
-        .run(scheduler, store, &driver, &mut mesos_events, async {
-            why = Some(ended.await);
-            None
-        })
+        .run(
+            elected_at,
+            scheduler,
+            store,
+            &driver,
+            &mut mesos_events,
+            async {
+                why = Some(ended.await);
+                None
+            },
+        )
         .await;
     driver.stop().await;
     match (failure, why) {

@@ -270,6 +270,25 @@ async fn agents_reregister_by_themselves_and_resend_unacknowledged_updates() {
 }
 
 #[tokio::test]
+async fn agents_reregister_after_a_second_failover_that_came_before_they_did() {
+    let master = start(config()).await;
+    let faults = master.faults();
+    faults
+        .fail_over(AgentReregistration::After(Duration::from_millis(500)))
+        .await;
+    // The second master is elected before the agents re-registered with
+    // the first: they re-register with the second.
+    faults
+        .fail_over(AgentReregistration::After(Duration::from_millis(100)))
+        .await;
+    let reregistered = master.wait_for(|s| s.agents.iter().all(|a| a.active), WAIT);
+    assert!(
+        reregistered.await.is_ok(),
+        "agents stranded after two failovers"
+    );
+}
+
+#[tokio::test]
 async fn a_framework_removed_before_a_failover_can_subscribe_again_with_its_old_id() {
     let master = start(config()).await;
     let framework = Framework::subscribe(&master, info(None)).await;

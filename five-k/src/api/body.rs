@@ -105,6 +105,12 @@ fn play_error(error: &serde_json::Error) -> (Option<String>, String) {
         };
         return (None, format!("error.expected.{json_type}"));
     }
+    // serde_json's words for a number, array, boolean or null where an
+    // enum's name (`killSelection`) was expected: syntax errors were
+    // caught before, so nothing else says this here.
+    if message == "expected value" {
+        return (None, "error.expected.jsstring".into());
+    }
     // A negative count: below the field's minimum of 0.
     if message.starts_with("invalid value: integer `-") {
         return (None, "error.min".into());
@@ -164,6 +170,14 @@ mod tests {
         let (_, body) = refusal(r#"{"instances": -1}"#);
         assert_eq!(body["details"][0]["path"], "/instances");
         assert_eq!(body["details"][0]["errors"], json!(["error.min"]));
+        let (_, body) = refusal(r#"{"killSelection": 1}"#);
+        assert_eq!(
+            (&body["details"][0]["path"], &body["details"][0]["errors"]),
+            (
+                &json!("/killSelection"),
+                &json!(["error.expected.jsstring"])
+            )
+        );
         let (_, body) = refusal(r#"{"env": ["A=1"]}"#);
         assert_eq!(
             body["details"][0]["errors"],

@@ -71,9 +71,13 @@ impl Master {
             }
         }
 
+        // Agents still recovered from a failover a moment ago count too:
+        // they re-register with whichever master leads when they detect
+        // it, so a second failover before they came back must not strand
+        // them (the first master's re-registrations are now stale).
         let mut recovered = Vec::new();
         for agent in &mut self.agents {
-            if agent.state == AgentState::Registered {
+            if matches!(agent.state, AgentState::Registered | AgentState::Recovered) {
                 agent.state = AgentState::Recovered;
                 recovered.push(agent.id.clone());
             }
