@@ -15,7 +15,8 @@
 //! to the master's actor. A kill is SIGTERM to the whole group, then
 //! SIGKILL after the grace period (the task's KillPolicy, else 3 s as in
 //! Mesos): the group matters because `sh -c` starts children that must
-//! not outlive the task.
+//! not outlive the task. What the supervisor does while the task runs (its
+//! exit, kills, health checks) is `supervision.rs`.
 //!
 //! Task processes must not outlive the master either. A `LocalMaster` that
 //! is dropped or shut down kills them all ([`ProcessTable::kill_all`]),
@@ -33,12 +34,15 @@ use std::{
     time::Duration,
 };
 
-use tokio::{sync::mpsc, time::Instant};
+use tokio::sync::mpsc;
 
 use super::{fetcher, files::Files, master::Command, session};
 use crate::executor::process::describe_exit;
 use crate::health::{CommandContext, HealthChecker, TaskHealth};
 use crate::v1::{CommandInfo, HealthCheck};
+use supervision::Supervision;
+
+mod supervision;
 
 /// The command executor's default grace period between SIGTERM and SIGKILL.
 pub(crate) const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
@@ -373,10 +377,12 @@ async fn create_sandbox(sandbox: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A command task's supervisor: starts the task, as the command
+/// executor's `launch` does, then watches it ([`Supervision`]).
 async fn supervise(
     agent: usize,
     spec: LaunchSpec,
-    mut kills: mpsc::UnboundedReceiver<Duration>,
+    kills: mpsc::UnboundedReceiver<Duration>,
     master: mpsc::UnboundedSender<Command>,
     processes: ProcessTable,
     files: Files,
@@ -389,58 +395,8 @@ async fn supervise(
             report,
         }));
     };
-
-    if let Err(error) = prepare_sandbox(&spec).await {
-        report(Report::LaunchFailed {
-            message: format!("Failed to launch container: {error}"),
-        });
+    let Some(child) = start_task(&spec, &report, &processes, &files).await else {
         return;
-    }
-    // Readable through `/files` from now on, as a Mesos agent attaches a
-    // sandbox once it created it. Mesos only logs a failure, and so do we:
-    // the task runs all the same.
-    if let Err(error) = files.attach_executor(
-        &spec.executor_directory,
-        &spec.framework_id,
-        &spec.executor_id,
-    ) {
-        tracing::warn!(task_id = %spec.task_id, %error, "cannot serve the sandbox on /files");
-    }
-    report(Report::Starting);
-
-    let mut command = match build_command(&spec) {
-        Ok(command) => command,
-        Err(error) => {
-            // Mesos' launcher forks first and then fails to exec: the task
-            // was RUNNING, and exits with status 1 having said why on stderr.
-            append_stderr(
-                &spec.sandbox,
-                &format!("Failed to execute command: {error}\n"),
-            )
-            .await;
-            report(Report::Running { pid: 0 });
-            report(exited(failed_exec_status(), false));
-            return;
-        }
-    };
-    // A process group of its own, so a kill reaches everything the
-    // command started.
-    command.process_group(0);
-    let mut child = match spawn_task_process(command, &processes).await {
-        Ok(child) => child,
-        // The master stopped while this task was being launched: nobody
-        // will hear of it again, and it never ran.
-        Err(_) if processes.closed() => return,
-        Err(error) => {
-            append_stderr(
-                &spec.sandbox,
-                &format!("Failed to execute command: {error}\n"),
-            )
-            .await;
-            report(Report::Running { pid: 0 });
-            report(exited(failed_exec_status(), false));
-            return;
-        }
     };
     let pid = child.id().unwrap_or(0);
     // Where its output is: a sandbox under a temporary directory is
@@ -454,72 +410,74 @@ async fn supervise(
 
     // Checks start once the task runs, as the command executor starts its
     // `HealthChecker` right after forking the task.
-    let (health_reports, mut healths) = mpsc::unbounded_channel();
-    let mut checker = spec
+    let (health_reports, healths) = mpsc::unbounded_channel();
+    let checker = spec
         .health_check
         .as_ref()
         .and_then(|check| start_health_checker(check, &spec, health_reports));
-    let mut killed_by_health_check = false;
-    let mut killed = false;
-    let mut escalate_at: Option<Instant> = None;
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status,
-            // None once the checker is stopped: the branch is disabled.
-            Some(health) = healths.recv() => {
-                // `taskHealthUpdated`: no health news once a kill began.
-                if !killed && !killed_by_health_check {
-                    report(Report::Health(health));
-                    if health.kill_task {
-                        // The master turns this into TASK_KILLING and a
-                        // kill, which reaches us below; checks stop now.
-                        killed_by_health_check = true;
-                        checker = None;
-                    }
-                }
-            }
-            grace = kills.recv() => match grace {
-                Some(grace) => {
-                    // A task being killed is checked no more.
-                    checker = None;
-                    if !killed {
-                        killed = true;
-                        signal_group(pid, "TERM").await;
-                    }
-                    // A second kill may shorten the grace period, never extend it.
-                    let deadline = Instant::now() + grace;
-                    escalate_at = Some(escalate_at.map_or(deadline, |at| at.min(deadline)));
-                }
-                None => {
-                    // The master is gone: nobody will hear of this task again.
-                    signal_group(pid, "KILL").await;
-                    let _ = child.wait().await;
-                    processes.remove(pid);
-                    return;
-                }
-            },
-            _ = sleep_until(escalate_at), if escalate_at.is_some() => {
-                signal_group(pid, "KILL").await;
-                escalate_at = None;
-            }
+    Supervision::new(pid, &report, checker)
+        .run(child, kills, healths, &processes)
+        .await;
+}
+
+/// Prepares the task's sandbox (TASK_STARTING) and forks its process, or
+/// reports why it could not: `None` then.
+async fn start_task(
+    spec: &LaunchSpec,
+    report: &impl Fn(Report),
+    processes: &ProcessTable,
+    files: &Files,
+) -> Option<tokio::process::Child> {
+    if let Err(error) = prepare_sandbox(spec).await {
+        report(Report::LaunchFailed {
+            message: format!("Failed to launch container: {error}"),
+        });
+        return None;
+    }
+    // Readable through `/files` from now on, as a Mesos agent attaches a
+    // sandbox once it created it. Mesos only logs a failure, and so do we:
+    // the task runs all the same.
+    if let Err(error) = files.attach_executor(
+        &spec.executor_directory,
+        &spec.framework_id,
+        &spec.executor_id,
+    ) {
+        tracing::warn!(task_id = %spec.task_id, %error, "cannot serve the sandbox on /files");
+    }
+    report(Report::Starting);
+
+    let mut command = match build_command(spec) {
+        Ok(command) => command,
+        Err(error) => {
+            failed_to_exec(spec, report, error).await;
+            return None;
         }
     };
-    // `reaped`: checking stops before the terminal update.
-    drop(checker);
-    // Like Mesos destroying the container: whatever the command left
-    // running in its process group goes with it.
-    signal_group(pid, "KILL").await;
-    processes.remove(pid);
-    let unhealthy = killed && killed_by_health_check;
-    match status {
-        Ok(status) => report(exited_unhealthy(status, killed, unhealthy)),
-        Err(error) => report(Report::Exited {
-            message: format!("Failed to get exit status for Command: {error}"),
-            success: false,
-            killed,
-            unhealthy,
-        }),
+    // A process group of its own, so a kill reaches everything the
+    // command started.
+    command.process_group(0);
+    match spawn_task_process(command, processes).await {
+        Ok(child) => Some(child),
+        // The master stopped while this task was being launched: nobody
+        // will hear of it again, and it never ran.
+        Err(_) if processes.closed() => None,
+        Err(error) => {
+            failed_to_exec(spec, report, error).await;
+            None
+        }
     }
+}
+
+/// Mesos' launcher forks first and then fails to exec: the task was
+/// RUNNING, and exits with status 1 having said why on stderr.
+async fn failed_to_exec(spec: &LaunchSpec, report: &impl Fn(Report), error: std::io::Error) {
+    append_stderr(
+        &spec.sandbox,
+        &format!("Failed to execute command: {error}\n"),
+    )
+    .await;
+    report(Report::Running { pid: 0 });
+    report(exited(failed_exec_status(), false));
 }
 
 /// Starts the task's health checker, reporting to `reports`. The check
@@ -556,13 +514,6 @@ fn start_health_checker(
         |error| tracing::error!(task_id = %spec.task_id, %error, "Failed to create health checker"),
     )
     .ok()
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 fn exited(status: ExitStatus, killed: bool) -> Report {
