@@ -3,6 +3,8 @@
 
 mod local_support;
 
+use std::time::Duration;
+
 use local_support::*;
 use mesos::{
     calls,
@@ -229,6 +231,57 @@ async fn kill_escalates_to_sigkill_after_the_grace_period() {
             .iter()
             .all(|s| s.state() != TaskState::TaskKilling),
         "TASK_KILLING only for frameworks that asked for it"
+    );
+}
+
+/// A retried kill may shorten the grace period, counted from the first
+/// SIGTERM as Mesos counts it (`killGracePeriodStart + gracePeriod`,
+/// src/launcher/executor.cpp): 600 s, then 4 s once 5 s have passed, is
+/// SIGKILL at once, not 4 s later.
+#[tokio::test]
+async fn a_shorter_grace_period_counts_from_the_first_sigterm() {
+    let master = start(config()).await;
+    let framework = Framework::subscribe(&master, framework_info("retried", &[], 0.0)).await;
+    let offer = framework.offer_for("-S0", |_| true).await;
+    let task = command_task(
+        "retried",
+        &offer.agent_id,
+        "trap '' TERM; echo ready; sleep 600",
+        "cpus:0.1;mem:32",
+    );
+    framework.launch(&offer, vec![task]).await;
+    framework.follow("retried", TaskState::TaskRunning).await;
+    let sandbox = master
+        .state()
+        .task("retried")
+        .unwrap()
+        .sandbox
+        .clone()
+        .unwrap();
+    wait_until(|| {
+        std::fs::read_to_string(sandbox.join("stdout")).is_ok_and(|out| out.contains("ready"))
+    })
+    .await;
+    let grace = |seconds: i64| KillPolicy {
+        grace_period: Some(DurationInfo {
+            nanoseconds: seconds * 1_000_000_000,
+        }),
+    };
+    let kill = |seconds| calls::kill(offer_task_id("retried"), None, Some(grace(seconds)));
+    framework.call(kill(600)).await;
+    // What is measured is time passing since the first SIGTERM: no
+    // condition to wait on instead.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    framework.call(kill(4)).await;
+    let killed = tokio::time::timeout(
+        Duration::from_secs(3),
+        framework.follow("retried", TaskState::TaskKilled),
+    )
+    .await
+    .expect("SIGKILL at once: 4 s from the first SIGTERM are over");
+    assert_eq!(
+        killed.message.as_deref(),
+        Some("Command terminated with signal Killed")
     );
 }
 

@@ -30,6 +30,9 @@ pub(super) struct Supervision<R> {
     killed: bool,
     /// The health check failed too often and asked for the kill.
     killed_by_health_check: bool,
+    /// When the first SIGTERM went out: a later kill's shorter grace
+    /// period counts from there.
+    kill_started: Option<Instant>,
     /// When the kill under way escalates to SIGKILL.
     escalate_at: Option<Instant>,
 }
@@ -44,6 +47,7 @@ impl<R: Fn(Report)> Supervision<R> {
             checker,
             killed: false,
             killed_by_health_check: false,
+            kill_started: None,
             escalate_at: None,
         }
     }
@@ -105,16 +109,19 @@ impl<R: Fn(Report)> Supervision<R> {
     /// SIGKILL follows when the grace period is over. A scheduler retries
     /// kills, so a later request is harmless: it may bring the SIGKILL
     /// forward, never push it back (lines 881-905: a task must not get
-    /// *more* time to clean up than it was first told). Mesos counts the
-    /// shorter grace period from the first SIGTERM; here it counts from
-    /// the later request.
+    /// *more* time to clean up than it was first told). The shorter grace
+    /// period counts from the first SIGTERM, as Mesos counts it
+    /// (`killGracePeriodStart + gracePeriod`): 20 s then 5 s after 10 s
+    /// means SIGKILL now, not in 5 s.
     async fn kill(&mut self, grace: Duration) {
         self.checker = None;
         if !self.killed {
             self.killed = true;
+            self.kill_started = Some(Instant::now());
             signal_group(self.pid, "TERM").await;
         }
-        let deadline = Instant::now() + grace;
+        let started = self.kill_started.unwrap_or_else(Instant::now);
+        let deadline = started + grace;
         self.escalate_at = Some(self.escalate_at.map_or(deadline, |at| at.min(deadline)));
     }
 
