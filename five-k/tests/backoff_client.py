@@ -78,6 +78,12 @@ first_long = next(i for i, left in enumerate(seen) if left >= 5)
 assert any(1 <= left <= 2 for left in seen[:first_long]), seen
 print(f"delays seen (s): {sorted(set(seen))}")
 
+step("the app's page says why it waits")
+import urllib.request
+with urllib.request.urlopen(f"{URL}/ui/apps{APP}", timeout=10) as page:
+    html = page.read().decode()
+assert "its tasks keep failing, next launch in" in html, html
+
 step("reset_delay launches it again at once")
 before = last_failure()
 assert before, "the app has failed"

@@ -66,6 +66,17 @@ fn waiting(scheduler: &Scheduler, app: &App) -> Option<String> {
     if !scheduler.is_queued(&app.id) {
         return None;
     }
+    // A crash loop holds launches back whatever the offers say.
+    let delay = scheduler
+        .app(&app.id)
+        .map(|entry| scheduler.launch_delay(entry));
+    if let Some((seconds, false)) = delay.filter(|(seconds, _)| *seconds > 0) {
+        return Some(format!(
+            "waiting: its tasks keep failing, next launch in {seconds} s \
+             (backoff; DELETE /v2/queue{}/delay to launch now)",
+            app.id
+        ));
+    }
     Some(match scheduler.offer_stats(&app.id) {
         Some(stats) => stats.explain(app),
         None => OfferStats::default().explain(app),
