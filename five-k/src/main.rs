@@ -161,23 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              (use --master http://10.10.4.2:5050 for the workshop's cluster)"
         );
     }
-    // Bind first: a taken port is a mistake to report before anything
-    // registers with the master or joins an election.
-    let listener = tokio::net::TcpListener::bind(args.http_address)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot serve the API on {}: {e} (choose another with --http-address)",
-                args.http_address
-            )
-        })?;
-    let address = listener.local_addr()?;
-    let hostname = args
-        .hostname
-        .clone()
-        .unwrap_or_else(|| default_hostname(address));
-    let me = format!("{hostname}:{}", address.port());
-
+    let (listener, hostname, me) = bind_api(&args).await?;
     let election = args
         .zk
         .as_ref()
@@ -226,6 +210,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Binds the API's address, and says under which name and address this
+/// instance is known to the others (`host:port`, what `/v2/leader`
+/// answers). Bound first: a taken port is a mistake to report before
+/// anything registers with the master or joins an election.
+async fn bind_api(
+    args: &Args,
+) -> Result<(tokio::net::TcpListener, String, String), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(args.http_address)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot serve the API on {}: {e} (choose another with --http-address)",
+                args.http_address
+            )
+        })?;
+    let address = listener.local_addr()?;
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| default_hostname(address));
+    let me = format!("{hostname}:{}", address.port());
+    Ok((listener, hostname, me))
 }
 
 fn init_logging() {

@@ -11,7 +11,7 @@ use mesos::{
     v1::{TaskState, TaskStatus},
 };
 
-use super::{Scheduler, TaskFailure};
+use super::{Scheduler, TaskFailure, task::Task};
 use crate::events::{Event, StatusUpdate};
 
 impl Scheduler {
@@ -26,18 +26,7 @@ impl Scheduler {
         let state = status.state();
         let timestamp = self.timestamp();
         let Some(task) = self.tasks.get_mut(task_id) else {
-            if !is_terminal(state) {
-                tracing::info!(
-                    task_id,
-                    state = state.as_str_name(),
-                    "killing a task 5K does not know"
-                );
-                self.effects.calls.push(calls::kill(
-                    status.task_id.clone(),
-                    status.agent_id.clone(),
-                    None,
-                ));
-            }
+            self.kill_unknown(status);
             return;
         };
         // Agents repeat a state to report a task's health: only a change
@@ -68,27 +57,57 @@ impl Scheduler {
             },
         ));
         self.dirty.insert(task.app_id.clone());
-        if !is_terminal(state) {
+        if is_terminal(state) {
+            self.forget_ended(&task, state, message, timestamp);
+        }
+    }
+
+    /// A task 5K does not know is killed: nothing would ever count it or
+    /// stop it (a launch whose record was lost, say). A terminal update
+    /// about one needs nothing but its acknowledgement.
+    fn kill_unknown(&mut self, status: &TaskStatus) {
+        let state = status.state();
+        if is_terminal(state) {
             return;
         }
+        let task_id = status.task_id.value.as_str();
+        tracing::info!(
+            task_id,
+            state = state.as_str_name(),
+            "killing a task 5K does not know"
+        );
+        self.effects.calls.push(calls::kill(
+            status.task_id.clone(),
+            status.agent_id.clone(),
+            None,
+        ));
+    }
+
+    /// A task ended: its record goes (the app's count drops, so
+    /// `converge.rs` launches a replacement), and a failure is kept as
+    /// the app's `lastTaskFailure`, the first thing to read when an app
+    /// does not stay up.
+    fn forget_ended(&mut self, task: &Task, state: TaskState, message: String, timestamp: String) {
+        let task_id = task.id.as_str();
         tracing::info!(app = %task.app_id, task = task_id, "task ended: {}", state.as_str_name());
         self.tasks.remove(task_id);
         self.kills_sent.remove(task_id);
         self.health.remove(task_id);
-        if is_failure(state) {
-            if let Some(entry) = self.apps.get_mut(&task.app_id) {
-                self.changes.apps.insert(task.app_id.clone());
-                entry.last_task_failure = Some(TaskFailure {
-                    app_id: task.app_id.to_string(),
-                    host: task.host.clone(),
-                    message,
-                    state: state.as_str_name().to_string(),
-                    task_id: task_id.to_string(),
-                    slave_id: task.agent_id.clone(),
-                    timestamp,
-                    version: task.version.clone(),
-                });
-            }
+        if !is_failure(state) {
+            return;
+        }
+        if let Some(entry) = self.apps.get_mut(&task.app_id) {
+            self.changes.apps.insert(task.app_id.clone());
+            entry.last_task_failure = Some(TaskFailure {
+                app_id: task.app_id.to_string(),
+                host: task.host.clone(),
+                message,
+                state: state.as_str_name().to_string(),
+                task_id: task_id.to_string(),
+                slave_id: task.agent_id.clone(),
+                timestamp,
+                version: task.version.clone(),
+            });
         }
     }
 
@@ -97,7 +116,7 @@ impl Scheduler {
     /// delays the next launch, a start moves the delay on. Only tasks of
     /// the app's current configuration count: an old one failing says
     /// nothing of the new.
-    fn note_for_backoff(&mut self, task: &super::task::Task, state: TaskState) {
+    fn note_for_backoff(&mut self, task: &Task, state: TaskState) {
         let Some(entry) = self.apps.get(&task.app_id) else {
             return;
         };
