@@ -130,6 +130,42 @@ pub fn pick_ports(resources: &Resources, count: usize) -> Option<Vec<u64>> {
     (picked.len() == count).then_some(picked)
 }
 
+/// `count` distinct ports from the `ports` in `resources`, from a random
+/// one on (the next ones, wrapping around), or `None` if there are not
+/// that many. Marathon picks a task's ports at random (`PortsMatcher`):
+/// a port that a process outside Mesos holds on an agent then fails one
+/// launch there, where lowest-first would pick it, and fail, every time.
+pub fn pick_random_ports(resources: &Resources, count: usize) -> Option<Vec<u64>> {
+    let usable = resources.filter(|r| r.revocable.is_none()).ports();
+    let total: u64 = usable.iter().map(|(begin, end)| end - begin + 1).sum();
+    if count as u64 > total {
+        return None;
+    }
+    let mut index = if total == 0 {
+        0
+    } else {
+        fastrand::u64(0..total)
+    };
+    let mut picked = Vec::with_capacity(count);
+    while picked.len() < count {
+        picked.push(nth_port(&usable, index));
+        index = (index + 1) % total;
+    }
+    Some(picked)
+}
+
+/// The `n`th port of `ranges`, counting from the first range's begin.
+fn nth_port(ranges: &[(u64, u64)], mut n: u64) -> u64 {
+    for (begin, end) in ranges {
+        let len = end - begin + 1;
+        if n < len {
+            return begin + n;
+        }
+        n -= len;
+    }
+    unreachable!("n is below the ranges' total")
+}
+
 /// What one task needs: fixed resources, plus some number of ports that
 /// the packer chooses from the offer.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -139,6 +175,9 @@ pub struct TaskRequirements {
     pub resources: Resources,
     /// How many ports to pick, whichever the offer has.
     pub ports: usize,
+    /// Pick them at random ([`pick_random_ports`]) rather than lowest
+    /// first ([`pick_ports`]).
+    pub random_ports: bool,
 }
 
 impl TaskRequirements {
@@ -146,12 +185,21 @@ impl TaskRequirements {
         TaskRequirements {
             resources,
             ports: 0,
+            random_ports: false,
         }
     }
 
-    /// Asks for `count` more ports, chosen by the packer.
+    /// Asks for `count` more ports, chosen by the packer, lowest first.
     pub fn with_ports(mut self, count: usize) -> TaskRequirements {
         self.ports = count;
+        self
+    }
+
+    /// Asks for `count` more ports, chosen by the packer at random, as
+    /// Marathon chooses them (see [`pick_random_ports`]).
+    pub fn with_random_ports(mut self, count: usize) -> TaskRequirements {
+        self.ports = count;
+        self.random_ports = true;
         self
     }
 }
@@ -296,7 +344,11 @@ impl OfferPacker {
 
         // Ports are picked from what is left, so they differ from any that
         // the task asked for by number, and from other tasks' ports.
-        let ports = pick_ports(&left, task.ports)?;
+        let ports = if task.random_ports {
+            pick_random_ports(&left, task.ports)?
+        } else {
+            pick_ports(&left, task.ports)?
+        };
         if !ports.is_empty() {
             let port_resources = left.find(&Resources::from(ports_list(&ports)))?;
             left = left.checked_sub(&port_resources)?;
@@ -566,6 +618,35 @@ mod tests {
         });
         assert!(fits(&Resources::parse("cpus:0.3").unwrap(), &offer));
         assert!(!fits(&Resources::parse("cpus:0.301").unwrap(), &offer));
+    }
+
+    #[test]
+    fn random_ports_are_distinct_inside_the_ranges_and_vary() {
+        let resources = Resources::parse("ports:[31000-31002,32000-32001]").unwrap();
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let picked = pick_random_ports(&resources, 3).unwrap();
+            let distinct: std::collections::BTreeSet<u64> = picked.iter().copied().collect();
+            assert_eq!(distinct.len(), 3, "{picked:?}");
+            assert!(
+                picked
+                    .iter()
+                    .all(|p| (31000..=31002).contains(p) || (32000..=32001).contains(p)),
+                "{picked:?}"
+            );
+            firsts.insert(picked[0]);
+        }
+        assert_eq!(firsts.len(), 5, "every port is picked first some time");
+        assert_eq!(pick_random_ports(&resources, 5).map(|p| p.len()), Some(5));
+        assert_eq!(pick_random_ports(&resources, 6), None);
+        assert_eq!(
+            pick_random_ports(&Resources::parse("cpus:1").unwrap(), 0),
+            Some(vec![])
+        );
+        assert_eq!(
+            pick_random_ports(&Resources::parse("cpus:1").unwrap(), 1),
+            None
+        );
     }
 
     #[test]

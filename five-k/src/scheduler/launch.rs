@@ -37,7 +37,8 @@ pub fn requirements(app: &App) -> TaskRequirements {
         needs.add_resource(resources::ports_list(&ports));
         return TaskRequirements::new(needs);
     }
-    TaskRequirements::new(needs).with_ports(app.port_definitions.len())
+    // Ports at random, as Marathon's `PortsMatcher` picks them.
+    TaskRequirements::new(needs).with_random_ports(app.port_definitions.len())
 }
 
 /// The host ports a task got, in the order of the app's port definitions.
