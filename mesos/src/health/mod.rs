@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use probe::CommandContext;
+pub(crate) use probe::command_of;
 pub use validation::validate;
 pub use verdict::{TaskHealth, Verdicts};
 

@@ -102,13 +102,13 @@ impl Probe {
     }
 }
 
-async fn command(
-    info: &CommandInfo,
-    context: &CommandContext,
-    timeout: Duration,
-) -> Result<(), String> {
+/// The process a `CommandInfo` describes, as Mesos starts it (a task's
+/// command and a COMMAND check alike): `/bin/sh -c <value>` when `shell`
+/// (the default), else `value` run directly with `arguments`, whose first
+/// is argv[0] as for execvp(3).
+pub(crate) fn command_of(info: &CommandInfo) -> tokio::process::Command {
     let value = info.value.clone().unwrap_or_default();
-    let mut command = if info.shell.unwrap_or(true) {
+    if info.shell.unwrap_or(true) {
         let mut command = tokio::process::Command::new("/bin/sh");
         command.arg("-c").arg(value);
         command
@@ -118,7 +118,15 @@ async fn command(
             command.arg0(argv0).args(rest);
         }
         command
-    };
+    }
+}
+
+async fn command(
+    info: &CommandInfo,
+    context: &CommandContext,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut command = command_of(info);
     if let Some(directory) = &context.directory {
         command.current_dir(directory);
     }

@@ -548,19 +548,7 @@ async fn prepare_sandbox(spec: &LaunchSpec) -> Result<(), String> {
 
 fn build_command(spec: &LaunchSpec) -> std::io::Result<tokio::process::Command> {
     let info = &spec.command;
-    let value = info.value.clone().unwrap_or_default();
-    let mut command = if info.shell.unwrap_or(true) {
-        let mut command = tokio::process::Command::new("/bin/sh");
-        command.arg("-c").arg(value);
-        command
-    } else {
-        // `arguments[0]` is argv[0], as for execvp(3).
-        let mut command = tokio::process::Command::new(&value);
-        if let Some((argv0, rest)) = info.arguments.split_first() {
-            command.arg0(argv0).args(rest);
-        }
-        command
-    };
+    let mut command = crate::health::command_of(info);
     let stdout = std::fs::OpenOptions::new()
         .append(true)
         .open(spec.sandbox.join("stdout"))?;
