@@ -7,31 +7,16 @@ grows in `list_queue` (1 s, then 3 s, then 9 s with backoffFactor 3), and
 """
 
 import sys
-import time
 
 from marathon import MarathonClient
 from marathon.exceptions import NotFoundError
 from marathon.models import MarathonApp
 
+from client_support import step, wait_for
+
 URL = sys.argv[1]
 client = MarathonClient(URL, timeout=10)
 APP = "/crash"
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
-
-
-def wait_for(what, condition, timeout=30):
-    """Polls `condition` until it returns something true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def delay_left():

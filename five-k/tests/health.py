@@ -9,8 +9,6 @@ only once the replacement serves.
 
 import os
 import sys
-import threading
-import time
 
 from marathon import MarathonClient
 from marathon.models import MarathonApp, MarathonHealthCheck
@@ -20,44 +18,12 @@ from marathon.models.events import (
     MarathonUnhealthyInstanceKillEvent,
 )
 
+from client_support import EventCollector, step, wait_for
+
 URL, SCRATCH = sys.argv[1], sys.argv[2]
 client = MarathonClient(URL, timeout=10)
 APP = "/health/web"
 INSTANCES = 3
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
-
-
-def wait_for(what, condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-class EventCollector(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.events = []
-        self.error = None
-
-    def run(self):
-        try:
-            for event in client.event_stream():
-                self.events.append(event)
-        except Exception as error:  # reported by the main thread
-            self.error = error
-
-    def of(self, kind):
-        if self.error is not None:
-            raise AssertionError(f"the event stream failed: {self.error!r}")
-        return [e for e in list(self.events) if isinstance(e, kind)]
 
 
 def alive(event):
@@ -66,7 +32,7 @@ def alive(event):
 
 
 step("the event stream attaches")
-events = EventCollector()
+events = EventCollector(client)
 events.start()
 wait_for("the stream to attach", lambda: events.events or events.error)
 

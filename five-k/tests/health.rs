@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{PYTHON, require_marathon_python, start_five_k};
+use common::{require_marathon_python, run_client_scenario, start_five_k};
 use mesos::testing::{eventually, web};
 use serde_json::{Value, json};
 
@@ -16,21 +14,7 @@ async fn a_task_failing_its_http_check_is_replaced_then_killed() {
     let (_five_k, url) = start_five_k().await;
     // Where each task keeps the file its check asks for.
     let scratch = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/health.py");
-    let output = tokio::process::Command::new(PYTHON)
-        .arg(&script)
-        .arg(&url)
-        .arg(scratch.path())
-        .output()
-        .await
-        .expect("running the client's scenario");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.ends_with("OK\n"),
-        "the health scenario failed:\n{stdout}\n{stderr}"
-    );
+    run_client_scenario("health.py", &[&url, scratch.path().to_str().unwrap()]).await;
 }
 
 /// `GET /v2/apps/{id}?embed=app.tasks`: the app with its tasks.

@@ -6,8 +6,6 @@ and fails loudly: any JSON shape the client cannot parse raises here.
 """
 
 import sys
-import threading
-import time
 
 from marathon import MarathonClient
 from marathon.exceptions import ConflictError, NotFoundError
@@ -18,25 +16,11 @@ from marathon.models.events import (
     MarathonStatusUpdateEvent,
 )
 
+from client_support import EventCollector, step, wait_for
+
 URL = sys.argv[1]
 client = MarathonClient(URL, timeout=10)
 APP = "/shop/web"
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
-
-
-def wait_for(what, condition, timeout=30):
-    """Polls `condition` until it returns something true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def no_deployments():
@@ -56,30 +40,6 @@ def settle(instances):
     return tasks
 
 
-class EventCollector(threading.Thread):
-    """Reads the event stream in the background, as the client parses it."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.events = []
-        self.error = None
-
-    def run(self):
-        try:
-            for event in client.event_stream():
-                self.events.append(event)
-        except Exception as error:  # reported by the main thread
-            self.error = error
-
-    def seen(self, kind):
-        if self.error is not None:
-            raise AssertionError(f"the event stream failed: {self.error!r}")
-        return any(isinstance(e, kind) for e in self.events)
-
-    def wait_for(self, kind):
-        return wait_for(kind.__name__, lambda: self.seen(kind))
-
-
 step("ping and get_info")
 assert client.ping().strip() == b"pong", client.ping()
 info = wait_for("a framework ID", lambda: (lambda i: i if i.framework_id else None)(client.get_info()))
@@ -88,7 +48,7 @@ assert info.elected is True
 assert client.get_leader()["leader"], client.get_leader()
 
 step("the event stream attaches")
-events = EventCollector()
+events = EventCollector(client)
 events.start()
 wait_for("the stream to attach", lambda: events.events or events.error)
 assert events.error is None, events.error

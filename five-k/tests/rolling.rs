@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::{collections::BTreeSet, path::Path, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
-use common::{PYTHON, require_marathon_python, start_five_k};
+use common::{require_marathon_python, run_client_scenario, start_five_k};
 use mesos::testing::{WAIT, eventually, web};
 use serde_json::{Value, json};
 
@@ -118,18 +118,5 @@ async fn a_rolling_restart_stays_within_the_upgrade_strategy() {
 async fn a_crash_looping_app_waits_longer_after_each_failure() {
     require_marathon_python();
     let (_five_k, url) = start_five_k().await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/backoff_client.py");
-    let output = tokio::process::Command::new(PYTHON)
-        .arg(&script)
-        .arg(&url)
-        .output()
-        .await
-        .expect("running the client's scenario");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.ends_with("OK\n"),
-        "the crash-loop scenario failed:\n{stdout}\n{stderr}"
-    );
+    run_client_scenario("backoff_client.py", &[&url]).await;
 }

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{PYTHON, require_marathon_python};
+use common::{require_marathon_python, run_client_scenario};
 
 use axum::body::Bytes;
 use mesos::testing::{
@@ -318,16 +316,5 @@ async fn marathon_python_sends_the_credential() {
     let file = dir.path().join("web-credential");
     std::fs::write(&file, r#"{"principal": "ops", "secret": "s3cret"}"#).unwrap();
     let (_five_k, url) = start(&["--web-credential", file.to_str().unwrap()]).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_credential.py");
-    let output = tokio::process::Command::new(PYTHON)
-        .args([script.to_str().unwrap(), &url, "ops", "s3cret"])
-        .output()
-        .await
-        .expect("running the client's scenario");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.ends_with("OK\n"),
-        "the client's scenario failed:\n{stdout}\n{stderr}"
-    );
+    run_client_scenario("web_credential.py", &[&url, "ops", "s3cret"]).await;
 }

@@ -8,29 +8,15 @@ a wrong secret, 5K answers 401 and the client raises.
 
 import sys
 import threading
-import time
 
 from marathon import MarathonClient
 from marathon.exceptions import MarathonHttpError
 from marathon.models import MarathonApp
 
+from client_support import step, wait_for
+
 URL, PRINCIPAL, SECRET = sys.argv[1:4]
 APP = "/guarded"
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
-
-
-def wait_for(what, condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def refused(client):

@@ -49,3 +49,27 @@ pub fn require_marathon_python() {
          (bin/test --install-only does), for {PYTHON}"
     );
 }
+
+/// Runs one of the marathon-python scenarios in this folder (`script`,
+/// e.g. `health.py`) with `args`, and fails with its output unless it
+/// ends with `OK`: a step it did not finish, or a JSON shape the client
+/// could not parse, shows there.
+pub async fn run_client_scenario(script: &str, args: &[&str]) {
+    require_marathon_python();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let output = tokio::process::Command::new(PYTHON)
+        .arg(&path)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.ends_with("OK\n"),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+}
