@@ -23,8 +23,16 @@ use super::state::{Outcome, http_outcome};
 /// What to ask and where.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Probe {
-    Http { path: String, ignore_http1xx: bool },
-    Https { path: String, ignore_http1xx: bool },
+    Http {
+        path: String,
+        ignore_http1xx: bool,
+    },
+    /// No `ignoreHttp1xx`: Marathon's HTTPS check judges a 1xx like any
+    /// other status outside 200-399 (`HealthCheckWorker.https`, whatever
+    /// its documentation says).
+    Https {
+        path: String,
+    },
     Tcp,
 }
 
@@ -40,12 +48,9 @@ pub async fn run(probe: &Probe, host: &str, port: u16, timeout: Duration) -> Out
                 path,
                 ignore_http1xx,
             } => http_get(stream, host, port, path, *ignore_http1xx).await,
-            Probe::Https {
-                path,
-                ignore_http1xx,
-            } => {
+            Probe::Https { path } => {
                 let tls = tls_connect(stream, host).await?;
-                http_get(tls, host, port, path, *ignore_http1xx).await
+                http_get(tls, host, port, path, false).await
             }
         }
     };
@@ -241,8 +246,8 @@ mod https_tests {
     use tokio::net::TcpListener;
 
     /// An HTTPS server with a self-signed certificate nobody trusts,
-    /// answering 200 to everything.
-    async fn serve_https() -> u16 {
+    /// giving `answer` to everything.
+    async fn serve_https(answer: &'static [u8]) -> u16 {
         let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = certified.cert.der().clone();
         let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
@@ -265,7 +270,7 @@ mod https_tests {
                 };
                 let mut buffer = [0u8; 1024];
                 let _ = tls.read(&mut buffer).await;
-                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+                let _ = tls.write_all(answer).await;
                 let _ = tls.shutdown().await;
             }
         });
@@ -274,11 +279,8 @@ mod https_tests {
 
     #[tokio::test]
     async fn https_trusts_any_certificate_as_marathon_does() {
-        let port = serve_https().await;
-        let https = Probe::Https {
-            path: "/".into(),
-            ignore_http1xx: false,
-        };
+        let port = serve_https(b"HTTP/1.1 200 OK\r\n\r\n").await;
+        let https = Probe::Https { path: "/".into() };
         assert_eq!(
             run(&https, "localhost", port, Duration::from_secs(5)).await,
             Outcome::Healthy
@@ -292,5 +294,15 @@ mod https_tests {
             run(&http, "localhost", port, Duration::from_secs(5)).await,
             Outcome::Unhealthy(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn https_judges_a_1xx_as_unhealthy_as_marathon_does() {
+        let port = serve_https(b"HTTP/1.1 102 Processing\r\n\r\n").await;
+        let https = Probe::Https { path: "/".into() };
+        assert_eq!(
+            run(&https, "localhost", port, Duration::from_secs(5)).await,
+            Outcome::Unhealthy("HTTP status 102".into())
+        );
     }
 }

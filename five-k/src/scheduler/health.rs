@@ -383,10 +383,7 @@ fn target(task: &Task, index: usize, check: &HealthCheck) -> Option<Target> {
             path,
             ignore_http1xx,
         },
-        "HTTPS" => Probe::Https {
-            path,
-            ignore_http1xx,
-        },
+        "HTTPS" => Probe::Https { path },
         "TCP" => Probe::Tcp,
         _ => return None,
     };
