@@ -192,6 +192,7 @@ fn new_definition(version: u32, random: &mut Random) -> Definition {
         instances: random.between(1, 3) as u32,
         minimum_health_capacity: *random.pick(&MINIMUM_HEALTH_CAPACITIES),
         maximum_over_capacity: *random.pick(&MAXIMUM_OVER_CAPACITIES),
+        rack_unique: random.one_in(2),
     }
 }
 

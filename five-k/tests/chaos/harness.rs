@@ -14,7 +14,7 @@ use std::{
 };
 
 use mesos::{
-    local::AgentReregistration,
+    local::{AgentReregistration, LocalMasterConfig},
     testing::{Cluster, Framework, config},
     v1::TaskState,
 };
@@ -29,6 +29,11 @@ use super::{
 
 /// 5K, the binary under test.
 const BINARY: &str = env!("CARGO_BIN_EXE_five-k");
+
+/// Agents, each on a rack of its own: as many as the most tasks a
+/// `rack:UNIQUE` app may run during an upgrade (4 instances with
+/// maximumOverCapacity 1), or its deployments could not progress.
+pub const RACKS: usize = 8;
 
 /// Instances: one leads, two stand by.
 pub const INSTANCES: usize = 3;
@@ -84,7 +89,15 @@ pub struct Chaos {
 
 impl Chaos {
     pub async fn start(seed: u64, shared: Shared) -> Chaos {
-        let mut cluster = Cluster::start_with(BINARY, config()).await;
+        // One rack per agent: the simulated agents share one hostname,
+        // so a `rack:UNIQUE` app stands for Marathon's `hostname:UNIQUE`.
+        let racks = (0..RACKS).map(|rack| format!("rack:r{rack}")).collect();
+        let master = LocalMasterConfig {
+            agents: RACKS,
+            agent_attributes: racks,
+            ..config()
+        };
+        let mut cluster = Cluster::start_with(BINARY, master).await;
         cluster.root = "/five-k".into();
         let mut chaos = Chaos {
             cluster,

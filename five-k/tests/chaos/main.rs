@@ -14,7 +14,8 @@
 //! Checked all along, after every fault: every app the API accepted
 //! exists with its last accepted definition, and deleted ones are gone;
 //! in every state the master publishes, no app above its maximum
-//! capacity. Checked once the faults stop: every deployment ends, and
+//! capacity, and no two tasks of one configuration of a `rack:UNIQUE` app
+//! on one rack. Checked once the faults stop: every deployment ends, and
 //! each app runs exactly its instances. (`invariants.rs` lists those to
 //! add as 5K gains features.)
 //!
@@ -30,6 +31,7 @@ mod harness;
 mod http;
 mod invariants;
 mod model;
+mod racks;
 mod random;
 
 use std::{
@@ -163,12 +165,13 @@ async fn apps_survive_random_faults_as_accepted() {
     ));
     say(format_args!(
         "requests: {} accepted, {} refused, of unknown outcome {:?}; {} checks of every app; \
-         at most {} tasks of one app at once",
+         at most {} tasks of one app at once; {} tasks of rack:UNIQUE apps checked",
         shared.accepted.load(Ordering::Relaxed),
         shared.refused.load(Ordering::Relaxed),
         shared.unknown.lock().unwrap(),
         chaos.checks,
         watcher.most_tasks,
+        watcher.racks.checked.len(),
     ));
     assert!(
         watcher.violations.is_empty(),

@@ -24,6 +24,8 @@ pub struct Definition {
     pub instances: u32,
     pub minimum_health_capacity: f64,
     pub maximum_over_capacity: f64,
+    /// Constrained `["rack", "UNIQUE"]`: never two tasks on one rack.
+    pub rack_unique: bool,
 }
 
 impl Definition {
@@ -44,6 +46,12 @@ impl Definition {
                 "maximumOverCapacity": self.maximum_over_capacity,
             },
         });
+        // Always sent: a `PUT` keeps the fields it leaves out (Marathon's
+        // `AppUpdate`), so leaving the constraint out would not drop it.
+        body["constraints"] = match self.rack_unique {
+            true => json!([["rack", "UNIQUE"]]),
+            false => json!([]),
+        };
         if let Some(id) = id {
             body["id"] = json!(id);
         }
@@ -59,6 +67,7 @@ impl Definition {
             instances: app["instances"].as_u64().unwrap_or(u64::MAX) as u32,
             minimum_health_capacity: strategy["minimumHealthCapacity"].as_f64().unwrap_or(-1.0),
             maximum_over_capacity: strategy["maximumOverCapacity"].as_f64().unwrap_or(-1.0),
+            rack_unique: app["constraints"] == json!([["rack", "UNIQUE"]]),
         }
     }
 }
@@ -180,7 +189,7 @@ impl AppModel {
 pub type Models = BTreeMap<String, AppModel>;
 
 /// Now as `hh:mm:ss.mmm` UTC, the time 5K's log lines show.
-fn time_of_day() -> String {
+pub fn time_of_day() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
