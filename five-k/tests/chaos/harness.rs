@@ -5,7 +5,8 @@
 //! last word to anyone) or frozen (SIGSTOP, as a long pause of the VM: it
 //! wakes up believing it still leads), a standby killed, the master
 //! failing over (agents re-register a moment later), ZooKeeper restarting,
-//! a task crashing (its agent reports TASK_FAILED). They come while the
+//! a task crashing (its agent reports TASK_FAILED), a task's health check
+//! starting to fail. They come while the
 //! workers change apps, so most land in the middle of a deployment.
 
 use std::{
@@ -55,15 +56,17 @@ pub enum Fault {
     MasterFailover,
     RestartZooKeeper,
     CrashTask,
+    FailHealthCheck,
 }
 
-pub const ALL_FAULTS: [Fault; 6] = [
+pub const ALL_FAULTS: [Fault; 7] = [
     Fault::KillLeader,
     Fault::PauseLeader,
     Fault::KillStandby,
     Fault::MasterFailover,
     Fault::RestartZooKeeper,
     Fault::CrashTask,
+    Fault::FailHealthCheck,
 ];
 
 /// An instance running, and its API's URL.
@@ -85,6 +88,9 @@ pub struct Chaos {
     pub checks: usize,
     /// Leader faults that came while a deployment was open.
     pub mid_deployment: usize,
+    /// Health checks made to fail (a `FailHealthCheck` finds none to fail
+    /// when no app has a checked task).
+    pub failed_checks: usize,
 }
 
 impl Chaos {
@@ -109,6 +115,7 @@ impl Chaos {
             injected: BTreeMap::new(),
             checks: 0,
             mid_deployment: 0,
+            failed_checks: 0,
         };
         for _ in 0..INSTANCES {
             let instance = chaos.launch().await;
@@ -235,6 +242,7 @@ impl Chaos {
                 });
             }
             Fault::CrashTask => self.crash_a_task(),
+            Fault::FailHealthCheck => self.fail_a_health_check(),
         }
     }
 
@@ -318,6 +326,29 @@ impl Chaos {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
+    }
+
+    /// Makes the health check of one of 5K's checked tasks fail: its
+    /// server answers 404 from then on (the task itself runs on), as an
+    /// app whose dependency broke. 5K must replace it, within the app's
+    /// upgrade strategy.
+    fn fail_a_health_check(&mut self) {
+        let state = self.cluster.master.state();
+        let checked: Vec<std::path::PathBuf> = state
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::TaskRunning && !t.completed)
+            .filter_map(|t| Some(t.sandbox.as_ref()?.join("health")))
+            .filter(|health| health.exists())
+            .collect();
+        if checked.is_empty() {
+            return;
+        }
+        let health = self.random.pick(&checked).clone();
+        // It may have ended since the state was read: no matter.
+        if std::fs::remove_file(health).is_ok() {
+            self.failed_checks += 1;
+        }
     }
 
     pub fn pause(&mut self, low_ms: u64, high_ms: u64) -> tokio::time::Sleep {

@@ -168,6 +168,7 @@ mod tests {
             minimum_health_capacity: minimum,
             maximum_over_capacity: over,
             rack_unique: false,
+            health: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Chaos for 5K: three instances on a real ZooKeeper and the simulated
 //! master, random faults one after another (a leader killed or frozen in
 //! the middle of deployments, a standby killed, the master failing over,
-//! ZooKeeper restarting, tasks crashing) while clients create, scale,
+//! ZooKeeper restarting, tasks crashing, health checks failing) while clients create, scale,
 //! upgrade and delete apps through whichever instance answers.
 //!
 //! Each fault alone is tested elsewhere (`ha.rs`); the bugs live in their
@@ -16,7 +16,8 @@
 //! in every state the master publishes, no app above its maximum
 //! capacity, and no two tasks of one configuration of a `rack:UNIQUE` app
 //! on one rack. Checked once the faults stop: every deployment ends, and
-//! each app runs exactly its instances. (`invariants.rs` lists those to
+//! each app runs exactly its instances, all healthy if it has a health
+//! check. (`invariants.rs` lists those to
 //! add as 5K gains features.)
 //!
 //! ```text
@@ -152,6 +153,7 @@ async fn apps_survive_random_faults_as_accepted() {
     chaos.check_apps().await;
     deployments_end(&mut chaos).await;
     tasks_converge(&mut chaos).await;
+    checked_apps_heal(&mut chaos).await;
     assert!(!watching.is_finished(), "the watcher stopped");
 
     let watcher = watcher.lock().unwrap();
@@ -160,8 +162,9 @@ async fn apps_survive_random_faults_as_accepted() {
         started.elapsed()
     ));
     say(format_args!(
-        "faults injected: {:?}; {} of the leader's in the middle of a deployment",
-        chaos.injected, chaos.mid_deployment
+        "faults injected: {:?}; {} of the leader's in the middle of a deployment; \
+         {} health checks made to fail",
+        chaos.injected, chaos.mid_deployment, chaos.failed_checks
     ));
     say(format_args!(
         "requests: {} accepted, {} refused, of unknown outcome {:?}; {} checks of every app; \
@@ -197,6 +200,41 @@ async fn deployments_end(chaos: &mut Chaos) {
             panic!(
                 "deployments still open {SETTLE:?} after the faults stopped \
                  (CHAOS_SEED={} replays this run): {deployments:#}\n{diagnosis}",
+                chaos.seed
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Each app with a health check has all its instances healthy, none
+/// unhealthy: a task whose check was made to fail has been replaced.
+async fn checked_apps_heal(chaos: &mut Chaos) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let listed = chaos.get("/v2/apps?embed=apps.counts").await;
+        let apps = listed["apps"].as_array().cloned().unwrap_or_default();
+        let sick: Vec<_> = apps
+            .iter()
+            .filter(|app| {
+                app["healthChecks"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty())
+            })
+            .filter(|app| app["tasksHealthy"] != app["instances"] || app["tasksUnhealthy"] != 0)
+            .map(|app| {
+                let counts = ["instances", "tasksHealthy", "tasksUnhealthy"].map(|k| &app[k]);
+                (app["id"].clone(), counts)
+            })
+            .collect();
+        if sick.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let diagnosis = chaos.diagnosis().await;
+            panic!(
+                "apps not all healthy (instances, healthy, unhealthy) {SETTLE:?} after the \
+                 faults stopped: {sick:?} (CHAOS_SEED={} replays this run)\n{diagnosis}",
                 chaos.seed
             );
         }

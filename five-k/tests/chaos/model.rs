@@ -26,6 +26,24 @@ pub struct Definition {
     pub maximum_over_capacity: f64,
     /// Constrained `["rack", "UNIQUE"]`: never two tasks on one rack.
     pub rack_unique: bool,
+    /// Checked by 5K over HTTP: `cmd` serves `/health` on `$PORT0`
+    /// (`client::command`).
+    pub health: bool,
+}
+
+/// 5K's HTTP check of the apps with `health`: quick, so that a task whose
+/// check fails is soon replaced (the fault `FailHealthCheck`), and a grace
+/// period long enough for Python to start on a loaded machine.
+fn health_checks() -> Value {
+    json!([{
+        "protocol": "HTTP",
+        "path": "/health",
+        "portIndex": 0,
+        "gracePeriodSeconds": 15,
+        "intervalSeconds": 1,
+        "timeoutSeconds": 1,
+        "maxConsecutiveFailures": 2,
+    }])
 }
 
 impl Definition {
@@ -52,8 +70,16 @@ impl Definition {
             true => json!([["rack", "UNIQUE"]]),
             false => json!([]),
         };
+        body["healthChecks"] = match self.health {
+            true => health_checks(),
+            false => json!([]),
+        };
         if let Some(id) = id {
             body["id"] = json!(id);
+            // A port for the checked server, on creation only: a `PUT` of
+            // port 0 again would pick a new service port, a change of
+            // configuration that replaces every task (as Marathon's).
+            body["portDefinitions"] = json!([{"port": 0}]);
         }
         body
     }
@@ -68,6 +94,9 @@ impl Definition {
             minimum_health_capacity: strategy["minimumHealthCapacity"].as_f64().unwrap_or(-1.0),
             maximum_over_capacity: strategy["maximumOverCapacity"].as_f64().unwrap_or(-1.0),
             rack_unique: app["constraints"] == json!([["rack", "UNIQUE"]]),
+            health: app["healthChecks"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()),
         }
     }
 }

@@ -113,10 +113,14 @@ impl Racks {
                     .reported
                     .insert((first.to_string(), second.to_string()))
             {
+                let log = models
+                    .get(&app)
+                    .map(|m| Vec::from(m.log.clone()).join("\n"));
                 violations.push(format!(
                     "{} {app} is rack:UNIQUE, but runs {tasks:?} of one configuration \
-                     {config:?} on rack {rack}",
-                    super::model::time_of_day()
+                     {config:?} on rack {rack}; its latest requests:\n{}",
+                    super::model::time_of_day(),
+                    log.unwrap_or_default()
                 ));
             }
         }
