@@ -191,7 +191,7 @@ const MAXIMUM_OVER_CAPACITIES: [f64; 3] = [0.0, 0.5, 1.0];
 /// of the shell so that the task's process is still the shell, whose
 /// command line tells its version (`racks.rs`); the task's session is
 /// killed with it.
-fn command(health: bool, version: u32) -> String {
+pub fn command(health: bool, version: u32) -> String {
     match health {
         true => format!(
             "touch health; /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1 & wait \

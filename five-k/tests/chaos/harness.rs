@@ -242,7 +242,9 @@ impl Chaos {
                 });
             }
             Fault::CrashTask => self.crash_a_task(),
-            Fault::FailHealthCheck => self.fail_a_health_check(),
+            Fault::FailHealthCheck => {
+                self.fail_a_health_check();
+            }
         }
     }
 
@@ -331,23 +333,56 @@ impl Chaos {
     /// Makes the health check of one of 5K's checked tasks fail: its
     /// server answers 404 from then on (the task itself runs on), as an
     /// app whose dependency broke. 5K must replace it, within the app's
-    /// upgrade strategy.
-    fn fail_a_health_check(&mut self) {
+    /// upgrade strategy. Returns the task, if one had a check to fail.
+    pub fn fail_a_health_check(&mut self) -> Option<String> {
         let state = self.cluster.master.state();
-        let checked: Vec<std::path::PathBuf> = state
+        let checked: Vec<(String, std::path::PathBuf)> = state
             .tasks
             .iter()
             .filter(|t| t.state == TaskState::TaskRunning && !t.completed)
-            .filter_map(|t| Some(t.sandbox.as_ref()?.join("health")))
-            .filter(|health| health.exists())
+            .filter_map(|t| Some((t.id.clone(), t.sandbox.as_ref()?.join("health"))))
+            .filter(|(_, health)| health.exists())
             .collect();
         if checked.is_empty() {
-            return;
+            return None;
         }
-        let health = self.random.pick(&checked).clone();
+        let (task, health) = self.random.pick(&checked).clone();
         // It may have ended since the state was read: no matter.
-        if std::fs::remove_file(health).is_ok() {
-            self.failed_checks += 1;
+        std::fs::remove_file(health).ok()?;
+        self.failed_checks += 1;
+        Some(task)
+    }
+
+    /// Whether `task_id` still runs (or is being killed) on the master.
+    pub fn is_alive(&self, task_id: &str) -> bool {
+        let state = self.cluster.master.state();
+        state
+            .tasks
+            .iter()
+            .any(|t| t.id == task_id && !t.state.is_terminal() && !t.completed)
+    }
+
+    /// Sends a change through a reachable instance, until one accepts it
+    /// (once the faults have stopped).
+    pub async fn send_until_accepted(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) {
+        let deadline = Instant::now() + RECOVERY;
+        loop {
+            if let Some(url) = self.shared.pick_instance(&mut self.random) {
+                let url = format!("{url}{path}");
+                if let Ok(answer) =
+                    http::send(method, &url, Some(body), Duration::from_secs(5)).await
+                    && answer.is_success()
+                {
+                    return;
+                }
+            }
+            self.check_deadline(deadline, &format!("{method} {path} accepted"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

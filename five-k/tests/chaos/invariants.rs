@@ -8,15 +8,20 @@
 //!   is not);
 //! - [`Watcher`] too: no two alive tasks of one configuration of a
 //!   `rack:UNIQUE` app on one rack (`racks.rs`), in every state;
+//! - at the end (`main.rs`): every checked app healthy, and a task whose
+//!   check is made to fail on the quiet cluster replaced;
 //! - at the end (`main.rs`): every deployment ends, and each app runs
 //!   exactly its instances.
 //!
-//! More invariants to add, each a few lines in [`Watcher::look`] or
-//! [`check_apps`] (5K has the features; the test does not use them yet):
-//! no app below ⌈instances × minimumHealthCapacity⌉ serving tasks during a
-//! deployment (apps with a health check, from `/v2/apps`' tasks); the
-//! HAProxy backends equal the serving tasks within a bound (read the
-//! written configuration); a fault failing health checks.
+//! More invariants to add (5K has the features; the test does not check
+//! them yet): no checked app below ⌈instances × minimumHealthCapacity⌉
+//! serving tasks during a deployment once reached, probed by the test
+//! itself on each task's port (5K's own view drops to nothing after a
+//! leader failover, until its checks run again: not a fair witness),
+//! exempting the app while a fault touches its tasks (a crash, a failed
+//! check) and its scale-downs; the HAProxy backends equal the serving
+//! tasks within a bound after the faults stop (`@1 show servers state`
+//! through the master CLI, as `haproxy.rs`).
 
 use std::{
     collections::BTreeSet,

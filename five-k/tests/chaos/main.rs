@@ -154,6 +154,7 @@ async fn apps_survive_random_faults_as_accepted() {
     deployments_end(&mut chaos).await;
     tasks_converge(&mut chaos).await;
     checked_apps_heal(&mut chaos).await;
+    a_failed_check_is_replaced(&mut chaos).await;
     assert!(!watching.is_finished(), "the watcher stopped");
 
     let watcher = watcher.lock().unwrap();
@@ -205,6 +206,47 @@ async fn deployments_end(chaos: &mut Chaos) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// On the quiet cluster, a task whose check starts failing is replaced
+/// (the clients' upgrades replace most tasks whose check a fault failed
+/// during the run: here nothing else can). An app of the test's own
+/// gives it a task to fail if the clients left no checked app running.
+async fn a_failed_check_is_replaced(chaos: &mut Chaos) {
+    let checked = chaos.fail_a_health_check();
+    let sick = match checked {
+        Some(task) => task,
+        None => {
+            let app = model::Definition {
+                cmd: client::command(true, 0),
+                env: Default::default(),
+                instances: 2,
+                minimum_health_capacity: 1.0,
+                maximum_over_capacity: 1.0,
+                rack_unique: false,
+                health: true,
+            };
+            let body = app.to_json(Some("/chaos/checked"));
+            chaos.send_until_accepted("POST", "/v2/apps", &body).await;
+            checked_apps_heal(chaos).await;
+            chaos
+                .fail_a_health_check()
+                .expect("a checked task, healthy")
+        }
+    };
+    let deadline = Instant::now() + SETTLE;
+    while chaos.is_alive(&sick) {
+        if Instant::now() > deadline {
+            let diagnosis = chaos.diagnosis().await;
+            panic!(
+                "task {sick} failing its check still runs {SETTLE:?} later \
+                 (CHAOS_SEED={} replays this run)\n{diagnosis}",
+                chaos.seed
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    checked_apps_heal(chaos).await;
 }
 
 /// Each app with a health check has all its instances healthy, none
