@@ -474,8 +474,31 @@ impl Chaos {
             .map(|c| (c.kind.as_str_name(), c.accepted))
             .collect();
         let queue = self.get("/v2/queue").await;
+        let apps = self.get("/v2/apps?embed=apps.tasks").await;
+        let apps: Vec<_> = (apps["apps"].as_array().cloned().unwrap_or_default().iter())
+            .map(|app| {
+                let tasks: Vec<_> = (app["tasks"].as_array().cloned().unwrap_or_default().iter())
+                    .map(|t| {
+                        let alive = t["healthCheckResults"][0]["alive"].clone();
+                        (
+                            t["id"].to_string(),
+                            t["state"].to_string(),
+                            t["version"].to_string(),
+                            alive,
+                        )
+                    })
+                    .collect();
+                (
+                    app["id"].to_string(),
+                    app["instances"].clone(),
+                    app["versionInfo"].clone(),
+                    tasks,
+                )
+            })
+            .collect();
         format!(
-            "master: tasks {tasks:#?}\nagents {agents:?}\nframeworks {frameworks:?}\n\
+            "5K's apps (id, instances, versionInfo, tasks (id, state, version, alive)): {apps:#?}\n\
+             master: tasks {tasks:#?}\nagents {agents:?}\nframeworks {frameworks:?}\n\
              {} offers outstanding\nlatest calls, newest first: {latest:?}\n5K's queue: {queue:#}",
             state.offers.len()
         )
