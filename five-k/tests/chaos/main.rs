@@ -227,7 +227,21 @@ async fn a_failed_check_is_replaced(chaos: &mut Chaos) {
                 health: true,
             };
             let body = app.to_json(Some("/chaos/checked"));
+            // Known to the watcher, whose capacity bound it must meet.
+            let (id, target) = ("/chaos/checked".to_string(), Some(app));
+            chaos
+                .shared
+                .models
+                .lock()
+                .unwrap()
+                .entry(id.clone())
+                .or_default()
+                .sending(&target, Instant::now());
             chaos.send_until_accepted("POST", "/v2/apps", &body).await;
+            let accepted = model::Outcome::Accepted;
+            if let Some(model) = chaos.shared.models.lock().unwrap().get_mut(&id) {
+                model.answered(target, accepted, Instant::now());
+            }
             checked_apps_heal(chaos).await;
             chaos
                 .fail_a_health_check()
