@@ -126,8 +126,13 @@ impl Backoff {
 
     /// The apps whose delay ended by `now` (each once), forgetting the
     /// delays that expired.
+    ///
+    /// The ended ones are found before the expired ones are forgotten: a
+    /// scheduler woken late (its loop held up by a slow ZooKeeper write)
+    /// may find a delay both ended and expired, and its app, whose offers
+    /// were suppressed while it waited, must still hear that it may
+    /// launch, or it would wait for offers forever.
     pub fn wake(&mut self, now: Instant) -> Vec<PathId> {
-        self.delays.retain(|_, delay| !delay.expired(now));
         let mut ended = Vec::new();
         for (app_id, delay) in &mut self.delays {
             if !delay.woken && delay.deadline() <= now {
@@ -135,6 +140,7 @@ impl Backoff {
                 ended.push(app_id.clone());
             }
         }
+        self.delays.retain(|_, delay| !delay.expired(now));
         ended
     }
 }
@@ -238,5 +244,17 @@ mod tests {
         // Expired delays are dropped.
         backoff.wake(now + 20 * S);
         assert!(backoff.delays.is_empty());
+    }
+
+    #[test]
+    fn a_delay_that_ended_and_expired_before_the_wake_still_wakes() {
+        let (app, now) = (crash(), Instant::now());
+        let mut backoff = Backoff::default();
+        backoff.failed(&app, now);
+        // Woken only after the maximum (10 s) passed: the delay is both
+        // over and forgiven.
+        assert_eq!(backoff.wake(now + 11 * S), vec![app.id.clone()]);
+        assert!(backoff.delays.is_empty());
+        assert!(backoff.wake(now + 12 * S).is_empty());
     }
 }

@@ -167,7 +167,7 @@ fn next_change(current: &[Target], version: u32, random: &mut Random) -> Change 
         4..=6 => {
             let mut upgraded = base;
             if random.one_in(2) {
-                upgraded.cmd = format!("sleep 1000 # version {version}");
+                upgraded.cmd = command(upgraded.health, version);
             } else {
                 upgraded.env = BTreeMap::from([("VERSION".into(), version.to_string())]);
             }
@@ -185,13 +185,32 @@ fn next_change(current: &[Target], version: u32, random: &mut Random) -> Change 
 const MINIMUM_HEALTH_CAPACITIES: [f64; 3] = [0.0, 0.5, 1.0];
 const MAXIMUM_OVER_CAPACITIES: [f64; 3] = [0.0, 0.5, 1.0];
 
+/// A task's command: it sleeps, or (for an app with a health check)
+/// serves its sandbox, where `/health` answers until the fault
+/// `FailHealthCheck` removes the file. The server runs in the background
+/// of the shell so that the task's process is still the shell, whose
+/// command line tells its version (`racks.rs`); the task's session is
+/// killed with it.
+pub fn command(health: bool, version: u32) -> String {
+    match health {
+        true => format!(
+            "touch health; /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1 & wait \
+             # version {version}"
+        ),
+        false => format!("sleep 1000 # version {version}"),
+    }
+}
+
 fn new_definition(version: u32, random: &mut Random) -> Definition {
+    let health = random.one_in(2);
     Definition {
-        cmd: format!("sleep 1000 # version {version}"),
+        cmd: command(health, version),
+        health,
         env: BTreeMap::new(),
         instances: random.between(1, 3) as u32,
         minimum_health_capacity: *random.pick(&MINIMUM_HEALTH_CAPACITIES),
         maximum_over_capacity: *random.pick(&MAXIMUM_OVER_CAPACITIES),
+        rack_unique: random.one_in(2),
     }
 }
 

@@ -5,7 +5,8 @@
 //! last word to anyone) or frozen (SIGSTOP, as a long pause of the VM: it
 //! wakes up believing it still leads), a standby killed, the master
 //! failing over (agents re-register a moment later), ZooKeeper restarting,
-//! a task crashing (its agent reports TASK_FAILED). They come while the
+//! a task crashing (its agent reports TASK_FAILED), a task's health check
+//! starting to fail. They come while the
 //! workers change apps, so most land in the middle of a deployment.
 
 use std::{
@@ -14,7 +15,7 @@ use std::{
 };
 
 use mesos::{
-    local::AgentReregistration,
+    local::{AgentReregistration, LocalMasterConfig},
     testing::{Cluster, Framework, config},
     v1::TaskState,
 };
@@ -29,6 +30,11 @@ use super::{
 
 /// 5K, the binary under test.
 const BINARY: &str = env!("CARGO_BIN_EXE_five-k");
+
+/// Agents, each on a rack of its own: as many as the most tasks a
+/// `rack:UNIQUE` app may run during an upgrade (4 instances with
+/// maximumOverCapacity 1), or its deployments could not progress.
+pub const RACKS: usize = 8;
 
 /// Instances: one leads, two stand by.
 pub const INSTANCES: usize = 3;
@@ -50,15 +56,17 @@ pub enum Fault {
     MasterFailover,
     RestartZooKeeper,
     CrashTask,
+    FailHealthCheck,
 }
 
-pub const ALL_FAULTS: [Fault; 6] = [
+pub const ALL_FAULTS: [Fault; 7] = [
     Fault::KillLeader,
     Fault::PauseLeader,
     Fault::KillStandby,
     Fault::MasterFailover,
     Fault::RestartZooKeeper,
     Fault::CrashTask,
+    Fault::FailHealthCheck,
 ];
 
 /// An instance running, and its API's URL.
@@ -80,11 +88,22 @@ pub struct Chaos {
     pub checks: usize,
     /// Leader faults that came while a deployment was open.
     pub mid_deployment: usize,
+    /// Health checks made to fail (a `FailHealthCheck` finds none to fail
+    /// when no app has a checked task).
+    pub failed_checks: usize,
 }
 
 impl Chaos {
     pub async fn start(seed: u64, shared: Shared) -> Chaos {
-        let mut cluster = Cluster::start_with(BINARY, config()).await;
+        // One rack per agent: the simulated agents share one hostname,
+        // so a `rack:UNIQUE` app stands for Marathon's `hostname:UNIQUE`.
+        let racks = (0..RACKS).map(|rack| format!("rack:r{rack}")).collect();
+        let master = LocalMasterConfig {
+            agents: RACKS,
+            agent_attributes: racks,
+            ..config()
+        };
+        let mut cluster = Cluster::start_with(BINARY, master).await;
         cluster.root = "/five-k".into();
         let mut chaos = Chaos {
             cluster,
@@ -96,6 +115,7 @@ impl Chaos {
             injected: BTreeMap::new(),
             checks: 0,
             mid_deployment: 0,
+            failed_checks: 0,
         };
         for _ in 0..INSTANCES {
             let instance = chaos.launch().await;
@@ -222,6 +242,9 @@ impl Chaos {
                 });
             }
             Fault::CrashTask => self.crash_a_task(),
+            Fault::FailHealthCheck => {
+                self.fail_a_health_check();
+            }
         }
     }
 
@@ -305,6 +328,62 @@ impl Chaos {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
+    }
+
+    /// Makes the health check of one of 5K's checked tasks fail: its
+    /// server answers 404 from then on (the task itself runs on), as an
+    /// app whose dependency broke. 5K must replace it, within the app's
+    /// upgrade strategy. Returns the task, if one had a check to fail.
+    pub fn fail_a_health_check(&mut self) -> Option<String> {
+        let state = self.cluster.master.state();
+        let checked: Vec<(String, std::path::PathBuf)> = state
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::TaskRunning && !t.completed)
+            .filter_map(|t| Some((t.id.clone(), t.sandbox.as_ref()?.join("health"))))
+            .filter(|(_, health)| health.exists())
+            .collect();
+        if checked.is_empty() {
+            return None;
+        }
+        let (task, health) = self.random.pick(&checked).clone();
+        // It may have ended since the state was read: no matter.
+        std::fs::remove_file(health).ok()?;
+        self.failed_checks += 1;
+        Some(task)
+    }
+
+    /// Whether `task_id` still runs (or is being killed) on the master.
+    pub fn is_alive(&self, task_id: &str) -> bool {
+        let state = self.cluster.master.state();
+        state
+            .tasks
+            .iter()
+            .any(|t| t.id == task_id && !t.state.is_terminal() && !t.completed)
+    }
+
+    /// Sends a change through a reachable instance, until one accepts it
+    /// (once the faults have stopped).
+    pub async fn send_until_accepted(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) {
+        let deadline = Instant::now() + RECOVERY;
+        loop {
+            if let Some(url) = self.shared.pick_instance(&mut self.random) {
+                let url = format!("{url}{path}");
+                if let Ok(answer) =
+                    http::send(method, &url, Some(body), Duration::from_secs(5)).await
+                    && answer.is_success()
+                {
+                    return;
+                }
+            }
+            self.check_deadline(deadline, &format!("{method} {path} accepted"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub fn pause(&mut self, low_ms: u64, high_ms: u64) -> tokio::time::Sleep {
@@ -395,8 +474,31 @@ impl Chaos {
             .map(|c| (c.kind.as_str_name(), c.accepted))
             .collect();
         let queue = self.get("/v2/queue").await;
+        let apps = self.get("/v2/apps?embed=apps.tasks").await;
+        let apps: Vec<_> = (apps["apps"].as_array().cloned().unwrap_or_default().iter())
+            .map(|app| {
+                let tasks: Vec<_> = (app["tasks"].as_array().cloned().unwrap_or_default().iter())
+                    .map(|t| {
+                        let alive = t["healthCheckResults"][0]["alive"].clone();
+                        (
+                            t["id"].to_string(),
+                            t["state"].to_string(),
+                            t["version"].to_string(),
+                            alive,
+                        )
+                    })
+                    .collect();
+                (
+                    app["id"].to_string(),
+                    app["instances"].clone(),
+                    app["versionInfo"].clone(),
+                    tasks,
+                )
+            })
+            .collect();
         format!(
-            "master: tasks {tasks:#?}\nagents {agents:?}\nframeworks {frameworks:?}\n\
+            "5K's apps (id, instances, versionInfo, tasks (id, state, version, alive)): {apps:#?}\n\
+             master: tasks {tasks:#?}\nagents {agents:?}\nframeworks {frameworks:?}\n\
              {} offers outstanding\nlatest calls, newest first: {latest:?}\n5K's queue: {queue:#}",
             state.offers.len()
         )

@@ -1,7 +1,7 @@
 //! Chaos for 5K: three instances on a real ZooKeeper and the simulated
 //! master, random faults one after another (a leader killed or frozen in
 //! the middle of deployments, a standby killed, the master failing over,
-//! ZooKeeper restarting, tasks crashing) while clients create, scale,
+//! ZooKeeper restarting, tasks crashing, health checks failing) while clients create, scale,
 //! upgrade and delete apps through whichever instance answers.
 //!
 //! Each fault alone is tested elsewhere (`ha.rs`); the bugs live in their
@@ -14,8 +14,10 @@
 //! Checked all along, after every fault: every app the API accepted
 //! exists with its last accepted definition, and deleted ones are gone;
 //! in every state the master publishes, no app above its maximum
-//! capacity. Checked once the faults stop: every deployment ends, and
-//! each app runs exactly its instances. (`invariants.rs` lists those to
+//! capacity, and no two tasks of one configuration of a `rack:UNIQUE` app
+//! on one rack. Checked once the faults stop: every deployment ends, and
+//! each app runs exactly its instances, all healthy if it has a health
+//! check. (`invariants.rs` lists those to
 //! add as 5K gains features.)
 //!
 //! ```text
@@ -30,6 +32,7 @@ mod harness;
 mod http;
 mod invariants;
 mod model;
+mod racks;
 mod random;
 
 use std::{
@@ -150,6 +153,8 @@ async fn apps_survive_random_faults_as_accepted() {
     chaos.check_apps().await;
     deployments_end(&mut chaos).await;
     tasks_converge(&mut chaos).await;
+    checked_apps_heal(&mut chaos).await;
+    a_failed_check_is_replaced(&mut chaos).await;
     assert!(!watching.is_finished(), "the watcher stopped");
 
     let watcher = watcher.lock().unwrap();
@@ -158,17 +163,19 @@ async fn apps_survive_random_faults_as_accepted() {
         started.elapsed()
     ));
     say(format_args!(
-        "faults injected: {:?}; {} of the leader's in the middle of a deployment",
-        chaos.injected, chaos.mid_deployment
+        "faults injected: {:?}; {} of the leader's in the middle of a deployment; \
+         {} health checks made to fail",
+        chaos.injected, chaos.mid_deployment, chaos.failed_checks
     ));
     say(format_args!(
         "requests: {} accepted, {} refused, of unknown outcome {:?}; {} checks of every app; \
-         at most {} tasks of one app at once",
+         at most {} tasks of one app at once; {} tasks of rack:UNIQUE apps checked",
         shared.accepted.load(Ordering::Relaxed),
         shared.refused.load(Ordering::Relaxed),
         shared.unknown.lock().unwrap(),
         chaos.checks,
         watcher.most_tasks,
+        watcher.racks.checked.len(),
     ));
     assert!(
         watcher.violations.is_empty(),
@@ -194,6 +201,96 @@ async fn deployments_end(chaos: &mut Chaos) {
             panic!(
                 "deployments still open {SETTLE:?} after the faults stopped \
                  (CHAOS_SEED={} replays this run): {deployments:#}\n{diagnosis}",
+                chaos.seed
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// On the quiet cluster, a task whose check starts failing is replaced
+/// (the clients' upgrades replace most tasks whose check a fault failed
+/// during the run: here nothing else can). An app of the test's own
+/// gives it a task to fail if the clients left no checked app running.
+async fn a_failed_check_is_replaced(chaos: &mut Chaos) {
+    let checked = chaos.fail_a_health_check();
+    let sick = match checked {
+        Some(task) => task,
+        None => {
+            let app = model::Definition {
+                cmd: client::command(true, 0),
+                env: Default::default(),
+                instances: 2,
+                minimum_health_capacity: 1.0,
+                maximum_over_capacity: 1.0,
+                rack_unique: false,
+                health: true,
+            };
+            let body = app.to_json(Some("/chaos/checked"));
+            // Known to the watcher, whose capacity bound it must meet.
+            let (id, target) = ("/chaos/checked".to_string(), Some(app));
+            chaos
+                .shared
+                .models
+                .lock()
+                .unwrap()
+                .entry(id.clone())
+                .or_default()
+                .sending(&target, Instant::now());
+            chaos.send_until_accepted("POST", "/v2/apps", &body).await;
+            let accepted = model::Outcome::Accepted;
+            if let Some(model) = chaos.shared.models.lock().unwrap().get_mut(&id) {
+                model.answered(target, accepted, Instant::now());
+            }
+            checked_apps_heal(chaos).await;
+            chaos
+                .fail_a_health_check()
+                .expect("a checked task, healthy")
+        }
+    };
+    let deadline = Instant::now() + SETTLE;
+    while chaos.is_alive(&sick) {
+        if Instant::now() > deadline {
+            let diagnosis = chaos.diagnosis().await;
+            panic!(
+                "task {sick} failing its check still runs {SETTLE:?} later \
+                 (CHAOS_SEED={} replays this run)\n{diagnosis}",
+                chaos.seed
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    checked_apps_heal(chaos).await;
+}
+
+/// Each app with a health check has all its instances healthy, none
+/// unhealthy: a task whose check was made to fail has been replaced.
+async fn checked_apps_heal(chaos: &mut Chaos) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let listed = chaos.get("/v2/apps?embed=apps.counts").await;
+        let apps = listed["apps"].as_array().cloned().unwrap_or_default();
+        let sick: Vec<_> = apps
+            .iter()
+            .filter(|app| {
+                app["healthChecks"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty())
+            })
+            .filter(|app| app["tasksHealthy"] != app["instances"] || app["tasksUnhealthy"] != 0)
+            .map(|app| {
+                let counts = ["instances", "tasksHealthy", "tasksUnhealthy"].map(|k| &app[k]);
+                (app["id"].clone(), counts)
+            })
+            .collect();
+        if sick.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let diagnosis = chaos.diagnosis().await;
+            panic!(
+                "apps not all healthy (instances, healthy, unhealthy) {SETTLE:?} after the \
+                 faults stopped: {sick:?} (CHAOS_SEED={} replays this run)\n{diagnosis}",
                 chaos.seed
             );
         }

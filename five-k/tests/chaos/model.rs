@@ -24,6 +24,26 @@ pub struct Definition {
     pub instances: u32,
     pub minimum_health_capacity: f64,
     pub maximum_over_capacity: f64,
+    /// Constrained `["rack", "UNIQUE"]`: never two tasks on one rack.
+    pub rack_unique: bool,
+    /// Checked by 5K over HTTP: `cmd` serves `/health` on `$PORT0`
+    /// (`client::command`).
+    pub health: bool,
+}
+
+/// 5K's HTTP check of the apps with `health`: quick, so that a task whose
+/// check fails is soon replaced (the fault `FailHealthCheck`), and a grace
+/// period long enough for Python to start on a loaded machine.
+fn health_checks() -> Value {
+    json!([{
+        "protocol": "HTTP",
+        "path": "/health",
+        "portIndex": 0,
+        "gracePeriodSeconds": 15,
+        "intervalSeconds": 1,
+        "timeoutSeconds": 1,
+        "maxConsecutiveFailures": 2,
+    }])
 }
 
 impl Definition {
@@ -44,8 +64,22 @@ impl Definition {
                 "maximumOverCapacity": self.maximum_over_capacity,
             },
         });
+        // Always sent: a `PUT` keeps the fields it leaves out (Marathon's
+        // `AppUpdate`), so leaving the constraint out would not drop it.
+        body["constraints"] = match self.rack_unique {
+            true => json!([["rack", "UNIQUE"]]),
+            false => json!([]),
+        };
+        body["healthChecks"] = match self.health {
+            true => health_checks(),
+            false => json!([]),
+        };
         if let Some(id) = id {
             body["id"] = json!(id);
+            // A port for the checked server, on creation only: a `PUT` of
+            // port 0 again would pick a new service port, a change of
+            // configuration that replaces every task (as Marathon's).
+            body["portDefinitions"] = json!([{"port": 0}]);
         }
         body
     }
@@ -59,6 +93,10 @@ impl Definition {
             instances: app["instances"].as_u64().unwrap_or(u64::MAX) as u32,
             minimum_health_capacity: strategy["minimumHealthCapacity"].as_f64().unwrap_or(-1.0),
             maximum_over_capacity: strategy["maximumOverCapacity"].as_f64().unwrap_or(-1.0),
+            rack_unique: app["constraints"] == json!([["rack", "UNIQUE"]]),
+            health: app["healthChecks"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()),
         }
     }
 }
@@ -180,7 +218,7 @@ impl AppModel {
 pub type Models = BTreeMap<String, AppModel>;
 
 /// Now as `hh:mm:ss.mmm` UTC, the time 5K's log lines show.
-fn time_of_day() -> String {
+pub fn time_of_day() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
