@@ -95,6 +95,37 @@ async fn suppress_stops_offers_and_revive_brings_them_back_at_once() {
     assert!(revived.elapsed() < Duration::from_secs(2));
 }
 
+/// Mesos forgets a framework's DECLINE filters when its connection goes
+/// (`HierarchicalAllocatorProcess::deactivateFramework`): a scheduler that
+/// declined for an hour and comes back is offered everything at once.
+#[tokio::test]
+async fn a_framework_that_reconnects_has_no_filters_left() {
+    let master = start(config()).await;
+    let mut info = framework_info("returning", &[], 60.0);
+    let framework = Framework::subscribe(&master, info.clone()).await;
+    let mut offers = framework.offers().await;
+    while offers.len() < 2 {
+        offers.extend(framework.offers().await);
+    }
+    let ids = offers.iter().map(|o| o.id.clone()).collect();
+    framework.call(calls::decline(ids, 3600.0)).await;
+    let framework_id = framework.id.clone();
+    let client = framework.disconnect();
+    master
+        .wait_for(
+            |s| s.framework(&framework_id).is_some_and(|f| !f.connected),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    info.id = Some(mesos::v1::FrameworkId {
+        value: framework_id,
+    });
+    let framework = Framework::subscribe_client(client, info).await;
+    let again = framework.offers().await;
+    assert!(!again.is_empty(), "offered again without a REVIVE");
+}
+
 #[tokio::test]
 async fn a_framework_cannot_suppress_a_role_it_does_not_have() {
     let master = start(config()).await;

@@ -898,6 +898,11 @@ impl Master {
             return;
         };
         framework.stream = None;
+        // Mesos forgets a framework's offer filters when its connection
+        // goes (`HierarchicalAllocatorProcess::deactivateFramework`): the
+        // framework that comes back is offered everything again, whatever
+        // it declined before.
+        framework.filters.clear();
         framework.epoch += 1;
         let epoch = framework.epoch;
         // FrameworkInfo.failover_timeout defaults to 0: without it, a
