@@ -19,7 +19,11 @@
 //! 6. every deployment is about an app that exists or is being deleted,
 //!    and at most one runs per app;
 //! 7. no task is launched for an app whose launch delay holds
-//!    (`backoff.rs`).
+//!    (`backoff.rs`);
+//! 8. an app waiting for tasks gets offers: if it may launch, offers are
+//!    not suppressed or a REVIVE is due; if its delay holds, the
+//!    scheduler wakes by the delay's end (an app left waiting with offers
+//!    suppressed would wait for ever on a quiet cluster).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -256,6 +260,25 @@ fn apply(
     effects.calls
 }
 
+fn check_offers_come(scheduler: &Scheduler) {
+    for app in APPS.map(PathId::parse) {
+        if !scheduler.is_queued(&app) {
+            continue;
+        }
+        let entry = scheduler.app(&app).expect("a queued app exists");
+        match scheduler.backoff.deadline(&entry.app, scheduler.instant) {
+            Some(deadline) if deadline > scheduler.instant => assert!(
+                scheduler.next_timer().is_some_and(|wake| wake <= deadline),
+                "promise 8: {app} is delayed and nothing wakes the scheduler when it ends"
+            ),
+            _ => assert!(
+                !scheduler.suppressed || scheduler.revive_due.is_some(),
+                "promise 8: {app} waits with offers suppressed and no REVIVE due"
+            ),
+        }
+    }
+}
+
 fn check_counts(scheduler: &Scheduler) {
     let mut deployments_per_app: BTreeMap<PathId, usize> = BTreeMap::new();
     for deployment in scheduler.deployments() {
@@ -316,6 +339,7 @@ proptest! {
         for step in &steps {
             apply(&mut scheduler, step, &mut seen);
             check_counts(&scheduler);
+            check_offers_come(&scheduler);
         }
     }
 }
