@@ -23,7 +23,7 @@ use std::{
 
 use crate::{
     app::App,
-    scheduler::{Scheduler, health::checks_of, task::Task},
+    scheduler::{Scheduler, task::Task},
 };
 
 /// One load-balanced port of an app: what a `listen` section needs.
@@ -53,8 +53,8 @@ pub struct Server {
 }
 
 /// The services of every app that has a service port, from the tasks that
-/// serve it (`Task::is_serving`: running, not being killed, healthy if
-/// the app has health checks). A task 5K decided to kill is out of this
+/// serve it (`Scheduler::serves`: running, not being killed, healthy if
+/// its version has health checks, not failed by them). A task 5K decided to kill is out of this
 /// list from that decision on, which is what lets the edge drop it from
 /// HAProxy before the KILL goes out.
 ///
@@ -65,13 +65,13 @@ pub fn services(scheduler: &Scheduler) -> Vec<Service> {
     let mut services = Vec::new();
     let mut taken: BTreeMap<u32, String> = BTreeMap::new();
     for entry in scheduler.apps() {
-        // Whether a task must pass checks is its own version's matter:
-        // during an upgrade that adds checks, the old tasks were never
-        // checked and keep serving until they are replaced.
+        // The one notion of serving that rolling upgrades use too: during
+        // an upgrade that adds checks, the old tasks were never checked
+        // and keep serving until they are replaced.
         let serving: Vec<&Task> = scheduler
             .tasks()
             .of_app(&entry.app.id)
-            .filter(|task| task.is_serving(!checks_of(entry, task).is_empty()))
+            .filter(|task| scheduler.serves(task))
             .collect();
         for service in services_of(&entry.app, &serving) {
             match taken.entry(service.port) {

@@ -361,7 +361,7 @@ fn first_check_delay(check: &HealthCheck) -> Duration {
 
 /// The health checks of the app version a task runs: during an upgrade,
 /// old tasks are checked as their version says, not as the new one does.
-pub(crate) fn checks_of<'a>(entry: &'a AppEntry, task: &Task) -> &'a [HealthCheck] {
+fn checks_of<'a>(entry: &'a AppEntry, task: &Task) -> &'a [HealthCheck] {
     if task.config_version == entry.app.config_version() {
         return &entry.app.health_checks;
     }
